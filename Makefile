@@ -1,0 +1,37 @@
+# numalab: two commands on a fresh machine with python3 (3.11) and make.
+#   make report   execute every notebook and write offline HTML reports into reports/
+#   make test     run the whole suite (unit, property, notebooks under nbval, browser test)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.numalab-installed
+
+.PHONY: all report test lab bench venv clean truth
+
+all: report
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian install python3-venv" >&2; exit 2; }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+report: $(STAMP)
+	$(VENV)/bin/numalab report --out reports
+
+test: $(STAMP)
+	$(PY) -m pytest tests --nbval-lax notebooks
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+truth: $(STAMP)
+	$(PY) ../shared/tools/kernel_truth_check.py
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .hypothesis
