@@ -1,0 +1,95 @@
+"""Data flows one way: no numalab module imports a module of a higher layer, and the vectorized
+engine never imports the scalar reference it is tested against."""
+import ast
+import pathlib
+
+import pytest
+
+PKG = pathlib.Path(__file__).resolve().parent.parent / "numalab"
+
+#: Layer of every module (by dotted name under numalab, first match of the longest prefix).
+LAYERS = {
+    "errors": 0,
+    "nodemask": 1, "kernel": 1,
+    "topology": 2,
+    "generators": 3, "slit": 3, "sources": 3,
+    "zonelist": 4, "cpuset": 4, "reference": 4,
+    "mempolicy": 5,
+    "alloc": 6, "cost": 6, "race": 6,
+    "viz": 7, "widgets": 7,
+    "report": 8,
+    "cli": 9, "__main__": 9, "__init__": 9,
+}
+
+
+def layer_of(dotted: str) -> int:
+    first = dotted.split(".")[0]
+    if first not in LAYERS:
+        raise KeyError(f"module numalab.{dotted} has no layer in tests/test_layers.py: add it")
+    return LAYERS[first]
+
+
+def modules():
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts = parts[:-1]
+        yield ".".join(parts), path
+
+
+def numalab_imports(dotted: str, path: pathlib.Path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    is_pkg = path.name == "__init__.py"
+    here = dotted.split(".") if is_pkg else dotted.split(".")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - (node.level - 1)] if node.level > 1 else here
+                target = ".".join(base + ([node.module] if node.module else []))
+                if node.module:
+                    names = [target]
+                elif not base:  # `from .. import __version__`: the package root
+                    names = ["__init__"]
+                else:
+                    names = [".".join(base + [a.name]) for a in node.names]
+            elif node.module and node.module.split(".")[0] == "numalab":
+                names = [node.module[len("numalab."):] if node.module != "numalab" else "__init__"]
+            else:
+                continue
+            for name in names:
+                yield (name or "__init__"), node.lineno
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("numalab."):
+                    yield a.name[len("numalab."):], node.lineno
+
+
+def test_every_module_has_a_layer():
+    for dotted, _ in modules():
+        layer_of(dotted)
+
+
+@pytest.mark.parametrize("dotted,path", list(modules()), ids=lambda x: str(x) if isinstance(x, str) else "")
+def test_no_upward_import(dotted, path):
+    mine = layer_of(dotted)
+    for target, line in numalab_imports(dotted, path):
+        if target in ("", "__init__") or target.split(".")[0] == "__init__":
+            if dotted.split(".")[0] not in ("cli", "__main__", "__init__", "report"):
+                # importing the package root pulls in everything: only the faces may
+                pytest.fail(f"numalab.{dotted} line {line} imports the package root")
+            continue
+        theirs = layer_of(target)
+        assert theirs <= mine, (f"numalab.{dotted} (layer {mine}) imports numalab.{target} "
+                                f"(layer {theirs}) at line {line}")
+        if target.split(".")[0] == "reference":
+            assert dotted.split(".")[0] == "reference", (
+                f"numalab.{dotted} line {line}: the engine must not use the scalar reference")
+
+
+def test_the_checker_sees_an_upward_import(tmp_path):
+    bad = tmp_path / "zonelist.py"
+    bad.write_text("from .mempolicy import x\nimport numalab.cli\n")
+    found = [t for t, _ in numalab_imports("zonelist", bad)]
+    assert found == ["mempolicy", "cli"]
+    assert layer_of("mempolicy") > layer_of("zonelist")
