@@ -49,10 +49,14 @@ def numalab_imports(dotted: str, path: pathlib.Path):
                 target = ".".join(base + ([node.module] if node.module else []))
                 if node.module:
                     names = [target]
-                elif not base:  # `from .. import __version__`: the package root
-                    names = ["__init__"]
-                else:
-                    names = [".".join(base + [a.name]) for a in node.names]
+                else:  # `from . import nodemask` imports a module; `from .. import __version__` the root
+                    names = []
+                    for a in node.names:
+                        sub = PKG.joinpath(*base, a.name)
+                        if sub.with_suffix(".py").exists() or (sub / "__init__.py").exists():
+                            names.append(".".join(base + [a.name]))
+                        else:
+                            names.append(".".join(base) or "__init__")
             elif node.module and node.module.split(".")[0] == "numalab":
                 names = [node.module[len("numalab."):] if node.module != "numalab" else "__init__"]
             else:
@@ -89,7 +93,7 @@ def test_no_upward_import(dotted, path):
 
 def test_the_checker_sees_an_upward_import(tmp_path):
     bad = tmp_path / "zonelist.py"
-    bad.write_text("from .mempolicy import x\nimport numalab.cli\n")
+    bad.write_text("from .mempolicy import x\nimport numalab.cli\nfrom . import alloc\nfrom . import __version__\n")
     found = [t for t, _ in numalab_imports("zonelist", bad)]
-    assert found == ["mempolicy", "cli"]
+    assert found == ["mempolicy", "cli", "alloc", "__init__"]
     assert layer_of("mempolicy") > layer_of("zonelist")
