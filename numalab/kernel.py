@@ -74,17 +74,25 @@ VARIANTS: tuple[Variant, ...] = (
     _V("node_load_accumulate", (5, 16), (5, 19), "build_zonelists",
        "node_load[node] += load (Krupa Ramakrishnan, accumulated load)"),
     _V("node_load_increment", (5, 19), None, "build_zonelists",
-       "node_load[node] += 1, and find_next_best_node scales distance by MAX_NUMNODES only"),
+       "node_load[node] += 1, and find_next_best_node scales distance by MAX_NUMNODES only "
+       "(Wei Yang, 'mm/page_alloc: adding same penalty is enough to get round-robin order'; its "
+       "companion 'add penalty to local_node' was not merged: v6.x bumps only the first node of "
+       "each new distance group)"),
     _V("load_scale_online", (4, 10), (5, 19), "find_next_best_node",
        "penalised distance is scaled by nr_online_nodes * MAX_NUMNODES (MAX_NODE_LOAD)"),
     _V("zones_managed", (4, 10), (5, 18), "build_zonerefs_node",
        "a zone qualifies for a zonelist when it has managed pages (managed_zone)"),
     _V("zones_populated", (5, 18), None, "build_zonerefs_node",
-       "a zone qualifies when it has present pages (populated_zone), after Juergen Gross's fix"),
-    _V("build_possible_nodes", (5, 19), None, "__build_all_zonelists",
-       "zonelists are built for every possible node (for_each_node), not only online ones"),
+       "a zone qualifies when it has present pages (populated_zone), after Juergen Gross's "
+       "'mm, page_alloc: fix build_zonerefs_node()' (e553f62f10d9, v5.18-rc2; stable backports)"),
+    _V("build_possible_nodes", (5, 18), None, "__build_all_zonelists",
+       "zonelists are built for every possible node (for_each_node), not only online ones: "
+       "Michal Hocko's 'mm: handle uninitialized numa nodes gracefully' (09f49dca570a, -mm in "
+       "Feb 2022, merged for v5.18; a powerpc fix citing it went into v5.18-rc)"),
     _V("skip_memoryless_local", (6, 8), None, "find_next_best_node",
-       "a memoryless local node is not put first in its own order"),
+       "a memoryless local node is not put first in its own order: Qi Zheng's 'mm: page_alloc: "
+       "skip memoryless nodes entirely' (posted Oct 2023 after the v6.7 mm-stable cut, so v6.8; "
+       "recordings: Debian 6.1 lists it first, 6.12 does not)"),
     _V("zone_order_mode", (4, 10), (4, 14), "build_zonelists",
        "vm.numa_zonelist_order=zone is available (ZONELIST_ORDER_ZONE, removed in v4.14)"),
     _V("print_fallback_order", (5, 16), None, "build_zonelists",

@@ -1,0 +1,353 @@
+"""Where pages go: the nodes an allocation may use, the node of each page, and page migration.
+
+Given zonelists built at boot (:func:`numalab.zonelist.build`), a task's cpuset and memory
+policy, this module answers, assuming free memory everywhere:
+
+* :func:`eligible_nodes` - the ordered nodes a page may come from: the start node's FALLBACK
+  zonelist (zones up to the request's highest zone), filtered by the policy's nodemask and by
+  the cpuset (the fast path's ``mems_allowed`` filter);
+* :func:`place` - the node of each of N pages first touched by a task on a CPU node, for a batch
+  of policies: LOCAL/DEFAULT start at the local node, PREFERRED at its node, BIND filters the
+  local node's zonelist by its nodes (ignored when they miss the cpuset), PREFERRED_MANY tries
+  its nodes first then falls back to the cpuset (alloc_pages_preferred_many), INTERLEAVE and
+  WEIGHTED_INTERLEAVE pick a node per page by the page's index in its mapping (every page
+  fault of a VMA uses the static index, for the task policy too);
+* :func:`migrate_pages` - where pages already placed end up after a cgroup v2 cpuset.mems change
+  (``cpuset_migrate_mm`` -> ``do_migrate_pages`` with MPOL_MF_MOVE_ALL);
+* :func:`run_scenario` - a policy followed through a sequence of cpuset.mems writes, the engine
+  of ``numalab policy``.
+
+Examples
+--------
+>>> from numalab import sources
+>>> topo = sources.load("/work/shared/reference/kernel-truth/snapshots/cxl4")   # doctest: +SKIP
+>>> r = run_scenario(topo, "6.1", mems="0-3", then_mems=["0-1"], mode="preferred", nodes="3",
+...                  pages=4)                                                       # doctest: +SKIP
+>>> [(s["nodes"], s["placement"]) for s in r["steps"]]                              # doctest: +SKIP
+[('3', [3, 3, 3, 3]), ('3', [1, 1, 1, 1])]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import mempolicy as mp
+from . import zonelist as zlmod
+from .cpuset import CpusetTree, format_nodes, parse_nodes
+from .errors import NumalabError
+from .kernel import profile
+from .topology import Topology
+
+__all__ = ["USER_GFP", "node_reach", "eligible_nodes", "first_allowed", "place", "migrate_pages",
+           "parse_user_nodes", "run_scenario"]
+
+#: The gfp mask of user pages (anonymous and shmem page faults).
+USER_GFP = "GFP_HIGHUSER_MOVABLE"
+
+
+def node_reach(zl, highest_zoneidx) -> np.ndarray:
+    """(n, n) bool: node ``j`` has a zone <= ``highest_zoneidx`` in node ``s``'s FALLBACK zonelist."""
+    rows, mask = zlmod.candidate_mask(zl, np.arange(zl.n_nodes), highest_zoneidx)
+    Z = zl.nr_zones
+    node = np.where(rows >= 0, rows // Z, 0)
+    out = np.zeros((zl.n_nodes, zl.n_nodes), bool)
+    s_idx = np.broadcast_to(np.arange(zl.n_nodes)[:, None], rows.shape)
+    out[s_idx[mask], node[mask]] = True
+    return out
+
+
+def eligible_nodes(zl, reach, start, allowed) -> np.ndarray:
+    """Ordered node *indices* a page may come from: start's fallback order filtered by ``allowed``.
+
+    Parameters
+    ----------
+    zl : Zonelists
+    reach : (n, n) bool
+        From :func:`node_reach` (zones the request may use).
+    start : int array (...)
+        Start node index per row.
+    allowed : bool array (..., n)
+        Node filter (policy nodemask and cpuset) over node indices.
+
+    Returns
+    -------
+    int array (..., n), -1 padded on the right.
+    """
+    start = np.asarray(start, np.int64)
+    allowed = np.asarray(allowed, bool)
+    allowed = np.broadcast_to(allowed, np.broadcast_shapes(start.shape, allowed.shape[:-1]) + allowed.shape[-1:])
+    start = np.broadcast_to(start, allowed.shape[:-1])
+    order = zl.order[start]                                        # (..., n)
+    valid = order >= 0
+    o = np.where(valid, order, 0)
+    ok = valid & np.take_along_axis(reach[start], o, -1) & np.take_along_axis(allowed, o, -1)
+    perm = np.argsort(~ok, axis=-1, kind="stable")
+    out = np.take_along_axis(o, perm, -1)
+    return np.where(np.take_along_axis(ok, perm, -1), out, -1)
+
+
+def first_allowed(zl, reach, start, allowed) -> np.ndarray:
+    """First node index of :func:`eligible_nodes` (or -1: the allocation finds no zone)."""
+    return eligible_nodes(zl, reach, start, allowed)[..., 0]
+
+
+def _ids(topo, idx):
+    idx = np.asarray(idx)
+    return np.where(idx >= 0, topo.node_ids[np.maximum(idx, 0)], -1)
+
+
+def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, gfp=USER_GFP,
+          ilx_offset=0, weights=None, cpusets_enabled=True):
+    """Node of each of ``pages`` pages touched by a task on CPU node ``cpu_node`` (node id).
+
+    Parameters
+    ----------
+    pol : PolicyBatch
+        The policy that applies to the pages (VMA or shared policy, else the task policy).
+    zl : Zonelists
+        Built for the running system (``when="boot"``).
+    mems_allowed : (nbits,) bool
+        The task's mems_allowed (node ids).
+    cpu_node : int
+        Node id of the CPU the task runs on (numa_node_id()).
+    pages : int
+    gfp : str
+        Allocation gfp mask (user pages: GFP_HIGHUSER_MOVABLE).
+    ilx_offset : int
+        Interleave index of the first page (the mapping's page offset; 0 for a fresh mapping).
+    weights : (nbits,) int, optional
+        Weighted-interleave weights per node id (default 1).
+    cpusets_enabled : bool
+        False when the task is in the root cpuset only (the allocator skips cpuset checks).
+
+    Returns
+    -------
+    placement : (B, pages) int
+        Node id per page (-1: no node can satisfy the request).
+    eligible : list of lists
+        Per policy, the ordered node ids pages may come from.
+    """
+    topo = zl.topology
+    n = topo.n_nodes
+    B = len(pol)
+    hz = zlmod.gfp_zone(gfp, topo)
+    reach = node_reach(zl, hz)
+    ma = np.asarray(mems_allowed, bool)
+    allowed = topo.gather(ma) if cpusets_enabled else np.ones(n, bool)
+    local = topo.index_of(cpu_node)
+    movable = topo.zone_types.index("Movable") if "Movable" in topo.zone_types else len(topo.zone_types)
+    use, mask, start = mp.policy_nodemask(pol, ma, gfp_zone=hz, policy_zone=zl.policy_zone,
+                                          zone_movable=movable,
+                                          high_memory=topo.mask(topo.has_normal_memory))
+    nbits = pol.nbits
+    pmask = topo.gather(mp.unpack(mask, nbits))                    # (B, n)
+    filt = np.where(use[:, None], pmask & allowed[None, :], allowed[None, :])
+    st = np.full(B, local, np.int64)
+    has_start = start >= 0
+    if has_start.any():
+        # PREFERRED: the preferred node's zonelist (a node id of this topology)
+        st[has_start] = [topo.index_of(int(x)) for x in start[has_start]]
+    elig = eligible_nodes(zl, reach, st, filt)                      # (B, n)
+    first = elig[:, 0]
+    out = np.repeat(_ids(topo, first)[:, None], pages, axis=1)
+    elig_ids = [[int(topo.node_ids[j]) for j in row if j >= 0] for row in elig]
+    # PREFERRED_MANY: second pass without the nodemask
+    pm = pol.mode == mp.MODES["PREFERRED_MANY"]
+    if pm.any():
+        fb = eligible_nodes(zl, reach, st[pm], np.broadcast_to(allowed, (int(pm.sum()), n)))
+        for j, r in enumerate(np.flatnonzero(pm)):
+            rest = [int(topo.node_ids[x]) for x in fb[j] if x >= 0 and int(topo.node_ids[x]) not in elig_ids[r]]
+            if first[r] < 0 and fb[j, 0] >= 0:
+                out[r] = topo.node_ids[fb[j, 0]]
+            elig_ids[r] = elig_ids[r] + rest
+    # interleave: a node per page from the page's index, then that node's zonelist
+    il = np.isin(pol.mode, [mp.MODES["INTERLEAVE"], mp.MODES["WEIGHTED_INTERLEAVE"]])
+    if il.any() and pages:
+        rows = np.flatnonzero(il)
+        ilx = np.broadcast_to(np.arange(pages) + int(ilx_offset), (rows.size, pages))
+        wil = pol.mode[rows] == mp.MODES["WEIGHTED_INTERLEAVE"]
+        nid = mp.interleave_static(pol.nodes[rows], ilx, nbits)
+        if wil.any():
+            wts = np.ones(nbits, np.int64) if weights is None else np.asarray(weights, np.int64)
+            nid[wil] = mp.weighted_interleave_static(pol.nodes[rows[wil]], ilx[wil], wts, nbits)
+        known = np.isin(nid, topo.node_ids)
+        nidx = np.full(nid.shape, local, np.int64)                  # empty snapshot -> local node
+        lookup = {int(v): i for i, v in enumerate(topo.node_ids)}
+        nidx[known] = [lookup[int(x)] for x in nid[known]]
+        targets = eligible_nodes(zl, reach, nidx, np.broadcast_to(allowed, nidx.shape + (n,)))[..., 0]
+        out[rows] = _ids(topo, targets)
+        for j, r in enumerate(rows):
+            seen = []
+            for x in out[r][: max(1, min(pages, 64 * 8))]:
+                if x >= 0 and int(x) not in seen:
+                    seen.append(int(x))
+            elig_ids[r] = seen
+    return out, elig_ids
+
+
+def migrate_pages(page_nodes, frm, to) -> np.ndarray:
+    """Where pages move on a cgroup v2 mems change (``do_migrate_pages``, MPOL_MF_MOVE_ALL).
+
+    The kernel walks the ``from`` nodes repeatedly: a node also in ``to`` stays put when the two
+    masks differ in weight; otherwise its pages go to ``node_remap(s, from, to)``, choosing first a
+    source whose destination is no longer a pending source so that no page moves twice. This
+    pass structure is sequential in the kernel and stays a loop over nodes here (vectorized over
+    pages). Pages on nodes outside ``from`` do not move.
+
+    Parameters
+    ----------
+    page_nodes : int array (any shape)
+        Node id of each page.
+    frm, to : (nbits,) bool
+        ``cs->old_mems_allowed`` and the new task mems.
+
+    Examples
+    --------
+    >>> f = np.zeros(64, bool); f[[0, 1, 2]] = True
+    >>> t = np.zeros(64, bool); t[[1, 2, 3]] = True
+    >>> migrate_pages(np.array([0, 1, 2]), f, t).tolist()
+    [1, 2, 3]
+    """
+    frm = np.asarray(frm, bool)
+    to = np.asarray(to, bool)
+    nbits = frm.size
+    cur = np.array(page_nodes, np.int64, copy=True)
+    wf, wt = int(frm.sum()), int(to.sum())
+    dest_of = mp.remap_map(mp.pack(frm), mp.pack(to), nbits)
+    tmp = frm.copy()
+    while tmp.any():                                   # do_migrate_pages' outer loop
+        source, dest = -1, -1
+        for s in np.flatnonzero(tmp):                  # for_each_node_mask(s, tmp)
+            if wf != wt and to[s]:
+                continue
+            d = int(dest_of[s])
+            if s == d:
+                continue
+            source, dest = int(s), d
+            if not tmp[dest]:
+                break
+        if source < 0:
+            break
+        tmp[source] = False
+        cur[cur == source] = dest
+    return cur
+
+
+def parse_user_nodes(text, topo: Topology):
+    """The user's nodemask for set_mempolicy/mbind: ``(mask (nbits,) bool, bad)``.
+
+    ``None`` is a NULL pointer (empty mask). Node ids up to MAX_NUMNODES-1 are accepted even when
+    the topology lacks them; a bit at MAX_NUMNODES or above makes get_nodes() refuse the call
+    (``bad`` is True, the kernel returns EINVAL).
+    """
+    nbits = topo.max_numnodes
+    if text is None:
+        return np.zeros(nbits, bool), False
+    if isinstance(text, (list, tuple)):
+        ids = [int(i) for i in text]
+        if any(i < 0 for i in ids):
+            raise NumalabError("node ids cannot be negative", input=str(text))
+        m = np.zeros(nbits, bool)
+        m[[i for i in ids if i < nbits]] = True
+        return m, any(i >= nbits for i in ids)
+    try:
+        return parse_nodes(text, nbits, where="nodes"), False
+    except NumalabError as e:
+        if e.errno != "ERANGE":
+            raise
+        wide = parse_nodes(text, 1 << 16, where="nodes")      # a syntactically good mask, too wide
+        return wide[:nbits].copy(), True
+
+
+def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), mode="default",
+                 flags=(), nodes=None, scope="task", cpu_node=None, pages=16, hierarchy="v2",
+                 zonelists=None, weights=None, pgoff=0) -> dict:
+    """A policy followed through cpuset.mems writes: the result of ``numalab policy``.
+
+    The task runs on ``cpu_node`` inside a child cpuset whose mems are ``mems`` (``None``: the
+    task stays in the root cpuset and cpusets are not enabled), sets its policy (``scope``
+    ``"task"``: set_mempolicy; ``"vma"``: mbind on its mapping; ``"shm"``: mbind on a shared
+    memory segment, never rebound), touches ``pages`` pages in a fresh mapping, then each entry
+    of ``then_mems`` is written to cpuset.mems and ``pages`` more pages are touched.
+
+    Interleave nodes depend on each page's index in its mapping (``vm_pgoff`` plus the page's
+    position). Task scope: every step touches a fresh anonymous mapping, which the top-down mmap
+    allocator places just below the previous one (still mapped), so step ``i`` starts at page
+    offset ``pgoff - i * pages``; VMA and shm scope: one mapping (segment) whose next ``pages``
+    pages are touched at each step (offset ``pgoff + i * pages``). The real ``pgoff`` depends on
+    the address the mapping got (ASLR): interleave sequences are exact up to where they start.
+
+    Returns
+    -------
+    dict
+        ``error`` (None or the errno name of set_mempolicy/mbind; the task then keeps no policy),
+        ``steps``: per cpuset state ``mems``, ``effective``, ``mems_allowed``, ``nodes``,
+        ``reported_mode``, ``reported_flags``, ``reported_nodes``, ``eligible``, ``placement``,
+        ``old_pages`` (where the pages of every earlier step are now) and, for v4.10 task
+        policies, ``transient_nodes`` (the union seen between the two rebind steps).
+    """
+    k = profile(kernel)
+    if scope not in ("task", "vma", "shm"):
+        raise NumalabError("scope must be task, vma or shm", input=scope)
+    then_mems = list(then_mems or [])
+    if then_mems and mems is None:
+        raise NumalabError("--then-mems needs --mems (the task must be in a child cpuset)", input="then_mems")
+    pages = int(pages)
+    if pages < 0 or pages > 1 << 20:
+        raise NumalabError("pages must lie in 0..1048576", input=pages)
+    zl = zonelists if zonelists is not None else zlmod.build(topo, k, "boot")
+    if cpu_node is None:
+        cpu_node = int(topo.node_ids[np.flatnonzero(topo.has_cpu)[0]]) if topo.has_cpu.any() else int(topo.node_ids[0])
+    cpu_node = int(cpu_node)
+    topo.index_of(cpu_node)
+    tree = CpusetTree(topo, hierarchy, k)
+    path = "/"
+    if mems is not None:
+        path = "/numalab"
+        tree.create(path, mems=mems, populated=True)
+    task_mems = tree.task_mems_allowed(path)
+    enabled = tree.cpusets_enabled()
+    user, bad = parse_user_nodes(nodes, topo)
+    mval = mp.mode_value(mode)
+    fbits = mp.flag_bits(flags)
+    pol = mp.create(np.array([mval]), np.array([fbits]), user[None, :], task_mems, k,
+                    n_memory=tree.n_memory, nbits=topo.max_numnodes, bad_mask=np.array([bad]))
+    error = pol.errno_names()[0]
+    nr = topo.nr_node_ids
+    steps, history = [], []
+
+    def record(label_mems, eff, allowed, transient=None):
+        rmode, rflags, rmask = mp.report(pol, nr)
+        i = len(steps)
+        off = pgoff - i * pages if scope == "task" else pgoff + i * pages
+        placement, elig = place(pol, zl, allowed, cpu_node, pages, weights=weights, cpusets_enabled=enabled,
+                                ilx_offset=off)
+        st = {"mems": label_mems, "effective": format_nodes(eff), "mems_allowed": format_nodes(allowed),
+              "nodes": format_nodes(mp.unpack(pol.nodes[0], pol.nbits)),
+              "reported_mode": mp.MODE_NAMES.get(int(rmode[0]), f"MODE_{int(rmode[0])}"),
+              "reported_flags": mp.flag_names(int(rflags[0])),
+              "reported_nodes": format_nodes(mp.unpack(rmask[0], pol.nbits)),
+              "eligible": elig[0], "placement": [int(x) for x in placement[0]],
+              "old_pages": [h.tolist() for h in history]}
+        if transient is not None:
+            st["transient_nodes"] = transient
+        steps.append(st)
+        history.append(placement[0].copy())
+
+    record(format_nodes(tree.get(path).mems) if mems is not None else None, tree.effective(path), task_mems)
+    for m in then_mems:
+        change = tree.write_mems(path, m)
+        transient = None
+        new_task = change.new_task_mems[path]
+        if path in change.changed:
+            if scope == "task":
+                seq = mp.rebind_steps(pol, new_task, k, scope="task")
+                if len(seq) > 1:
+                    transient = format_nodes(mp.unpack(seq[0][1].nodes[0], pol.nbits))
+                pol = seq[-1][1]
+            elif scope == "vma":
+                pol = mp.rebind(pol, change.configured[path], k)
+            old = change.old_task_mems[path]
+            history = [migrate_pages(h, old, new_task) for h in history]
+        record(format_nodes(parse_nodes(m, topo.max_numnodes)), change.new_effective[path], new_task, transient)
+    return {"error": error, "kernel": k.label, "topology": topo.name, "scope": scope, "cpu_node": cpu_node,
+            "mode": mp.MODE_NAMES.get(mval, f"MODE_{mval}"), "flags": mp.flag_names(fbits), "steps": steps}

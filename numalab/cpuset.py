@@ -1,0 +1,434 @@
+"""Cpusets (kernel/cgroup/cpuset.c, cpuset-v1.c): memory nodes of a cgroup tree, v1 and v2.
+
+A :class:`CpusetTree` holds the cpusets of one machine by path (``"/"`` is the root cpuset,
+``"/a/b"`` a child of ``"/a"``). Nodemasks are bool arrays over node *ids* (MAX_NUMNODES bits).
+
+* ``mems`` is what the admin wrote to ``cpuset.mems`` (``cs->mems_allowed``);
+* ``effective(path)`` is ``cs->effective_mems``: equal to ``mems`` on cgroup v1; on v2 the
+  configured mems intersected with the parent's effective mems, or the parent's effective mems
+  when that is empty (mems not set included);
+* ``task_mems_allowed(path)`` is what a task of the cpuset gets (``guarantee_online_mems``:
+  effective mems that have memory, walking up to the first ancestor where that is non-empty);
+* ``nearest_hardwall_ancestor(path)``: the cpuset itself or the closest ancestor that is
+  mem_exclusive or mem_hardwall (v1 files; the root is always a hardwall);
+* :func:`node_allowed`: the per-node decision of ``__cpuset_node_allowed`` (renamed
+  ``cpuset_node_allowed`` then ``cpuset_current_node_allowed``), vectorized over nodes.
+
+Writes are validated as the kernel does (``update_nodemask``/``validate_change``): a mask not
+within the root's mems -> EINVAL; v1: not containing a child's mems -> EBUSY, not within the
+parent's -> EACCES, emptying a populated cpuset -> ENOSPC; overlapping a mem_exclusive sibling
+-> EINVAL.
+
+Examples
+--------
+>>> import numpy as np
+>>> from numalab.topology import Topology
+>>> t = Topology(name="four", node_ids=np.arange(4), distance=10 + 10 * (1 - np.eye(4, dtype=int)),
+...              cpu_ids=np.arange(4), cpu_node=np.arange(4),
+...              present_pages=np.tile([0, 0, 100, 0, 0], (4, 1)), managed_pages=np.tile([0, 0, 100, 0, 0], (4, 1)))
+>>> tree = CpusetTree(t, "v2")
+>>> tree.create("/job", mems="0-1", populated=True)
+>>> change = tree.write_mems("/job", "1-3")
+>>> format_nodes(change.old_task_mems["/job"]), format_nodes(change.new_task_mems["/job"])
+('0-1', '1-3')
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+
+import numpy as np
+
+from .errors import NumalabError
+from .kernel import profile
+from .topology import Topology
+
+__all__ = ["CpusetTree", "Cpuset", "MemsChange", "parse_nodes", "format_nodes", "node_allowed",
+           "node_allowed_table", "read_cgroup_tree"]
+
+
+def parse_nodes(text, nbits: int, *, where="cpuset.mems") -> np.ndarray:
+    """Parse a kernel list (``"0-1,3"``; ``""`` is empty) into a bool mask of ``nbits`` bits.
+
+    Uses :func:`numalab.nodemask.parselist` when available (bitmap_parselist rules).
+    """
+    if isinstance(text, np.ndarray):
+        m = np.asarray(text, bool)
+        if m.shape[-1] != nbits:
+            raise NumalabError(f"nodemask has {m.shape[-1]} bits, expected {nbits}", input=where)
+        return m
+    if isinstance(text, (list, tuple)):
+        m = np.zeros(nbits, bool)
+        for i in text:
+            if not 0 <= int(i) < nbits:
+                raise NumalabError(f"node {i} is beyond MAX_NUMNODES-1 = {nbits - 1}", errno="EINVAL", input=where)
+            m[int(i)] = True
+        return m
+    text = "" if text is None else str(text)
+    if not text.strip():
+        return np.zeros(nbits, bool)
+    try:
+        try:
+            from . import nodemask as _nm
+        except ImportError:  # pragma: no cover - STAND-IN until numalab.nodemask lands
+            return _parselist_standin(text.strip(), nbits, where)
+        return np.asarray(_nm.parselist(text.strip(), nbits), bool)
+    except NumalabError as e:
+        raise NumalabError(f"{where}: {e.problem}", errno=e.errno or "EINVAL", input=text) from None
+
+
+def _parselist_standin(text, nbits, where):
+    """STAND-IN (remove once numalab.nodemask exists): plain ``a-b,c`` lists only."""
+    m = np.zeros(nbits, bool)
+    for part in text.split(","):
+        a, _, b = part.strip().partition("-")
+        if not a.strip().isdigit() or (b and not b.strip().isdigit()):
+            raise NumalabError("not a node list", errno="EINVAL", input=text)
+        lo, hi = int(a), int(b or a)
+        if lo > hi:
+            raise NumalabError("range start after its end", errno="EINVAL", input=text)
+        if hi >= nbits:
+            raise NumalabError(f"node {hi} is beyond the last bit {nbits - 1}", errno="ERANGE", input=text)
+        m[lo:hi + 1] = True
+    return m
+
+
+def format_nodes(mask) -> str:
+    """Kernel list string of a bool mask (``"0-1,3"``; empty mask -> ``""``)."""
+    ids = np.flatnonzero(np.asarray(mask, bool)).tolist()
+    out, i = [], 0
+    while i < len(ids):
+        j = i
+        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
+            j += 1
+        out.append(str(ids[i]) if i == j else f"{ids[i]}-{ids[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+@dataclasses.dataclass
+class Cpuset:
+    """One cpuset: configured ``mems``, v1 flags, whether tasks are attached."""
+
+    path: str
+    mems: np.ndarray
+    mem_exclusive: bool = False
+    mem_hardwall: bool = False
+    populated: bool = False
+    #: cgroup v2: cpuset.mems was never written (mems empty, effective inherited).
+    mems_unset: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class MemsChange:
+    """The result of one write to cpuset.mems: per affected cpuset, the masks before and after.
+
+    ``old_task_mems``/``new_task_mems`` are the tasks' mems_allowed (``guarantee_online_mems``,
+    what ``mpol_rebind_task`` and page migration use); ``configured`` is the cpuset's configured
+    mask after the write (what ``mpol_rebind_mm`` rebinds VMA policies with).
+    """
+
+    path: str
+    changed: tuple
+    old_task_mems: dict
+    new_task_mems: dict
+    old_effective: dict
+    new_effective: dict
+    configured: dict
+
+
+def _parent(path: str) -> str | None:
+    if path == "/":
+        return None
+    p = path.rstrip("/").rsplit("/", 1)[0]
+    return p or "/"
+
+
+def _norm(path: str) -> str:
+    path = "/" + str(path).strip().strip("/")
+    return path if path != "//" else "/"
+
+
+class CpusetTree:
+    """A cpuset hierarchy (cgroup ``"v1"`` or ``"v2"``) on one topology.
+
+    Parameters
+    ----------
+    topo : Topology
+    hierarchy : {"v2", "v1"}
+    kernel : str
+        Kernel release (selects the version windows that touch cpusets).
+    """
+
+    def __init__(self, topo: Topology, hierarchy: str = "v2", kernel="current"):
+        if hierarchy not in ("v1", "v2"):
+            raise NumalabError("cgroup hierarchy must be v1 or v2", input=hierarchy)
+        self.topology = topo
+        self.hierarchy = hierarchy
+        self.kernel = profile(kernel)
+        self.nbits = topo.max_numnodes
+        #: N_MEMORY as a nodemask over node ids.
+        self.n_memory = topo.mask(topo.has_memory)
+        # top_cpuset.mems_allowed: node_possible_map on v2 (cpuset_bind), N_MEMORY on v1;
+        # its effective_mems is N_MEMORY in both.
+        root_mems = topo.mask(topo.possible) if hierarchy == "v2" else self.n_memory.copy()
+        root = Cpuset("/", root_mems, mem_exclusive=True, populated=True)
+        self._sets = {"/": root}
+
+    # ------------------------------------------------------------------ structure
+    def __contains__(self, path):
+        return _norm(path) in self._sets
+
+    def paths(self) -> list:
+        """All cpuset paths, parents before children."""
+        return sorted(self._sets, key=lambda p: (p.count("/") if p != "/" else 0, p))
+
+    def children(self, path) -> list:
+        path = _norm(path)
+        return [p for p in self._sets if _parent(p) == path]
+
+    def get(self, path) -> Cpuset:
+        path = _norm(path)
+        if path not in self._sets:
+            raise NumalabError("no such cpuset", input=path)
+        return self._sets[path]
+
+    def create(self, path, mems=None, *, mem_exclusive=False, mem_hardwall=False, populated=False):
+        """mkdir a cpuset and (optionally) write its mems, then attach tasks (``populated``).
+
+        On v1 a new cpuset starts with empty mems (tasks cannot be attached before mems are
+        written: ENOSPC); on v2 it inherits the parent's effective mems until written.
+        """
+        path = _norm(path)
+        if path in self._sets:
+            raise NumalabError("cpuset exists", errno="EEXIST", input=path)
+        par = _parent(path)
+        if par not in self._sets:
+            raise NumalabError("parent cpuset does not exist", errno="ENOENT", input=path)
+        if self.hierarchy == "v2" and (mem_exclusive or mem_hardwall):
+            raise NumalabError("cgroup v2 has no cpuset.mem_exclusive/mem_hardwall files", input=path)
+        cs = Cpuset(path, np.zeros(self.nbits, bool), mem_exclusive=mem_exclusive,
+                    mem_hardwall=mem_hardwall, populated=False, mems_unset=True)
+        self._sets[path] = cs
+        try:
+            if mems is not None:
+                self.write_mems(path, mems)
+            if mem_exclusive:
+                self._validate(path, cs.mems, mem_exclusive=True)
+        except NumalabError:
+            del self._sets[path]
+            raise
+        if populated:
+            if self.hierarchy == "v1" and not cs.mems.any():
+                del self._sets[path]
+                raise NumalabError("cannot attach tasks to a v1 cpuset with empty mems", errno="ENOSPC",
+                                   input=path)
+            cs.populated = True
+
+    # ------------------------------------------------------------------ masks
+    def effective(self, path) -> np.ndarray:
+        """``cs->effective_mems`` (v1: the configured mems)."""
+        path = _norm(path)
+        cs = self.get(path)
+        if path == "/":
+            return self.n_memory.copy()
+        if self.hierarchy == "v1":
+            return cs.mems.copy()
+        pe = self.effective(_parent(path))
+        e = cs.mems & pe
+        return e if e.any() else pe
+
+    def task_mems_allowed(self, path) -> np.ndarray:
+        """``guarantee_online_mems``: effective mems with memory, from the closest such ancestor."""
+        p = _norm(path)
+        while True:
+            e = self.effective(p) & self.n_memory
+            if e.any() or p == "/":
+                return e
+            p = _parent(p)
+
+    def nearest_hardwall_ancestor(self, path) -> str:
+        """Closest cpuset (itself included) that is mem_exclusive or mem_hardwall; the root at most."""
+        p = _norm(path)
+        while p != "/":
+            cs = self.get(p)
+            if cs.mem_exclusive or cs.mem_hardwall:
+                return p
+            p = _parent(p)
+        return "/"
+
+    def cpusets_enabled(self) -> bool:
+        """The static key: true once any non-root cpuset exists."""
+        return len(self._sets) > 1
+
+    # ------------------------------------------------------------------ writes
+    def _validate(self, path, trial, *, mem_exclusive=None):
+        cs = self.get(path)
+        excl = cs.mem_exclusive if mem_exclusive is None else mem_exclusive
+        if not np.all(trial <= self.get("/").mems):
+            bad = format_nodes(trial & ~self.get("/").mems)
+            raise NumalabError(f"nodes {bad} are not in the root cpuset's mems "
+                               f"({'possible nodes' if self.hierarchy == 'v2' else 'nodes with memory'})",
+                               errno="EINVAL", input=format_nodes(trial))
+        if path == "/":
+            return
+        if self.hierarchy == "v1":
+            for c in self.children(path):
+                if not np.all(self._sets[c].mems <= trial):
+                    raise NumalabError(f"child {c} uses nodes outside the new mems", errno="EBUSY",
+                                       input=format_nodes(trial))
+            par = self.get(_parent(path))
+            if not np.all(trial <= par.mems):
+                raise NumalabError(f"not within the parent's mems {format_nodes(par.mems)!r}",
+                                   errno="EACCES", input=format_nodes(trial))
+        for s in self.children(_parent(path)):
+            if s == path:
+                continue
+            sib = self._sets[s]
+            if (excl or sib.mem_exclusive) and np.any(trial & sib.mems):
+                raise NumalabError(f"overlaps mem_exclusive sibling {s}", errno="EINVAL",
+                                   input=format_nodes(trial))
+        if self.hierarchy == "v1" and cs.populated and cs.mems.any() and not trial.any():
+            raise NumalabError("a cpuset with tasks cannot have empty mems", errno="ENOSPC", input=path)
+
+    def write_mems(self, path, mems) -> MemsChange:
+        """Write ``cpuset.mems`` (``update_nodemask``) and report what changed below ``path``.
+
+        Raises
+        ------
+        NumalabError
+            With the kernel's errno when the write is refused.
+        """
+        path = _norm(path)
+        if path == "/":
+            raise NumalabError("the root cpuset's mems are read-only", errno="EACCES", input=path)
+        trial = parse_nodes(mems, self.nbits)
+        self._validate(path, trial)
+        sub = [p for p in self.paths() if p == path or p.startswith(path.rstrip("/") + "/")]
+        old_eff = {p: self.effective(p) for p in sub}
+        old_task = {p: self.task_mems_allowed(p) for p in sub}
+        cs = self.get(path)
+        cs.mems = trial.copy()
+        cs.mems_unset = False
+        new_eff = {p: self.effective(p) for p in sub}
+        new_task = {p: self.task_mems_allowed(p) for p in sub}
+        changed = tuple(p for p in sub if not np.array_equal(old_eff[p], new_eff[p]))
+        return MemsChange(path=path, changed=changed, old_task_mems=old_task, new_task_mems=new_task,
+                          old_effective=old_eff, new_effective=new_eff,
+                          configured={p: self.get(p).mems.copy() for p in sub})
+
+    def set_flags(self, path, *, mem_exclusive=None, mem_hardwall=None):
+        """v1 only: write cpuset.mem_exclusive / cpuset.mem_hardwall (exclusive overlap -> EINVAL)."""
+        if self.hierarchy != "v1":
+            raise NumalabError("mem_exclusive/mem_hardwall exist on cgroup v1 only", input=path)
+        cs = self.get(path)
+        if mem_exclusive is not None:
+            self._validate(_norm(path), cs.mems, mem_exclusive=bool(mem_exclusive))
+            cs.mem_exclusive = bool(mem_exclusive)
+        if mem_hardwall is not None:
+            cs.mem_hardwall = bool(mem_hardwall)
+
+    def to_rows(self) -> list:
+        """One dict per cpuset (path, mems, effective, task mems_allowed, hardwall ancestor)."""
+        return [{"path": p, "mems": format_nodes(self._sets[p].mems), "effective": format_nodes(self.effective(p)),
+                 "mems_allowed": format_nodes(self.task_mems_allowed(p)),
+                 "hardwall_ancestor": self.nearest_hardwall_ancestor(p),
+                 "mem_exclusive": self._sets[p].mem_exclusive, "mem_hardwall": self._sets[p].mem_hardwall}
+                for p in self.paths()]
+
+
+# --------------------------------------------------------------------------------------------
+def node_allowed(mems_allowed, hardwall_mems, *, in_interrupt=False, gfp_hardwall=True,
+                 oom_victim=False, exiting=False) -> np.ndarray:
+    """``__cpuset_node_allowed`` for every node at once (vectorized over node bits).
+
+    First matching row wins: (1) in interrupt -> allowed; (2) node in the task's mems_allowed ->
+    allowed; (3) the task is an OOM victim -> allowed; (4) __GFP_HARDWALL -> denied; (5) the
+    task is exiting (PF_EXITING) -> allowed; (6) allowed iff the node is in the configured mems
+    of the nearest hardwall ancestor.
+
+    Parameters
+    ----------
+    mems_allowed, hardwall_mems : (..., nbits) bool
+    in_interrupt, gfp_hardwall, oom_victim, exiting : bool or bool arrays broadcasting over ``...``
+
+    Examples
+    --------
+    >>> m = np.array([True, False, False]); hw = np.array([True, True, False])
+    >>> node_allowed(m, hw, gfp_hardwall=False).tolist(), node_allowed(m, hw).tolist()
+    ([True, True, False], [True, False, False])
+    """
+    m = np.asarray(mems_allowed, bool)
+    hw = np.asarray(hardwall_mems, bool)
+    e = lambda x: np.asarray(x, bool)[..., None]  # noqa: E731 (broadcast a condition over nodes)
+    row6 = hw
+    res = np.where(e(exiting), True, row6)
+    res = np.where(e(gfp_hardwall), False, res)
+    res = np.where(e(oom_victim), True, res)
+    res = np.where(m, True, res)
+    res = np.where(e(in_interrupt), True, res)
+    return np.broadcast_to(res, np.broadcast_shapes(m.shape, hw.shape, res.shape)).copy()
+
+
+def node_allowed_table(tree: CpusetTree, path, nodes=None) -> list:
+    """Every combination of the decision inputs for one cpuset, as rows (for tables and charts)."""
+    ids = tree.topology.node_ids if nodes is None else np.asarray(nodes)
+    m = tree.task_mems_allowed(path)[ids]
+    hw = tree.get(tree.nearest_hardwall_ancestor(path)).mems[ids]
+    rows = []
+    for intr in (False, True):
+        for oom in (False, True):
+            for hard in (True, False):
+                for ex in (False, True):
+                    ok = node_allowed(m, hw, in_interrupt=intr, gfp_hardwall=hard, oom_victim=oom, exiting=ex)
+                    rows.append({"in_interrupt": intr, "oom_victim": oom, "gfp_hardwall": hard, "exiting": ex,
+                                 "allowed": format_nodes(np.isin(np.arange(ids.max() + 1), ids[ok]))})
+    return rows
+
+
+def read_cgroup_tree(root, topo: Topology, *, kernel="current") -> CpusetTree:
+    """Read a cgroup v2 cpuset tree from ``ROOT/sys/fs/cgroup`` (a snapshot dir, or ``"host"``).
+
+    Every directory with a ``cpuset.mems`` file becomes a cpuset; ``cpuset.mems.effective`` is
+    read too and must agree with the v2 rule (a mismatch is reported, never silently accepted).
+    A non-empty ``cgroup.procs`` marks the cpuset populated.
+    """
+    base = pathlib.Path("/" if str(root) == "host" else root) / "sys" / "fs" / "cgroup"
+    if not base.is_dir():
+        raise NumalabError("no cgroup v2 tree here (missing sys/fs/cgroup)", input=str(base))
+    tree = CpusetTree(topo, "v2", kernel)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        rel = "/" + os.path.relpath(dirpath, base).replace(os.sep, "/").lstrip("./")
+        rel = "/" if rel in ("/.", "/") else rel.rstrip("/")
+        if rel != "/" and "cpuset.mems" not in filenames and "cpuset.mems.effective" not in filenames:
+            continue
+        found.append((rel, pathlib.Path(dirpath)))
+    found.sort(key=lambda x: (x[0].count("/") if x[0] != "/" else 0, x[0]))
+    for rel, d in found:
+        def rd(name):
+            f = d / name
+            try:
+                return f.read_text().strip() if f.exists() else None
+            except OSError:
+                return None
+        mems = rd("cpuset.mems")
+        eff = rd("cpuset.mems.effective")
+        procs = rd("cgroup.procs")
+        if rel == "/":
+            if eff:
+                tree.n_memory = parse_nodes(eff, tree.nbits, where=str(d / "cpuset.mems.effective"))
+            continue
+        if _parent(rel) not in tree:
+            continue
+        tree._sets[rel] = Cpuset(rel, parse_nodes(mems or "", tree.nbits, where=str(d / "cpuset.mems")),
+                                 populated=bool(procs), mems_unset=not mems)
+        if eff is not None:
+            got = parse_nodes(eff, tree.nbits, where=str(d / "cpuset.mems.effective"))
+            want = tree.effective(rel)
+            if not np.array_equal(got, want):
+                raise NumalabError(f"cpuset.mems.effective is {format_nodes(got)!r} but the v2 rule gives "
+                                   f"{format_nodes(want)!r}", input=str(d))
+    return tree

@@ -1,0 +1,725 @@
+"""Zonelists exactly as the kernel builds them, per kernel version (vectorized engine).
+
+A zonelist is the order in which the page allocator tries zones. Every node has two:
+
+* FALLBACK (``ZONELIST_FALLBACK``): the zones of every node of the node's *fallback order*,
+  highest zone type first inside each node (node order), or, with the legacy
+  ``vm.numa_zonelist_order=zone`` of kernels before v4.14, all Normal zones of all nodes before any
+  DMA32 zone (zone order);
+* NOFALLBACK (``ZONELIST_NOFALLBACK``, used with ``__GFP_THISNODE``): the node's own zones only.
+
+The fallback order comes from ``find_next_best_node()`` called repeatedly by ``build_zonelists()``
+(mm/page_alloc.c), for every node in ascending id order inside ``__build_all_zonelists()``:
+
+1. the local node comes first (v6.8+: only when it has memory, :attr:`KernelProfile.skip_memoryless_local`);
+2. then, among nodes with memory (N_MEMORY) not yet placed, the one with the smallest
+   ``(distance + [n < local] + [n has CPUs] * PENALTY_FOR_NODE_WITH_CPUS) * scale + node_load[n]``,
+   ties to the lowest node id; ``scale`` is ``MAX_NUMNODES`` (v5.19+) or
+   ``nr_online_nodes * MAX_NUMNODES`` (before);
+3. after each pick, the first node of a new distance group gets a ``node_load`` bump:
+   ``= load`` (v4.10-v5.15), ``+= load`` (v5.16-v5.18), ``+= 1`` (v5.19+), where ``load`` starts
+   at ``nr_online_nodes`` and drops by one per placed node.
+
+``node_load`` is a global array in the kernel that is zeroed once per rebuild and carried from one
+node's build to the next: here it is an explicit array (see :attr:`Zonelists.node_load`).
+
+Which CPUs count: the boot-time build runs before the secondary CPUs are added to their node's
+cpumask (x86 SMP bring-up comes later), so at boot *no* node counts as having CPUs; a rebuild
+(e.g. after memory hot-add) sees every CPU node. ``when="boot"`` and ``when="rebuild"`` select the
+two; the real 6.1 recordings (``penalty-tie`` vs ``penalty-tie-hotplug``) show both.
+
+Vectorization: node_load couples the nodes (node k's order depends on the picks made for nodes
+0..k-1), so :func:`build` loops over local nodes in build order. Inside one node's build the
+node_load of a not-yet-placed candidate never changes (only the node just picked is bumped, and it
+is then used), so the kernel's repeated "pick the minimum, ties to the lowest id" equals one stable
+sort of the candidates by their value: one ``argsort`` per local node, no loop over picks.
+
+Examples
+--------
+>>> import numpy as np
+>>> from numalab.topology import Topology
+>>> d = [[10, 11, 21, 21], [11, 10, 21, 21], [21, 21, 10, 11], [21, 21, 11, 10]]
+>>> pages = np.zeros((4, 5), int); pages[:, 2] = 1000
+>>> t = Topology(name="2x2", node_ids=np.arange(4), distance=d, cpu_ids=np.arange(4),
+...              cpu_node=np.arange(4), present_pages=pages, managed_pages=pages)
+>>> build(t, "5.15").fallback_order(3), build(t, "5.16").fallback_order(3)
+([3, 2, 0, 1], [3, 2, 1, 0])
+>>> zl = build(t, "6.1")
+>>> decode(zl, candidates(zl, 1, gfp_zone("GFP_KERNEL", t)))[:2]
+[(1, 'Normal'), (0, 'Normal')]
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+
+import numpy as np
+
+from .errors import NumalabError
+from .kernel import KernelProfile, profile
+from .topology import Topology
+
+__all__ = [
+    "PENALTY_FOR_NODE_WITH_CPUS",
+    "WHEN",
+    "FALLBACK",
+    "NOFALLBACK",
+    "GFP_FLAGS",
+    "GFP_NAMES",
+    "Zonelists",
+    "build",
+    "gfp_zone",
+    "parse_gfp",
+    "zonelist_for",
+    "candidate_mask",
+    "candidates",
+    "decode",
+    "explain",
+    "worked_examples",
+]
+
+#: include/linux/topology.h generic default (ia64 used 255 until ia64 was removed in v6.7).
+PENALTY_FOR_NODE_WITH_CPUS = 1
+#: ``"boot"``: no node counts as having CPUs; ``"rebuild"``: every node with CPUs does.
+WHEN = ("boot", "rebuild")
+FALLBACK = "FALLBACK"
+NOFALLBACK = "NOFALLBACK"
+_INT_MAX = 2**31 - 1
+
+#: Zone-modifier bits of include/linux/gfp.h (the same values in every modelled release) and
+#: ``__GFP_THISNODE`` (whose bit value changed across releases, so it is only accepted by name).
+GFP_FLAGS = {"__GFP_DMA": 0x01, "__GFP_HIGHMEM": 0x02, "__GFP_DMA32": 0x04, "__GFP_MOVABLE": 0x08,
+             "__GFP_THISNODE": 0x100000}
+_THISNODE = GFP_FLAGS["__GFP_THISNODE"]
+#: Composite gfp masks by their zone modifiers (the reclaim/IO bits do not change the zone).
+GFP_NAMES = {
+    "GFP_KERNEL": 0, "GFP_KERNEL_ACCOUNT": 0, "GFP_USER": 0, "GFP_ATOMIC": 0, "GFP_NOWAIT": 0,
+    "GFP_NOIO": 0, "GFP_NOFS": 0,
+    "GFP_HIGHUSER": 0x02, "GFP_HIGHUSER_MOVABLE": 0x0A, "GFP_TRANSHUGE_LIGHT": 0x0A,
+    "GFP_TRANSHUGE": 0x0A, "GFP_DMA": 0x01, "GFP_DMA32": 0x04,
+}
+# gfp_zone(): GFP_ZONE_TABLE for a 64-bit kernel without ZONE_HIGHMEM, by (DMA, HIGHMEM, DMA32,
+# MOVABLE) bits; OPT_ZONE_HIGHMEM is ZONE_NORMAL there. Missing entries are the combinations the
+# kernel calls invalid (GFP_ZONE_BAD: VM_BUG_ON under CONFIG_DEBUG_VM).
+_GFP_ZONE_TABLE = {0x0: "Normal", 0x1: "DMA", 0x2: "Normal", 0x4: "DMA32", 0x8: "Normal",
+                   0x9: "DMA", 0xA: "Movable", 0xC: "DMA32"}
+
+
+# ----------------------------------------------------------------------------------- result
+@dataclasses.dataclass(frozen=True, eq=False)
+class Zonelists:
+    """Every node's fallback order and zonelists for one topology, kernel release and moment.
+
+    All arrays are read-only and indexed by node *index* (position in ``topology.node_ids``).
+    A zoneref code is ``node_index * Z + zone_type`` with ``Z = topology.max_nr_zones``; ``-1``
+    pads (the kernel's terminator entry is implicit).
+
+    Attributes
+    ----------
+    topology, kernel, when, zonelist_order
+        The inputs (``zonelist_order`` is ``"node"`` or the legacy ``"zone"``).
+    built : (n,) bool
+        Nodes whose zonelists ``__build_all_zonelists()`` builds: possible nodes (v5.18+) or
+        online nodes (before). Rows of the other nodes are all ``-1``.
+    order : (n, n) int64
+        Fallback order (node indices) per node; ``order_len`` entries are valid.
+    fallback : (n, n*Z) int64
+        FALLBACK zonelist per node as zoneref codes; ``fallback_len`` entries are valid.
+    nofallback : (n, Z) int64
+        NOFALLBACK (__GFP_THISNODE) zonelist per node.
+    policy_zone : int
+        Highest zone type placed in any zonelist, ZONE_MOVABLE excluded (check_highest_zone()).
+    node_load : (n, n) int64
+        ``node_load[k]`` is the kernel's node_load array (over node indices) when the build of
+        node ``k`` starts; the value seen by every pick of that build.
+    penalised : (n, n) int64
+        ``distance + [n < local] + CPU penalty`` for each (local, candidate).
+    scale : int
+        The factor the penalised distance is multiplied by before node_load is added.
+    cpu_penalised : (n,) bool
+        Nodes that pay PENALTY_FOR_NODE_WITH_CPUS at this moment (none at boot).
+    """
+
+    topology: Topology
+    kernel: KernelProfile
+    when: str
+    zonelist_order: str
+    built: np.ndarray
+    order: np.ndarray
+    order_len: np.ndarray
+    fallback: np.ndarray
+    fallback_len: np.ndarray
+    nofallback: np.ndarray
+    nofallback_len: np.ndarray
+    policy_zone: int
+    node_load: np.ndarray
+    penalised: np.ndarray
+    scale: int
+    cpu_penalised: np.ndarray
+
+    # -------------------------------------------------------------- convenience views
+    @property
+    def n_nodes(self) -> int:
+        return self.topology.n_nodes
+
+    @property
+    def nr_zones(self) -> int:
+        return self.topology.max_nr_zones
+
+    @property
+    def policy_zone_name(self) -> str:
+        return self.topology.zone_types[self.policy_zone]
+
+    def fallback_order(self, node_id: int) -> list:
+        """Fallback order of one node as node ids (what the kernel logs)."""
+        i = self.topology.index_of(node_id)
+        return [int(self.topology.node_ids[j]) for j in self.order[i, : self.order_len[i]]]
+
+    def zonelist(self, node_id: int, which: str = FALLBACK) -> list:
+        """One zonelist of one node as ``(node id, zone name)`` pairs."""
+        i = self.topology.index_of(node_id)
+        return decode(self, self._rows(which)[i])
+
+    def _rows(self, which):
+        which = str(which).upper()
+        if which == FALLBACK:
+            return self.fallback
+        if which == NOFALLBACK:
+            return self.nofallback
+        raise NumalabError("zonelist must be FALLBACK or NOFALLBACK", input=which)
+
+    def boot_log(self) -> list:
+        """The lines the kernel logs for this build (see :func:`boot_log_lines`)."""
+        return boot_log_lines(self)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary: ``kernel``, ``when``, ``fallback_order``, ``zonelists``, ``policy_zone``."""
+        t = self.topology
+        built_ids = [int(x) for x in t.node_ids[self.built]]
+        return {
+            "kernel": self.kernel.label,
+            "when": self.when,
+            "zonelist_order": self.zonelist_order,
+            "topology": t.name,
+            "nodes": [int(x) for x in t.node_ids],
+            "fallback_order": {str(nid): self.fallback_order(nid) for nid in built_ids},
+            "zonelists": {str(nid): {"fallback": [list(p) for p in self.zonelist(nid, FALLBACK)],
+                                     "nofallback": [list(p) for p in self.zonelist(nid, NOFALLBACK)]}
+                          for nid in built_ids},
+            "policy_zone": self.policy_zone_name,
+            "policy_zone_index": int(self.policy_zone),
+            "cpu_penalised_nodes": [int(x) for x in t.node_ids[self.cpu_penalised]],
+            "boot_log": self.boot_log(),
+        }
+
+
+def _ro(a):
+    a.setflags(write=False)
+    return a
+
+
+# ------------------------------------------------------------------------------------ build
+def build(topo: Topology, kernel="current", when: str = "boot", *, zonelist_order: str = "node") -> Zonelists:
+    """All zonelists of a topology as ``__build_all_zonelists()`` of one kernel release builds them.
+
+    Parameters
+    ----------
+    topo : Topology
+    kernel : str, tuple or KernelProfile
+        Kernel release (``"6.1"``, ``"5.15"``, ``"current"``...), see :func:`numalab.kernel.profile`.
+    when : {"boot", "rebuild"}
+        ``"boot"``: the build at boot, when no node has CPUs in its cpumask yet (the CPU penalty
+        does nothing); ``"rebuild"``: a later rebuild (memory hot-add) that sees every CPU node.
+    zonelist_order : {"node", "zone"}
+        ``"zone"`` is the legacy ``vm.numa_zonelist_order=zone`` (ZONELIST_ORDER_ZONE), only in
+        kernels before v4.14.
+
+    Returns
+    -------
+    Zonelists
+        Cached per (topology object, kernel window, when, zonelist_order).
+
+    Raises
+    ------
+    NumalabError
+        Unknown ``when``/``zonelist_order``, zone order on v4.14+ (the sysctl refuses it: EINVAL),
+        or a topology whose values would overflow the kernel's ``int`` arithmetic.
+
+    Examples
+    --------
+    >>> t = worked_examples()["A-flat4"]
+    >>> [build(t).fallback_order(k) for k in range(4)]
+    [[0, 1, 2, 3], [1, 2, 3, 0], [2, 3, 0, 1], [3, 0, 1, 2]]
+    """
+    if not isinstance(topo, Topology):
+        raise NumalabError("expected a numalab Topology", input=type(topo).__name__)
+    k = profile(kernel)
+    when = str(when).lower()
+    if when not in WHEN:
+        raise NumalabError("when must be 'boot' or 'rebuild'", input=when)
+    zonelist_order = str(zonelist_order).lower()
+    if zonelist_order not in ("node", "zone"):
+        raise NumalabError("zonelist_order must be 'node' or 'zone'", input=zonelist_order)
+    if zonelist_order == "zone" and not k.zone_order_mode:
+        raise NumalabError(f"kernel {k.label} has no zone-ordered zonelists (removed in v4.14; "
+                           "vm.numa_zonelist_order accepts only 'Node' there)",
+                           errno="EINVAL", input=zonelist_order)
+    return _build_cached(topo, k, when, zonelist_order)
+
+
+@functools.lru_cache(maxsize=32)
+def _build_cached(topo, k, when, zonelist_order):
+    return _build(topo, k, when, zonelist_order)
+
+
+def _qualifying_zones(topo: Topology, k: KernelProfile) -> np.ndarray:
+    """(n, Z) bool: zones build_zonerefs_node() puts on a zonelist (managed or populated)."""
+    pages = topo.present_pages if k.zone_qualifier == "populated" else topo.managed_pages
+    qual = pages > 0
+    if "Device" in topo.zone_types:  # ZONE_DEVICE memory never reaches the buddy allocator
+        qual[:, topo.zone_types.index("Device")] = False
+    return qual & topo.online[:, None]
+
+
+def _build(topo: Topology, k: KernelProfile, when: str, zonelist_order: str) -> Zonelists:
+    n, Z = topo.n_nodes, topo.max_nr_zones
+    idx = np.arange(n)
+    built = (topo.possible if k.build_possible_nodes else topo.online).copy()
+    has_memory = np.asarray(topo.has_memory, bool)
+    cpu_pen = np.asarray(topo.has_cpu, bool) if when == "rebuild" else np.zeros(n, bool)
+    nr_online = int(topo.online.sum())
+    scale = topo.max_numnodes * (nr_online if k.load_scale_online else 1)
+    dist = topo.distance
+    # penalised[local, n] = distance + (n < local) + CPU penalty  (ids ascend with indices)
+    penalised = dist + (idx[None, :] < idx[:, None]) + PENALTY_FOR_NODE_WITH_CPUS * cpu_pen[None, :]
+    n_built = int(built.sum())
+    max_load = {"assign": nr_online, "accumulate": n_built * (nr_online + 1), "increment": n_built}[k.node_load]
+    if int(penalised.max()) * scale + max_load > _INT_MAX:
+        raise NumalabError(f"find_next_best_node() values would overflow the kernel's int "
+                           f"(scale {scale}); not modelled", errno="EOVERFLOW", input=topo.name)
+
+    order = np.full((n, n), -1, np.int64)
+    order_len = np.zeros(n, np.int64)
+    loads = np.zeros((n, n), np.int64)
+    node_load = np.zeros(n, np.int64)  # the kernel's node_load[], zeroed once per rebuild
+    cand_all = np.flatnonzero(has_memory)
+    all_cand = cand_all.size == n
+    scaled = penalised * scale  # the part of find_next_best_node()'s value that node_load does not touch
+    mode = k.node_load
+    # Sequential over local nodes (node_load carries over from one node's build to the next);
+    # vectorized inside: one stable sort of the candidates replaces the kernel's repeated minimum.
+    for local in np.flatnonzero(built).tolist():
+        loads[local] = node_load
+        local_first = bool(has_memory[local]) or not k.skip_memoryless_local
+        if all_cand:
+            value = scaled[local] + node_load
+            if local_first:
+                value[local] = -1  # placed first: find_next_best_node returns it before scanning
+            seq = np.argsort(value, kind="stable")
+        else:
+            value = scaled[local, cand_all] + node_load[cand_all]
+            seq = cand_all[np.argsort(value, kind="stable")]
+            if local_first:
+                seq = np.concatenate(([local], seq[seq != local]))
+        m = seq.size
+        order[local, :m] = seq
+        order_len[local] = m
+        if not m:
+            continue
+        # node_load bump: the first node of each new distance group (prev starts as local)
+        d = dist[local, seq]
+        bump = np.empty(m, bool)
+        bump[0] = d[0] != dist[local, local]
+        np.not_equal(d[1:], d[:-1], out=bump[1:])
+        tgt = seq[bump]
+        if mode == "increment":
+            node_load[tgt] += 1
+        elif mode == "accumulate":
+            node_load[tgt] += nr_online - np.flatnonzero(bump)
+        else:  # assign
+            node_load[tgt] = nr_online - np.flatnonzero(bump)
+
+    qual = _qualifying_zones(topo, k)
+    fallback, fallback_len = _fallback_codes(order, order_len, qual, zonelist_order)
+    # NOFALLBACK: the local node's own zones, highest first (build_thisnode_zonelists)
+    zt_desc = np.arange(Z)[::-1]
+    own = np.where(qual[:, zt_desc], idx[:, None] * Z + zt_desc[None, :], -1)
+    own_sorted = -np.sort(-own, axis=1)  # codes of one node ascend with zone type: desc = highest first
+    nofallback = np.where(built[:, None], own_sorted, -1)
+    nofallback_len = (nofallback >= 0).sum(axis=1)
+    # policy_zone: highest zone type appended anywhere, ZONE_MOVABLE excluded (check_highest_zone)
+    placed = np.zeros(n, bool)
+    placed[order[order >= 0]] = True
+    seen = qual[placed].any(axis=0) if placed.any() else np.zeros(Z, bool)
+    if "Movable" in topo.zone_types:
+        seen[topo.zone_types.index("Movable")] = False
+    policy_zone = int(np.flatnonzero(seen).max()) if seen.any() else 0
+    return Zonelists(
+        topology=topo, kernel=k, when=when, zonelist_order=zonelist_order,
+        built=_ro(built), order=_ro(order), order_len=_ro(order_len), fallback=_ro(fallback),
+        fallback_len=_ro(fallback_len), nofallback=_ro(nofallback), nofallback_len=_ro(nofallback_len),
+        policy_zone=policy_zone, node_load=_ro(loads), penalised=_ro(np.asarray(penalised, np.int64)),
+        scale=int(scale), cpu_penalised=_ro(cpu_pen.copy()))
+
+
+def _fallback_codes(order, order_len, qual, zonelist_order):
+    """Concatenate each placed node's qualifying zones (highest first) along every order row."""
+    n, Z = qual.shape
+    if zonelist_order == "zone":
+        return _fallback_codes_zone_order(order, qual)
+    zt_desc = np.arange(Z)[::-1]
+    per_node = qual[:, zt_desc]
+    count = per_node.sum(axis=1)
+    zmax = int(count.max()) if n else 0
+    # own[i, s]: code of node i's s-th zone in zonelist order (-1 past its count)
+    rank = np.cumsum(per_node, axis=1) - 1
+    own = np.full((n, max(zmax, 1)), -1, np.int64)
+    rows, cols = np.nonzero(per_node)
+    own[rows, rank[rows, cols]] = rows * Z + zt_desc[cols]
+    own = np.vstack([own, np.full((1, own.shape[1]), -1, np.int64)])  # row n: for the -1 padding
+    gathered = own[order]                          # (n, n, zmax); order == -1 picks the -1 row
+    keep = gathered >= 0
+    vals = gathered[keep]                          # row-major: each row's zonerefs in order
+    lengths = keep.sum(axis=(1, 2))
+    W = n * Z
+    out = np.full((n, W), -1, np.int64)
+    has = lengths > 0
+    L = int(lengths.max()) if n else 0
+    if L and np.all(lengths[has] == L):            # usual case: every built row equally long
+        out[has, :L] = vals.reshape(-1, L)
+    elif vals.size:
+        rows = np.repeat(np.arange(n), lengths)
+        first = np.cumsum(lengths) - lengths
+        out[rows, np.arange(vals.size) - first[rows]] = vals
+    return out, lengths.astype(np.int64)
+
+
+def _fallback_codes_zone_order(order, qual):
+    """Legacy ZONELIST_ORDER_ZONE: for each zone type, highest first, every node in node order."""
+    n, Z = qual.shape
+    out = np.full((n, n * Z), -1, np.int64)
+    valid = order >= 0
+    oc = np.where(valid, order, 0)
+    blocks = []
+    for zt in range(Z - 1, -1, -1):
+        blocks.append(np.where(valid & qual[oc, zt], oc * Z + zt, -1))
+    allc = np.concatenate(blocks, axis=1)          # (n, Z*n) in zone-major order, -1 holes
+    keep = allc >= 0
+    perm = np.argsort(~keep, axis=1, kind="stable")
+    packed = np.take_along_axis(allc, perm, axis=1)
+    out[:, : packed.shape[1]] = packed
+    return out, keep.sum(axis=1)
+
+
+# ----------------------------------------------------------------------------- gfp handling
+def parse_gfp(gfp) -> tuple:
+    """Split a gfp mask into ``(zone modifier bits, thisnode)``.
+
+    Accepts names joined by ``|`` (``"GFP_KERNEL|__GFP_THISNODE"``, case-insensitive) or an int
+    whose low four bits are the zone modifiers (``__GFP_THISNODE`` only by name: its bit value
+    differs between releases).
+
+    Examples
+    --------
+    >>> parse_gfp("GFP_HIGHUSER_MOVABLE"), parse_gfp("GFP_KERNEL | __GFP_THISNODE")
+    ((10, False), (0, True))
+    """
+    if isinstance(gfp, (int, np.integer)) and not isinstance(gfp, bool):
+        if gfp < 0:
+            raise NumalabError("a gfp mask cannot be negative", input=gfp)
+        return int(gfp) & 0xF, False
+    text = str(gfp)
+    bits, thisnode = 0, False
+    for part in re.split(r"\s*\|\s*", text.strip()):
+        name = part.upper()
+        if name in GFP_NAMES:
+            bits |= GFP_NAMES[name]
+        elif name == "__GFP_THISNODE":
+            thisnode = True
+        elif name in GFP_FLAGS:
+            bits |= GFP_FLAGS[name]
+        else:
+            known = ", ".join(list(GFP_NAMES) + list(GFP_FLAGS))
+            raise NumalabError(f"unknown gfp flag {part!r}; known: {known}", input=text)
+    return bits, thisnode
+
+
+def gfp_zone(gfp, topo: Topology | None = None) -> int:
+    """highest_zoneidx for a gfp mask (gfp_zone(), include/linux/gfp.h), as a zone type index.
+
+    ZONE_DMA/ZONE_DMA32 absent from the topology's zone types fall back to ZONE_NORMAL, as the
+    kernel's OPT_ZONE_DMA/OPT_ZONE_DMA32 do.
+
+    Raises
+    ------
+    NumalabError
+        An invalid combination of zone modifiers (e.g. __GFP_DMA|__GFP_DMA32).
+
+    Examples
+    --------
+    >>> [gfp_zone(g) for g in ("GFP_KERNEL", "GFP_DMA32", "GFP_DMA", "GFP_HIGHUSER_MOVABLE")]
+    [2, 1, 0, 3]
+    """
+    bits, _ = parse_gfp(gfp)
+    name = _GFP_ZONE_TABLE.get(bits)
+    if name is None:
+        raise NumalabError("invalid combination of gfp zone modifiers (GFP_ZONE_BAD: the kernel "
+                           "hits VM_BUG_ON with CONFIG_DEBUG_VM)", input=str(gfp))
+    zones = topo.zone_types if topo is not None else ("DMA", "DMA32", "Normal", "Movable", "Device")
+    if name in zones:
+        return zones.index(name)
+    return zones.index("Normal")
+
+
+def zonelist_for(gfp) -> str:
+    """``"NOFALLBACK"`` for ``__GFP_THISNODE``, else ``"FALLBACK"`` (gfp_zonelist())."""
+    return NOFALLBACK if parse_gfp(gfp)[1] else FALLBACK
+
+
+# -------------------------------------------------------------------------------- iteration
+def _resolve(zl, highest_zoneidx, zonelist):
+    if isinstance(highest_zoneidx, str):
+        zonelist = zonelist_for(highest_zoneidx) if zonelist is None else zonelist
+        highest_zoneidx = gfp_zone(highest_zoneidx, zl.topology)
+    return np.asarray(highest_zoneidx, np.int64), zl._rows(FALLBACK if zonelist is None else zonelist)
+
+
+def candidate_mask(zl: Zonelists, start_index, highest_zoneidx, nodemask=None, *, zonelist=None):
+    """Boolean mask over zonelist entries that the allocator's iterator visits.
+
+    ``for_each_zone_zonelist_nodemask()`` visits the entries with ``zone_idx <= highest_zoneidx``
+    whose node is in ``nodemask`` (no node filter when ``nodemask`` is None), in zonelist order.
+
+    Parameters
+    ----------
+    zl : Zonelists
+    start_index : int or int array (...)
+        Node index whose zonelist is walked (node_zonelist(nid, gfp)).
+    highest_zoneidx : int, int array (...) or str
+        A zone type index, or a gfp mask name (then also picks FALLBACK/NOFALLBACK).
+    nodemask : bool array (..., n) over node indices, optional
+    zonelist : {"FALLBACK", "NOFALLBACK"}, optional
+
+    Returns
+    -------
+    (codes, mask)
+        The zonelist rows (..., W) and the broadcast mask (..., W).
+    """
+    hz, table = _resolve(zl, highest_zoneidx, zonelist)
+    start = np.asarray(start_index, np.int64)
+    if start.size and (start.min() < 0 or start.max() >= zl.n_nodes):
+        raise NumalabError(f"start index outside 0..{zl.n_nodes - 1}", input=start_index)
+    rows = table[start]                                   # (S..., W)
+    Z = zl.nr_zones
+    zone = np.where(rows >= 0, rows % Z, Z)
+    node = np.where(rows >= 0, rows // Z, 0)
+    mask = (rows >= 0) & (zone <= hz[..., None])
+    if nodemask is not None:
+        nm = np.asarray(nodemask, bool)
+        if nm.shape[-1] != zl.n_nodes:
+            raise NumalabError(f"nodemask must have {zl.n_nodes} entries (one per node index) in "
+                               f"its last axis, got {nm.shape[-1]}", input=nm.shape)
+        shape = np.broadcast_shapes(mask.shape[:-1], nm.shape[:-1])
+        nm = np.broadcast_to(nm, shape + nm.shape[-1:])
+        node = np.broadcast_to(node, shape + node.shape[-1:])
+        mask = np.broadcast_to(mask, shape + mask.shape[-1:]) & np.take_along_axis(nm, node, axis=-1)
+    rows = np.broadcast_to(rows, mask.shape)
+    return rows, mask
+
+
+def candidates(zl: Zonelists, start_index, highest_zoneidx, nodemask=None, *, zonelist=None) -> np.ndarray:
+    """The zonerefs the allocator tries, in order, as codes compacted to the left and ``-1`` padded.
+
+    Vectorized over leading axes: ``start_index`` (...), ``highest_zoneidx`` (...) and
+    ``nodemask`` (..., n) broadcast together. See :func:`candidate_mask` for the parameters.
+
+    Examples
+    --------
+    >>> t = worked_examples()["E-zones"]
+    >>> zl = build(t, "6.18")
+    >>> decode(zl, candidates(zl, 1, "GFP_KERNEL"))
+    [(1, 'Normal'), (0, 'Normal'), (0, 'DMA32'), (0, 'DMA')]
+    >>> decode(zl, candidates(zl, 1, "GFP_DMA32", nodemask=[False, True]))
+    []
+    """
+    rows, mask = candidate_mask(zl, start_index, highest_zoneidx, nodemask, zonelist=zonelist)
+    perm = np.argsort(~mask, axis=-1, kind="stable")
+    out = np.take_along_axis(rows, perm, axis=-1)
+    keep = np.take_along_axis(mask, perm, axis=-1)
+    return np.where(keep, out, -1)
+
+
+def decode(zl: Zonelists, codes) -> list:
+    """Zoneref codes (one row) to ``[(node id, zone name), ...]``, stopping at the first ``-1``."""
+    Z = zl.nr_zones
+    out = []
+    for c in np.asarray(codes).reshape(-1).tolist():
+        if c < 0:
+            break
+        out.append((int(zl.topology.node_ids[c // Z]), zl.topology.zone_types[c % Z]))
+    return out
+
+
+# ------------------------------------------------------------------------------ explanation
+def explain(zl: Zonelists, node: int):
+    """Why a node's fallback order is what it is: one row per position.
+
+    Parameters
+    ----------
+    zl : Zonelists
+    node : int
+        Node *id* whose order is explained.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: ``position``, ``node``, ``distance`` (raw SLIT), ``lower_id_penalty``
+        (``[n < local]``), ``cpu_penalty``, ``penalised`` (their sum), ``node_load`` (at pick
+        time), ``value`` (``penalised * scale + node_load``, what find_next_best_node compares),
+        ``runner_up`` (best node left behind at that pick), ``runner_up_value``, ``reason``
+        (why the pick beat the runner-up) and ``load_bump`` (what the pick did to node_load).
+
+    Examples
+    --------
+    >>> t = worked_examples()["B-2x2-subnuma"]
+    >>> df = explain(build(t, "5.15"), 3)
+    >>> df["node"].tolist()
+    [3, 2, 0, 1]
+    >>> print(df.loc[2, "reason"])
+    same penalised distance 22; lower node_load 2 < 3
+    """
+    import pandas as pd
+
+    t = zl.topology
+    i = t.index_of(node)
+    cols = ["position", "node", "distance", "lower_id_penalty", "cpu_penalty", "penalised",
+            "node_load", "value", "runner_up", "runner_up_value", "reason", "load_bump"]
+    if not zl.built[i]:
+        df = pd.DataFrame(columns=cols)
+        df.attrs["note"] = (f"node {node} is not built by kernel {zl.kernel.label} "
+                            "(only online nodes before v5.18)")
+        return df
+    seq = zl.order[i, : zl.order_len[i]]
+    ids = t.node_ids
+    load = zl.node_load[i]
+    pen = zl.penalised[i]
+    dist = t.distance[i]
+    value = pen * zl.scale + load
+    nr_online = int(t.online.sum())
+    rows = []
+    prev_d = int(dist[i])
+    for p, j in enumerate(seq.tolist()):
+        is_local = j == i
+        lower = int(ids[j] < ids[i]) if not is_local else 0
+        cpu = PENALTY_FOR_NODE_WITH_CPUS * int(zl.cpu_penalised[j]) if not is_local else 0
+        nxt = [x for x in seq[p + 1:].tolist() if x != i]
+        r = nxt[0] if nxt else None
+        if is_local:
+            reason = "local node first" + ("" if t.has_memory[i] else
+                                           " (memoryless: contributes no zones; skipped from v6.8)")
+            v = None
+        else:
+            v = int(value[j])
+            if r is None:
+                reason = "only candidate left"
+            else:
+                rp, lp, rl, ll = int(pen[r]), int(pen[j]), int(load[r]), int(load[j])
+                if lp < rp:
+                    reason = f"nearer: penalised distance {lp} < {rp}"
+                    parts = []
+                    if int(dist[j]) == int(dist[r]):
+                        parts.append(f"same raw distance {int(dist[j])}")
+                    if int(ids[r] < ids[i]) and not int(ids[j] < ids[i]):
+                        parts.append(f"node {int(ids[r])} is below node {int(ids[i])} (+1)")
+                    if zl.cpu_penalised[r] and not zl.cpu_penalised[j]:
+                        parts.append(f"node {int(ids[r])} has CPUs (+{PENALTY_FOR_NODE_WITH_CPUS})")
+                    if parts:
+                        reason += " (" + "; ".join(parts) + ")"
+                elif ll < rl:
+                    reason = f"same penalised distance {lp}; lower node_load {ll} < {rl}"
+                else:
+                    reason = f"same value {v}; lower node id {int(ids[j])} < {int(ids[r])}"
+        d = int(dist[j])
+        if d != prev_d:
+            bump = {"increment": "+= 1", "accumulate": f"+= {nr_online - p}",
+                    "assign": f"= {nr_online - p}"}[zl.kernel.node_load]
+            bump = f"node_load[{int(ids[j])}] {bump} (first node at distance {d})"
+        else:
+            bump = ""
+        prev_d = d
+        rows.append({
+            "position": p, "node": int(ids[j]), "distance": d, "lower_id_penalty": lower,
+            "cpu_penalty": cpu, "penalised": d + lower + cpu, "node_load": int(load[j]),
+            "value": v, "runner_up": None if r is None or is_local else int(ids[r]),
+            "runner_up_value": None if r is None or is_local else int(value[r]),
+            "reason": reason, "load_bump": bump,
+        })
+    df = pd.DataFrame(rows, columns=cols)
+    for c in ("value", "runner_up", "runner_up_value"):
+        df[c] = df[c].astype("Int64")
+    df.attrs.update(node=int(node), kernel=zl.kernel.label, when=zl.when, scale=zl.scale)
+    return df
+
+
+# ------------------------------------------------------------------------------- boot log
+def boot_log_lines(zl: Zonelists) -> list:
+    """The boot messages of this build: ``Fallback order for Node N:``, ``Built ...``, ``Policy zone:``.
+
+    ``Fallback order`` lines exist from v5.16 (kernels before print none; they are still listed
+    here, prefixed by ``#``). The ``Total pages`` figure is the sum of managed pages of the
+    zones on the first node's FALLBACK list at or below ZONE_MOVABLE; the kernel subtracts the
+    high watermarks, which numalab does not model, so it is an upper bound.
+    """
+    t = zl.topology
+    lines = []
+    prefix = "" if zl.kernel.print_fallback_order else "# "
+    for i in np.flatnonzero(zl.built):
+        nodes = " ".join(str(int(t.node_ids[j])) for j in zl.order[i, : zl.order_len[i]])
+        lines.append(f"{prefix}Fallback order for Node {int(t.node_ids[i])}: {nodes} ")
+    first = np.flatnonzero(zl.built)
+    Z = zl.nr_zones
+    total = 0
+    if first.size:
+        movable = t.zone_types.index("Movable") if "Movable" in t.zone_types else Z - 1
+        row = zl.fallback[first[0], : zl.fallback_len[first[0]]]
+        row = row[row % Z <= movable]
+        total = int(t.managed_pages[row // Z, row % Z].sum())
+    lines.append(f"Built {int(t.online.sum())} zonelists, mobility grouping on.  Total pages: {total}")
+    lines.append(f"Policy zone: {zl.policy_zone_name}")
+    return lines
+
+
+# ------------------------------------------------------------------------- worked examples
+def worked_examples() -> dict:
+    """Small topologies from the reference's worked examples and the real-kernel recordings.
+
+    Keys: ``A-flat4`` (10/20, all CPUs), ``B-2x2-subnuma`` (2 sockets x 2 sub-NUMA nodes),
+    ``C-cxl4`` (CPU nodes 0-1, CPU-less 2-3), ``D-memoryless`` (3 nodes, node 1 without memory),
+    ``E-zones`` (node 0 DMA+DMA32+Normal, node 1 Normal), ``eight-2socket``, ``penalty-tie``.
+    Every node has one CPU unless said otherwise; Normal zones hold 1 GiB.
+    """
+    def topo(name, dist, cpus_on, zones):
+        n = len(dist)
+        pages = np.zeros((n, 5), np.int64)
+        for i, zs in enumerate(zones):
+            for z in zs:
+                pages[i, ("DMA", "DMA32", "Normal", "Movable", "Device").index(z)] = 4096 if z == "DMA" else 262144
+        cpus = [i for i in range(n) if i in cpus_on]
+        return Topology(name=name, node_ids=np.arange(n), distance=np.array(dist),
+                        cpu_ids=np.arange(len(cpus)), cpu_node=np.array(cpus, np.int64),
+                        present_pages=pages, managed_pages=pages, source="numalab.zonelist.worked_examples")
+
+    flat = lambda n, r: [[10 if i == j else r for j in range(n)] for i in range(n)]  # noqa: E731
+    two_groups = [[10 if i == j else (12 if i // 4 == j // 4 else 32) for j in range(8)] for i in range(8)]
+    return {
+        "A-flat4": topo("A-flat4", flat(4, 20), range(4), [["Normal"]] * 4),
+        "B-2x2-subnuma": topo("B-2x2-subnuma", [[10, 11, 21, 21], [11, 10, 21, 21], [21, 21, 10, 11],
+                                                 [21, 21, 11, 10]], range(4), [["Normal"]] * 4),
+        "C-cxl4": topo("C-cxl4", [[10, 21, 14, 24], [21, 10, 24, 14], [14, 24, 10, 26],
+                                   [24, 14, 26, 10]], (0, 1), [["Normal"]] * 4),
+        "D-memoryless": topo("D-memoryless", flat(3, 20), range(3), [["Normal"], [], ["Normal"]]),
+        "E-zones": topo("E-zones", flat(2, 20), range(2), [["DMA", "DMA32", "Normal"], ["Normal"]]),
+        "eight-2socket": topo("eight-2socket", two_groups, range(8), [["Normal"]] * 8),
+        "penalty-tie": topo("penalty-tie", flat(4, 20), (0, 1), [["Normal"]] * 4),
+    }

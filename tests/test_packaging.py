@@ -1,0 +1,162 @@
+"""Packaging consistency: environment.yml, pyproject.toml, constraints.txt and the Makefile agree.
+
+No conda solve is possible here (conda-forge is unreachable), so the conda path is checked by
+what can be checked offline: environment.yml parses, each entry is a well-formed conda match
+spec, and it names exactly the packages pyproject.toml names (runtime and test extras), with the
+same lower bounds. constraints.txt must pin every one of them to a version inside pyproject's
+range, and that pinned set is what the test environment runs.
+"""
+import importlib.metadata
+import pathlib
+import re
+import tomllib
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+#: conda-forge package name -> PyPI name, where they differ (canonical forms). Add to this table
+#: when a dependency is spelled differently on the two sides (e.g. conda "pytorch" is pip "torch").
+CONDA_TO_PIP = {
+    "pytorch": "torch",
+    "matplotlib-base": "matplotlib",
+}
+#: environment.yml entries that are not project dependencies.
+NOT_DEPENDENCIES = {"python", "pip"}
+
+# conda MatchSpec, the subset used here: name, optional version constraint(s) such as
+# "=3.11", ">=1.26", ">=1.2,<2", "1.2.*"; no build strings or channels are needed.
+_CONDA_SPEC = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)"
+    r"(?:\s*(?P<version>(?:[<>!=~]=?|==)?\s*[0-9][0-9A-Za-z.*+!_\-]*"
+    r"(?:\s*[,|]\s*(?:[<>!=~]=?|==)?\s*[0-9][0-9A-Za-z.*+!_\-]*)*))?$")
+
+
+def _env():
+    with open(ROOT / "environment.yml", encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def _pyproject():
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+def _pyproject_requirements():
+    proj = _pyproject()["project"]
+    reqs = [Requirement(r) for r in proj.get("dependencies", [])]
+    reqs += [Requirement(r) for r in proj.get("optional-dependencies", {}).get("test", [])]
+    return {canonicalize_name(r.name): r for r in reqs}
+
+
+def _conda_specs():
+    """{canonical pip name: conda version constraint} of environment.yml's conda entries."""
+    specs = {}
+    for entry in _env()["dependencies"]:
+        if isinstance(entry, dict):  # the pip: sub-list, checked separately
+            continue
+        m = _CONDA_SPEC.match(str(entry).strip())
+        assert m, f"environment.yml: {entry!r} is not a conda match spec"
+        name = canonicalize_name(m.group("name"))
+        if name in NOT_DEPENDENCIES:
+            continue
+        specs[CONDA_TO_PIP.get(name, name)] = (m.group("version") or "").replace(" ", "")
+    return specs
+
+
+def _pip_entries():
+    for entry in _env()["dependencies"]:
+        if isinstance(entry, dict):
+            assert set(entry) == {"pip"}, f"environment.yml: unexpected mapping {entry!r}"
+            return list(entry["pip"])
+    return []
+
+
+def _constraints():
+    pins = {}
+    for raw in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        m = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9_.\-]*)\s*==\s*([0-9][0-9A-Za-z.+!\-]*)", line)
+        assert m, f"constraints.txt: {raw!r} is not an exact pin name==version"
+        name = canonicalize_name(m.group(1))
+        assert name not in pins, f"constraints.txt pins {name} twice"
+        pins[name] = m.group(2)
+    return pins
+
+
+def test_environment_yml_parses():
+    env = _env()
+    assert isinstance(env, dict) and env.get("name") == "numalab"
+    assert env.get("channels") == ["conda-forge"]
+    deps = env["dependencies"]
+    assert isinstance(deps, list) and deps
+    pythons = [d for d in deps if isinstance(d, str) and re.match(r"python\b(?!-)", d)]
+    assert len(pythons) == 1, "environment.yml must pin the Python it was tested with"
+    assert "pip" in deps  # needed for the pip: section
+    for entry in deps:
+        assert isinstance(entry, (str, dict))
+    _conda_specs()  # every entry is a match spec
+
+
+def test_environment_installs_numalab_itself_editable():
+    pip = _pip_entries()
+    assert "-e ." in [p.strip() for p in pip]
+
+
+def test_environment_and_pyproject_name_the_same_packages():
+    conda = set(_conda_specs())
+    others = [p for p in _pip_entries() if p.strip() != "-e ."]  # pip-only extras, if any
+    pip_names = {canonicalize_name(Requirement(p).name) for p in others}
+    assert not (conda & pip_names), f"named twice in environment.yml: {sorted(conda & pip_names)}"
+    env_names = conda | pip_names
+    py = set(_pyproject_requirements())
+    assert env_names == py, (f"only in environment.yml: {sorted(env_names - py)}; "
+                             f"only in pyproject.toml: {sorted(py - env_names)}")
+
+
+def test_environment_and_pyproject_agree_on_bounds():
+    conda = _conda_specs()
+    for name, req in _pyproject_requirements().items():
+        assert SpecifierSet(conda.get(name, "")) == req.specifier, (
+            f"{name}: environment.yml says {conda.get(name)!r}, pyproject.toml {str(req.specifier)!r}")
+
+
+def test_constraints_pin_every_dependency_inside_its_range():
+    pins = _constraints()
+    missing = sorted(set(_pyproject_requirements()) - set(pins))
+    assert not missing, f"constraints.txt does not pin {missing}"
+    for name, req in _pyproject_requirements().items():
+        assert req.specifier.contains(Version(pins[name]), prereleases=True), (
+            f"constraints.txt pins {name}=={pins[name]}, outside pyproject's {req.specifier}")
+
+
+def test_python_pin_inside_requires_python():
+    py = next(d for d in _env()["dependencies"] if isinstance(d, str) and re.match(r"python\b(?!-)", d))
+    version = re.search(r"[0-9][0-9.]*", py).group(0)
+    assert SpecifierSet(_pyproject()["project"]["requires-python"]).contains(Version(version))
+
+
+def test_makefile_installs_with_the_constraints():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"pip install\b[^\n]*-c constraints\.txt", makefile)
+    assert re.search(r"pytest tests --nbval-lax notebooks", makefile)
+
+
+@pytest.mark.parametrize("name", sorted(_pyproject_requirements()))
+def test_the_tested_environment_is_the_pinned_one(name):
+    """The venv the suite runs in holds exactly the pinned version of each direct dependency
+    (make re-installs when constraints.txt changes)."""
+    pins = _constraints()
+    try:
+        installed = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.fail(f"{name} is a dependency but is not installed")
+    assert Version(installed) == Version(pins[name]), (
+        f"{name} {installed} installed, constraints.txt pins {pins[name]}: run make")
