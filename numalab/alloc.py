@@ -20,10 +20,9 @@ policy, this module answers, assuming free memory everywhere:
 Examples
 --------
 >>> from numalab import sources
->>> topo = sources.load("/work/shared/reference/kernel-truth/snapshots/cxl4")   # doctest: +SKIP
->>> r = run_scenario(topo, "6.1", mems="0-3", then_mems=["0-1"], mode="preferred", nodes="3",
-...                  pages=4)                                                       # doctest: +SKIP
->>> [(s["nodes"], s["placement"]) for s in r["steps"]]                              # doctest: +SKIP
+>>> topo = sources.load("cxl4")
+>>> r = run_scenario(topo, "6.1", mems="0-3", then_mems=["0-1"], mode="preferred", nodes="3", pages=4)
+>>> [(s["nodes"], s["placement"]) for s in r["steps"]]
 [('3', [3, 3, 3, 3]), ('3', [1, 1, 1, 1])]
 """
 from __future__ import annotations

@@ -40,6 +40,7 @@ import pathlib
 
 import numpy as np
 
+from . import nodemask as _nm
 from .errors import NumalabError
 from .kernel import profile
 from .topology import Topology
@@ -51,7 +52,7 @@ __all__ = ["CpusetTree", "Cpuset", "MemsChange", "parse_nodes", "format_nodes", 
 def parse_nodes(text, nbits: int, *, where="cpuset.mems") -> np.ndarray:
     """Parse a kernel list (``"0-1,3"``; ``""`` is empty) into a bool mask of ``nbits`` bits.
 
-    Uses :func:`numalab.nodemask.parselist` when available (bitmap_parselist rules).
+    Uses :func:`numalab.nodemask.parselist` (bitmap_parselist rules).
     """
     if isinstance(text, np.ndarray):
         m = np.asarray(text, bool)
@@ -69,29 +70,9 @@ def parse_nodes(text, nbits: int, *, where="cpuset.mems") -> np.ndarray:
     if not text.strip():
         return np.zeros(nbits, bool)
     try:
-        try:
-            from . import nodemask as _nm
-        except ImportError:  # pragma: no cover - STAND-IN until numalab.nodemask lands
-            return _parselist_standin(text.strip(), nbits, where)
         return np.asarray(_nm.parselist(text.strip(), nbits), bool)
     except NumalabError as e:
         raise NumalabError(f"{where}: {e.problem}", errno=e.errno or "EINVAL", input=text) from None
-
-
-def _parselist_standin(text, nbits, where):
-    """STAND-IN (remove once numalab.nodemask exists): plain ``a-b,c`` lists only."""
-    m = np.zeros(nbits, bool)
-    for part in text.split(","):
-        a, _, b = part.strip().partition("-")
-        if not a.strip().isdigit() or (b and not b.strip().isdigit()):
-            raise NumalabError("not a node list", errno="EINVAL", input=text)
-        lo, hi = int(a), int(b or a)
-        if lo > hi:
-            raise NumalabError("range start after its end", errno="EINVAL", input=text)
-        if hi >= nbits:
-            raise NumalabError(f"node {hi} is beyond the last bit {nbits - 1}", errno="ERANGE", input=text)
-        m[lo:hi + 1] = True
-    return m
 
 
 def format_nodes(mask) -> str:

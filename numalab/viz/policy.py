@@ -13,7 +13,7 @@ Examples
 >>> t = sources.load("cxl4")
 >>> df = grid_table(t, ["6.1"], [("0-3", "0-1")], ["3"], pages=8)
 >>> sorted(df.columns)[:4]
-['case', 'effective', 'error', 'flags']
+['case', 'cpuset_mems', 'effective', 'error']
 """
 from __future__ import annotations
 
