@@ -90,6 +90,18 @@ def as_mask(mask, nbits=None) -> np.ndarray:
     return arr
 
 
+def _as_bytes(text) -> bytes:
+    """Text as the bytes a write(2) would deliver (UTF-8 for str)."""
+    if isinstance(text, (bytes, bytearray, np.bytes_)):
+        return bytes(text)
+    return str(text).encode("utf-8", "surrogatepass")
+
+
+def _show(raw: bytes) -> str:
+    """A byte or two of input, quoted for a message."""
+    return repr(raw.decode("utf-8", "replace"))
+
+
 def _short(obj):
     text = repr(obj)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -108,43 +120,45 @@ def _cumcount(mask):
     return np.cumsum(mask, axis=-1, dtype=dtype)
 
 
-def _scatter(src, target):
-    """out[..., t] = OR of src[..., b] over the bits b with target[..., b] == t.
+def _scatter_rows(src, target):
+    """out[r, t] = OR of src[r, b] over the bits b with target[r, b] == t (2-D, nbits = drop)."""
+    rows, nbits = src.shape
+    out = np.zeros((rows, nbits + 1), bool)
+    where = np.flatnonzero(src)  # only the set bits move
+    row = where // nbits
+    out.reshape(-1)[row * (nbits + 1) + np.broadcast_to(target, src.shape).reshape(-1)[where]] = True
+    return out[:, :nbits]
 
-    ``target`` holds destinations in ``[0, nbits]``; ``nbits`` means "dropped". A mapping shared
-    by every row (1-D ``target``) is applied 8 source bits at a time through lookup tables
-    (one 256-entry table per source byte, built from ``target``); per-row mappings scatter the
-    set bits of each block of rows with one flat index assignment.
-    """
-    nbits = src.shape[-1]
-    if target.ndim == 1:
-        if nbits <= 512:
-            return _map_bits(src, target)
-        order = np.argsort(target, kind="stable")
-        t_sorted = target[order]
-        starts = np.flatnonzero(np.r_[True, t_sorted[1:] != t_sorted[:-1]])
-        dest = t_sorted[starts]
-        keep = dest < nbits
-        out = np.zeros(src.shape, bool)
-        if src.size and keep.any():
-            vals = np.logical_or.reduceat(src[..., order], starts, axis=-1)
-            out[..., dest[keep]] = vals[..., keep]
-        return out
-    shape = np.broadcast_shapes(src.shape, target.shape)
-    s2 = np.broadcast_to(src, shape).reshape(-1, nbits)
-    t2 = np.broadcast_to(target, shape).reshape(-1, nbits)
-    out = np.zeros((s2.shape[0], nbits + 1), bool)
-    flat_out = out.reshape(-1)
-    itype = np.int64 if out.size >= 1 << 31 else np.int32
-    for r0 in range(0, s2.shape[0], _CHUNK_ROWS):
-        blk_s, blk_t = s2[r0:r0 + _CHUNK_ROWS], t2[r0:r0 + _CHUNK_ROWS]
-        row0 = (np.arange(r0, r0 + len(blk_s), dtype=itype) * (nbits + 1))[:, None]
-        flat_out[(row0 + np.where(blk_s, blk_t, nbits).astype(itype)).reshape(-1)] = True
-    return out[:, :nbits].reshape(shape)
+
+def _positions(mask):
+    """Table (rows, nbits): [r, k] = the k-th set bit of row r, nbits past its weight."""
+    rows, nbits = mask.shape
+    table = np.full((rows, nbits), nbits, dtype=np.int32)
+    r, c = np.nonzero(mask)  # row-major: the set bits of each row in ascending order
+    w = np.count_nonzero(mask, axis=1)
+    k = np.arange(len(r)) - np.repeat(np.cumsum(w) - w, w)
+    table[r, k] = c
+    return table
+
+
+def _per_block(fn, *masks):
+    """Broadcast ``masks`` over their batch axes and apply ``fn`` to blocks of 2-D rows."""
+    nbits = masks[0].shape[-1]
+    batch = np.broadcast_shapes(*(m.shape[:-1] for m in masks))
+    rows = int(np.prod(batch, dtype=np.int64))
+    flat = [np.broadcast_to(m, batch + (nbits,)).reshape(rows, nbits) for m in masks]
+    out = np.empty((rows, nbits), bool)
+    for r0 in range(0, rows, _CHUNK_ROWS):
+        out[r0:r0 + _CHUNK_ROWS] = fn(*(f[r0:r0 + _CHUNK_ROWS] for f in flat))
+    return out.reshape(batch + (nbits,))
 
 
 def _map_bits(src, target):
-    """Apply one bit mapping (source bit b -> target[b], nbits = dropped) to every row."""
+    """Apply one bit mapping shared by every row (source bit b -> target[b]; nbits = dropped).
+
+    The mapping becomes one 256-entry lookup table per source byte; each row is then mapped 8
+    bits at a time (a loop over the nbits/8 source bytes, vectorized over all rows).
+    """
     nbits = src.shape[-1]
     nbytes = (nbits + 7) // 8
     onehot = np.zeros((nbytes * 8, nbits + 1), bool)
@@ -228,38 +242,23 @@ def parselist(text, nbits, *, kernel=None) -> np.ndarray:
     n_all = _n_all(kernel)
     if isinstance(text, (str, bytes, bytearray, np.str_, np.bytes_)):
         return _parselist_one(text, nbits, n_all)
+    items, shape = _flat_strings(text, "parselist")
+    out = np.zeros((len(items), nbits), bool)
+    for r0 in range(0, len(items), _CHUNK_ROWS):
+        _parselist_block(items[r0:r0 + _CHUNK_ROWS], nbits, n_all, out[r0:r0 + _CHUNK_ROWS], r0)
+    return out.reshape(shape + (nbits,))
+
+
+def _flat_strings(text, fname):
+    """A batch of strings as a flat Python list and its batch shape."""
+    if isinstance(text, (list, tuple)) and text and isinstance(text[0], (str, bytes)):
+        return list(text), (len(text),)  # a flat list: no array round trip
     arr = text if isinstance(text, np.ndarray) else np.asarray(text)
     if arr.size == 0 and arr.ndim:
-        return np.zeros(arr.shape + (nbits,), bool)
+        return [], arr.shape
     if arr.dtype.kind not in "USO" or arr.ndim == 0:
-        raise NumalabError("parselist() takes a string or an array of strings", input=_short(text))
-    flat = arr.reshape(-1)
-    out = np.zeros((flat.size, nbits), bool)
-    for r0 in range(0, flat.size, _CHUNK_ROWS):
-        _parselist_block(flat[r0:r0 + _CHUNK_ROWS], nbits, n_all, out[r0:r0 + _CHUNK_ROWS], r0)
-    return out.reshape(arr.shape + (nbits,))
-
-
-def _to_bytes_matrix(items):
-    """A block of strings as a zero-padded uint8 matrix (rows, width), plus bytes objects."""
-    try:
-        b = np.asarray(items, dtype="S") if items.dtype.kind in "US" else None
-    except UnicodeEncodeError:
-        b = None
-    if b is None:
-        objs = []
-        for x in items.tolist():
-            if isinstance(x, str):
-                objs.append(x.encode("utf-8"))
-            elif isinstance(x, (bytes, bytearray)):
-                objs.append(bytes(x))
-            else:
-                raise NumalabError("not a string", input=_short(x))
-        b = np.array(objs, dtype="S") if objs else np.zeros(0, "S1")
-    width = max(b.dtype.itemsize, 1)
-    if b.dtype.itemsize == 0:
-        b = b.astype("S1")
-    return b.view(np.uint8).reshape(len(b), width), b
+        raise NumalabError(f"{fname}() takes a string or an array of strings", input=_short(text))
+    return arr.reshape(-1).tolist(), arr.shape
 
 
 def _joined(items):
@@ -267,17 +266,17 @@ def _joined(items):
 
     Returns None when an item itself holds a NUL (then every item is parsed on its own).
     """
-    lst = items.tolist()
+    lst = items
     try:
-        if items.dtype.kind == "S":
+        if isinstance(lst[0], bytes):
             raw = b"\0".join(lst) + b"\0"
         else:
-            raw = ("\0".join(lst) + "\0").encode("utf-8")
+            raw = ("\0".join(lst) + "\0").encode("utf-8", "surrogatepass")
     except (TypeError, UnicodeEncodeError):
         enc = []
         for x in lst:
             if isinstance(x, str):
-                enc.append(x.encode("utf-8", "surrogateescape"))
+                enc.append(x.encode("utf-8", "surrogatepass"))
             elif isinstance(x, (bytes, bytearray)):
                 enc.append(bytes(x))
             else:
@@ -300,9 +299,9 @@ def _parselist_block(items, nbits, n_all, out, offset):
     ``all``, ...), a suspicious structure, a number of 10+ digits or a range error are parsed
     one by one by the general parser, which also raises the exact error.
     """
-    if items.size == 0:
+    if not items:
         return
-    rows = items.size
+    rows = len(items)
     joined = _joined(items)
     bad_row = np.ones(rows, bool)
     if joined is not None:
@@ -368,7 +367,7 @@ _NUM, _LAST, _ALL, _PUNCT, _SEP, _NL, _OTHER, _END = range(8)
 def _parselist_one(text, nbits, n_all) -> np.ndarray:
     """General parser: a tokenizer plus the region grammar of bitmap_parse_region()."""
     raw = text
-    s = bytes(text) if isinstance(text, (bytes, bytearray, np.bytes_)) else str(text).encode("utf-8")
+    s = _as_bytes(text)
     s = s.split(b"\0", 1)[0]  # NUL ends the string wherever it is
     rx = _TOKENS_N_ALL if n_all else _TOKENS_OLD
     toks = []
@@ -387,7 +386,7 @@ def _parselist_one(text, nbits, n_all) -> np.ndarray:
         if kind == _LAST:
             return last
         if kind != _NUM:
-            fail("expected a number" + (f" at {val!r}" if val else " at the end"), "EINVAL", pos)
+            fail("expected a number" + (f" at {_show(val)}" if val else " at the end"), "EINVAL", pos)
         n = int(val)
         if n > _U32:
             fail("number does not fit in 32 bits", "EOVERFLOW", pos)
@@ -418,7 +417,7 @@ def _parselist_one(text, nbits, n_all) -> np.ndarray:
             elif toks[k][0] in (_SEP, _NL, _END):
                 b, end_pos, ranged = a, region_pos, False
             else:
-                fail(f"unexpected {toks[k][2]!r} after a number", "EINVAL", toks[k][1])
+                fail(f"unexpected {_show(toks[k][2])} after a number", "EINVAL", toks[k][1])
         stop = False
         if ranged and punct(k, b":"):
             off_pos = toks[k + 1][1]
@@ -429,7 +428,7 @@ def _parselist_one(text, nbits, n_all) -> np.ndarray:
             group = number(k + 3)
             k += 4  # whatever follows the group size starts the next region
         elif ranged and toks[k][0] not in (_SEP, _NL, _END):
-            fail(f"unexpected {toks[k][2]!r} after a range", "EINVAL", toks[k][1])
+            fail(f"unexpected {_show(toks[k][2])} after a range", "EINVAL", toks[k][1])
         else:
             used = group = (b + 1) & _U32  # 32-bit arithmetic: "0-4294967295" has group 0
             stop = toks[k][0] in (_NL, _END)
@@ -506,16 +505,11 @@ def parse_hex(text, nbits) -> np.ndarray:
     nbits = _check_nbits(nbits)
     if isinstance(text, (str, bytes, bytearray, np.str_, np.bytes_)):
         return _parse_hex_one(text, nbits)
-    arr = text if isinstance(text, np.ndarray) else np.asarray(text)
-    if arr.size == 0 and arr.ndim:
-        return np.zeros(arr.shape + (nbits,), bool)
-    if arr.dtype.kind not in "USO" or arr.ndim == 0:
-        raise NumalabError("parse_hex() takes a string or an array of strings", input=_short(text))
-    flat = arr.reshape(-1)
-    out = np.zeros((flat.size, nbits), bool)
-    for r0 in range(0, flat.size, _CHUNK_ROWS):
-        _parse_hex_block(flat[r0:r0 + _CHUNK_ROWS], nbits, out[r0:r0 + _CHUNK_ROWS], r0)
-    return out.reshape(arr.shape + (nbits,))
+    items, shape = _flat_strings(text, "parse_hex")
+    out = np.zeros((len(items), nbits), bool)
+    for r0 in range(0, len(items), _CHUNK_ROWS):
+        _parse_hex_block(items[r0:r0 + _CHUNK_ROWS], nbits, out[r0:r0 + _CHUNK_ROWS], r0)
+    return out.reshape(shape + (nbits,))
 
 
 def _hex_layout(nbits):
@@ -528,31 +522,44 @@ def _hex_layout(nbits):
     return ndig + nchunks - 1, j + commas_before, first_digits
 
 
+_HEX_VALUE = np.full(256, -1, np.int16)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _HEX_VALUE[_c] = _HEX_VALUE[ord(chr(_c).upper())] = _i
+
+
 def _parse_hex_block(items, nbits, out, offset):
     """Fast path for text in the canonical ``%*pb`` layout; anything else goes one by one."""
-    if items.size == 0:
+    if not items:
         return
-    m, _ = _to_bytes_matrix(items)
-    length, cols, first_digits = _hex_layout(nbits)
-    ok = np.zeros(len(m), bool)
-    if m.shape[1] >= length:
-        if m.shape[1] > length:
-            ok = (m[:, length:] == 0).all(axis=1)
-        else:
-            ok = np.ones(len(m), bool)
-        digits = m[:, cols].astype(np.int16)
-        val = np.full(digits.shape, -1, np.int16)
-        for lo, hi, add in ((48, 57, -48), (97, 102, -87), (65, 70, -55)):
-            sel = (digits >= lo) & (digits <= hi)
-            val[sel] = digits[sel] + add
-        ok &= (val >= 0).all(axis=1)
-        comma_cols = np.setdiff1d(np.arange(length), cols)
-        ok &= (m[:, comma_cols] == 44).all(axis=1)
-        # nibbles, most significant first -> bits, least significant first
-        bits = ((np.clip(val, 0, 15)[:, :, None] >> np.array([3, 2, 1, 0])) & 1).astype(bool)
-        bits = bits.reshape(len(m), -1)[:, ::-1]
-        ok &= ~bits[:, nbits:].any(axis=1)
-        out[ok] = bits[ok, :nbits]
+    length, cols, _ = _hex_layout(nbits)
+    try:
+        canon = np.fromiter(map(len, items), np.int64, len(items)) == length
+    except TypeError:
+        canon = np.zeros(len(items), bool)
+    idx = np.flatnonzero(canon)
+    ok = np.zeros(len(items), bool)
+    if len(idx):
+        picked = [items[i] for i in idx]
+        try:
+            raw = (b"".join(picked) if isinstance(picked[0], bytes)
+                   else "".join(picked).encode("utf-8", "surrogatepass"))
+        except TypeError:
+            raw = b""
+        if len(raw) == len(idx) * length:  # ASCII and all of canonical length
+            m = np.frombuffer(raw, np.uint8).reshape(len(idx), length)
+            val = _HEX_VALUE[m[:, cols]]
+            good = (val >= 0).all(axis=1)
+            comma_cols = np.setdiff1d(np.arange(length), cols)
+            good &= (m[:, comma_cols] == 44).all(axis=1)
+            # nibbles, least significant first, paired into bytes, then bits
+            nib = np.clip(val, 0, 15).astype(np.uint8)[:, ::-1]
+            if nib.shape[1] % 2:
+                nib = np.hstack([nib, np.zeros((len(nib), 1), np.uint8)])
+            packed = nib[:, 0::2] | (nib[:, 1::2] << 4)
+            bits = np.unpackbits(packed, axis=1, bitorder="little").view(bool)
+            good &= ~bits[:, nbits:].any(axis=1)
+            ok[idx[good]] = True
+            out[idx[good]] = bits[good, :nbits]
     for i in np.flatnonzero(~ok):
         try:
             out[i] = _parse_hex_one(items[i], nbits)
@@ -564,7 +571,7 @@ def _parse_hex_block(items, nbits, out, offset):
 def _parse_hex_one(text, nbits) -> np.ndarray:
     """Words (runs of non-separators) are cut into chunks from their right end."""
     raw = text
-    s = bytes(text) if isinstance(text, (bytes, bytearray, np.bytes_)) else str(text).encode("utf-8")
+    s = _as_bytes(text)
     cut = min((i for i in (s.find(b"\n"), s.find(b"\0")) if i >= 0), default=len(s))
     s = s[:cut]
     max_chunks = (nbits + 31) // 32
@@ -581,7 +588,7 @@ def _parse_hex_one(text, nbits) -> np.ndarray:
             lo = max(a, b - 8)
             bad = [i for i in range(lo, b) if s[i] not in _HEXDIGITS]
             if bad:
-                fail(f"{s[bad[-1]:bad[-1] + 1]!r} is not a hex digit", "EINVAL", bad[-1])
+                fail(f"{_show(s[bad[-1]:bad[-1] + 1])} is not a hex digit", "EINVAL", bad[-1])
             values.append(int(s[lo:b], 16))
             starts.append(lo)
             if lo > a:
@@ -605,7 +612,13 @@ def _parse_hex_one(text, nbits) -> np.ndarray:
 # ============================================================================ printing
 @functools.lru_cache(maxsize=16)
 def _decimal(nbits):
-    return np.array([str(i) for i in range(nbits)])
+    """ASCII digits of 0..nbits-1, left aligned in a (nbits, width) uint8 table, and lengths."""
+    text = [str(i).encode() for i in range(nbits)]
+    width = max(len(t) for t in text)
+    table = np.zeros((nbits, width), np.uint8)
+    for i, t in enumerate(text):
+        table[i, :len(t)] = np.frombuffer(t, np.uint8)
+    return table, np.array([len(t) for t in text], np.int64)
 
 
 def format_list(mask):
@@ -633,25 +646,52 @@ def format_list(mask):
     m = as_mask(mask)
     nbits = m.shape[-1]
     flat = m.reshape(-1, nbits)
-    result = np.empty(flat.shape[0], dtype=object)
-    result[:] = ""
-    for r0 in range(0, flat.shape[0], _CHUNK_ROWS):
-        block = flat[r0:r0 + _CHUNK_ROWS]
-        edges = np.diff(np.pad(block, ((0, 0), (1, 1))).astype(np.int8), axis=1)
-        rows, lo = np.nonzero(edges == 1)
-        _, hi = np.nonzero(edges == -1)
-        if len(rows) == 0:
-            continue
-        hi = hi - 1
-        dec = _decimal(nbits)
-        tok = np.where(lo == hi, dec[lo], np.char.add(np.char.add(dec[lo], "-"), dec[hi]))
-        last_of_row = np.r_[rows[1:] != rows[:-1], True]
-        tok = np.char.add(tok, np.where(last_of_row, "\n", ","))
-        texts = "".join(tok.tolist()).split("\n")[:-1]
-        result[r0 + rows[last_of_row]] = texts
+    parts = [_format_list_block(flat[r0:r0 + _CHUNK_ROWS]) for r0 in range(0, len(flat), _CHUNK_ROWS)]
+    width = max((p.dtype.itemsize for p in parts), default=1)
+    text = np.concatenate([p.astype(f"S{width}") for p in parts]) if parts else np.zeros(0, "S1")
+    text = text.astype(str)
     if m.ndim == 1:
-        return str(result[0])
-    return np.array(result.tolist(), dtype=str).reshape(m.shape[:-1])
+        return str(text[0])
+    return text.reshape(m.shape[:-1])
+
+
+def _format_list_block(block):
+    """%*pbl of a block of rows as a fixed-width bytes array (one entry per row).
+
+    Runs are found from the edges of each row; every run's text (``a`` or ``a-b``, then ``,``
+    unless it is the row's last) is written at its offset into a zero-padded byte matrix, one
+    digit position at a time.
+    """
+    rows, nbits = block.shape
+    padded = np.zeros((rows, nbits + 1), bool)  # a clear bit after every row separates runs
+    padded[:, :nbits] = block
+    f = padded.reshape(-1)
+    run_start = np.flatnonzero(f & ~np.r_[False, f[:-1]])
+    if len(run_start) == 0:
+        return np.zeros(rows, "S1")
+    run_end = np.flatnonzero(f & ~np.r_[f[1:], False])
+    r = run_start // (nbits + 1)
+    lo = run_start - r * (nbits + 1)
+    hi = run_end - r * (nbits + 1)
+    digits, dlen = _decimal(nbits)
+    ranged = hi != lo
+    last = np.r_[r[1:] != r[:-1], True]
+    size = dlen[lo] + np.where(ranged, 1 + dlen[hi], 0) + ~last
+    start = np.cumsum(size) - size
+    first = np.r_[True, r[1:] != r[:-1]]
+    start -= np.repeat(start[first], np.diff(np.r_[np.flatnonzero(first), len(r)]))
+    width = int(np.bincount(r, weights=size, minlength=rows).max())
+    out = np.zeros((rows, width), np.uint8)
+    flat = out.reshape(-1)
+    at = r * width + start
+    for j in range(digits.shape[1]):  # digit positions of the numbers
+        sel = dlen[lo] > j
+        flat[at[sel] + j] = digits[lo[sel], j]
+        sel = ranged & (dlen[hi] > j)
+        flat[at[sel] + dlen[lo[sel]] + 1 + j] = digits[hi[sel], j]
+    flat[at[ranged] + dlen[lo[ranged]]] = ord("-")
+    flat[at[~last] + size[~last] - 1] = ord(",")
+    return out.view(f"S{width}").reshape(rows)
 
 
 def format_hex(mask):
@@ -858,7 +898,8 @@ def from_nodes(ids, nbits) -> np.ndarray:
         arr = arr[None]
     if (arr >= nbits).any():
         bad = int(arr[arr >= nbits].max())
-        raise NumalabError(f"node {bad} is beyond the last bit {nbits - 1}", errno="ERANGE", input=_short(ids))
+        raise NumalabError(f"node {bad} is beyond the last bit {nbits - 1}", errno="ERANGE",
+                           input=_short(ids))
     batch = arr.shape[:-1]
     flat = arr.reshape(-1, arr.shape[-1])
     out = np.zeros((flat.shape[0], nbits + 1), bool)
@@ -886,7 +927,6 @@ def to_nodes(mask) -> np.ndarray:
         return np.flatnonzero(m)
     w = weight(m)
     k = int(w.max(initial=0))
-    nbits = m.shape[-1]
     pos = np.argsort(~m, axis=-1, kind="stable")[..., :k]
     return np.where(np.arange(k) < w[..., None], pos, -1)
 
@@ -989,18 +1029,21 @@ def complement(mask):
 
 # ============================================================================ mappings
 def _remap_target(old, new):
-    """Destination of every bit under bitmap_remap(): nth(new, ord(b, old) % w(new)), or b."""
+    """Destination of every bit under bitmap_remap(): nth(new, ord(b, old) % w(new)), or b.
+
+    1-D ``old``/``new`` give one shared mapping (nbits,); 2-D blocks give one per row.
+    """
     nbits = old.shape[-1]
     w = np.count_nonzero(new, axis=-1)
     mapped = old & (w > 0)[..., None]
-    ordv = _cumcount(old).astype(np.int64) - 1
-    k = np.where(mapped, ordv % np.maximum(w, 1)[..., None], 0)
+    ordv = _cumcount(old) - 1
+    k = np.where(mapped, ordv % np.maximum(w, 1).astype(ordv.dtype)[..., None], 0)
     if new.ndim == 1:
         dest = np.flatnonzero(new)
         to = dest[k] if len(dest) else k
-    else:
-        pos = np.argsort(~new, axis=-1, kind="stable")
-        to = np.take_along_axis(np.broadcast_to(pos, np.broadcast_shapes(pos.shape, k.shape)), k, axis=-1)
+    else:  # row by row lookup in the table of set-bit positions of new
+        base = (np.arange(k.shape[0]) * nbits)[:, None]
+        to = _positions(new).reshape(-1)[base + k]
     return np.where(mapped, to, np.arange(nbits))
 
 
@@ -1022,7 +1065,9 @@ def remap(src, old, new):
     """
     src, old, new = as_mask(src), as_mask(old), as_mask(new)
     _same_width(src, old, new)
-    return _scatter(src, _remap_target(old, new))
+    if old.ndim == 1 and new.ndim == 1:
+        return _map_bits(src, _remap_target(old, new))
+    return _per_block(lambda s, o, n: _scatter_rows(s, _remap_target(o, n)), src, old, new)
 
 
 def bitremap(bit, old, new):
@@ -1040,6 +1085,15 @@ def bitremap(bit, old, new):
     return np.where((n < 0) | (w == 0), bit, target)
 
 
+def _onto_target(relmap):
+    """Shared mapping of bitmap_onto(): bit m goes to nth(relmap, m), bits >= weight vanish."""
+    nbits = relmap.shape[-1]
+    target = np.full(nbits, nbits)
+    dest = np.flatnonzero(relmap)
+    target[:len(dest)] = dest
+    return target
+
+
 def onto(orig, relmap):
     """``nodes_onto`` / ``bitmap_onto``: the ``m``-th set bit of ``relmap`` is set iff bit ``m``
     of ``orig`` is. Bits of ``orig`` at or above ``weight(relmap)`` vanish.
@@ -1048,15 +1102,15 @@ def onto(orig, relmap):
     '31,33,35,37,39'
     """
     orig, relmap = as_mask(orig), as_mask(relmap)
-    nbits = _same_width(orig, relmap)
-    m = np.maximum(_cumcount(relmap).astype(np.intp) - 1, 0)  # ordinal within relmap
+    _same_width(orig, relmap)
     if relmap.ndim == 1:
-        picked = orig[..., m]
-    else:
-        shape = np.broadcast_shapes(orig.shape, relmap.shape)
-        picked = np.take_along_axis(np.broadcast_to(orig, shape), np.broadcast_to(m, shape), axis=-1)
-    del nbits
-    return relmap & picked
+        return _map_bits(orig, _onto_target(relmap))
+
+    def rows(o, r):  # bit n of relmap takes bit ord(n) of orig
+        m = np.maximum(_cumcount(r) - 1, 0).astype(np.intp)
+        return r & np.take_along_axis(o, m, axis=-1)
+
+    return _per_block(rows, orig, relmap)
 
 
 def fold(orig, sz):
@@ -1073,23 +1127,14 @@ def fold(orig, sz):
     sz = _index_array(sz, "sz")
     if (sz < 0).any():
         raise NumalabError("fold size must not be negative", input=_short(sz))
-    zero = (sz == 0) & orig.any(axis=-1)
-    if np.any(zero):
+    if np.any((sz == 0) & orig.any(axis=-1)):
         raise NumalabError("fold by a size of 0 divides by zero", input=_short(sz))
     if sz.ndim == 0:
-        s = int(sz)
-        if s == 0:
-            return np.zeros(orig.shape, bool)
-        if s >= nbits:
-            return orig.copy()
-        groups = -(-nbits // s)
-        padded = np.zeros(orig.shape[:-1] + (groups * s,), bool)
-        padded[..., :nbits] = orig
-        out = np.zeros(orig.shape, bool)
-        out[..., :s] = padded.reshape(orig.shape[:-1] + (groups, s)).any(axis=-2)
-        return out
-    target = np.arange(nbits) % np.maximum(sz, 1)[..., None]
-    return _scatter(orig, target)
+        return _map_bits(orig, np.arange(nbits) % max(int(sz), 1))
+    size = np.broadcast_to(np.maximum(sz, 1), np.broadcast_shapes(sz.shape, orig.shape[:-1]))
+    # carry the per-row size in a mask-shaped array so it blocks with the rows
+    return _per_block(lambda o, z: _scatter_rows(o, np.arange(nbits) % z[:, :1]),
+                      orig, np.broadcast_to(size[..., None], size.shape + (nbits,)))
 
 
 def relative(user, allowed):
@@ -1097,7 +1142,7 @@ def relative(user, allowed):
 
     How an ``MPOL_F_RELATIVE_NODES`` policy's user nodemask lands on the task's allowed nodes:
     node ``k`` of the user mask means "the ``k``-th allowed node", wrapping modulo the number of
-    allowed nodes.
+    allowed nodes. (Computed as the single mapping b -> nth(allowed, b mod w).)
 
     >>> format_list(relative(parselist("2-5", 8), parselist("0,2-3,5", 8)))
     '0,2-3,5'
@@ -1105,5 +1150,17 @@ def relative(user, allowed):
     '5-7'
     """
     user, allowed = as_mask(user), as_mask(allowed)
-    _same_width(user, allowed)
-    return onto(fold(user, weight(allowed)), allowed)
+    nbits = _same_width(user, allowed)
+    w = weight(allowed)
+    if np.any((w == 0) & user.any(axis=-1)):
+        raise NumalabError("fold by a size of 0 divides by zero (no allowed node)", input=_short(allowed))
+    if allowed.ndim == 1:
+        if int(w) == 0:
+            return np.zeros(user.shape, bool)
+        return _map_bits(user, np.flatnonzero(allowed)[np.arange(nbits) % int(w)])
+
+    def rows(u, a):
+        ww = np.maximum(np.count_nonzero(a, axis=-1), 1)[:, None]
+        return _scatter_rows(u, np.take_along_axis(_positions(a), np.arange(nbits) % ww, axis=-1))
+
+    return _per_block(rows, user, allowed)

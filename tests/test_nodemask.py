@@ -45,7 +45,8 @@ IMPLS = {
                   "parse_hex": lambda t, n: np.array(ref.parse_hex(t, n), bool),
                   "format_list": lambda m: ref.format_list(list(m)),
                   "format_hex": lambda m: ref.format_hex(list(m)),
-                  "parse_nodestring": lambda t, a, c=None: np.array(ref.parse_nodestring(t, list(a), configured=c), bool)},
+                  "parse_nodestring": lambda t, a, c=None: np.array(
+                      ref.parse_nodestring(t, list(a), configured=c), bool)},
 }
 
 
@@ -439,8 +440,8 @@ def four_batches(draw):
 
 @given(four_batches(), st.sampled_from(["all", "src", "none"]))
 def test_ops_match_reference(data, batched):
-    (src, old, new, extra), rng = data
-    rows, nbits = src.shape
+    (src, old, new, _), rng = data
+    nbits = src.shape[1]
     if batched == "src":  # one old/new for the whole batch (the broadcast fast paths)
         old, new = old[0], new[0]
     elif batched == "none":
@@ -495,7 +496,8 @@ def _outcome(fn, *args):
         return ("err", e.errno, e.position)
 
 
-LIST_ALPHABET = st.sampled_from(list("0123456789") * 3 + list(",,--::/ \nNa") + ["all", "ALL", "31", "4294967296", "\t", "\x00"])
+LIST_ALPHABET = st.sampled_from(list("0123456789") * 3 + list(",,--::/ \nNa")
+                                + ["all", "ALL", "31", "4294967296", "\t", "\x00"])
 
 
 @given(st.lists(LIST_ALPHABET, max_size=14).map("".join), st.sampled_from([1, 8, 32, 40]),
@@ -506,8 +508,10 @@ def test_parselist_matches_reference_on_any_text(text, nbits, kernel):
     assert got == want
 
 
-@given(st.lists(st.lists(st.sampled_from(list("0123456789") * 2 + list(",-,-") + ["10", "63", "64", "1-2-3"]),
-                         max_size=10).map("".join), min_size=1, max_size=8))
+LIST_PIECES = st.sampled_from(list("0123456789") * 2 + list(",-,-") + ["10", "63", "64", "1-2-3"])
+
+
+@given(st.lists(st.lists(LIST_PIECES, max_size=10).map("".join), min_size=1, max_size=8))
 def test_batched_parselist_matches_items(texts):
     outcomes = [_outcome(lambda t=t: ref.parselist(t, 64)) for t in texts]
     if all(o[0] == "ok" for o in outcomes):
@@ -521,7 +525,8 @@ def test_batched_parselist_matches_items(texts):
         assert f"item {first_bad}:" in str(e.value)
 
 
-HEX_ALPHABET = st.sampled_from(list("0123456789abcdefABF") + list(",, \n") + ["g", "x", "deadbeef", "123456789"])
+HEX_ALPHABET = st.sampled_from(list("0123456789abcdefABF") + list(",, \n")
+                               + ["g", "x", "deadbeef", "123456789"])
 
 
 @given(st.lists(HEX_ALPHABET, max_size=12).map("".join), st.sampled_from([1, 4, 32, 33, 64, 100]))
@@ -538,3 +543,59 @@ def test_parse_nodestring_matches_reference(text, allowed, configured):
     a = allowed[0]
     assert _outcome(lambda: nm.parse_nodestring(text, a, configured=configured)) == \
         _outcome(lambda: ref.parse_nodestring(text, list(a), configured=configured))
+
+
+# ----------------------------------------------------------------------------- viz and widgets
+def test_mapping_frame_rows():
+    from numalab.viz.nodemask import mapping_frame
+
+    df = mapping_frame("1-3", "1-3", "3-5", nbits=8).set_index("operation")
+    # admin guide: default remap 1-3 -> 3-5, static rebind {3}, relative of 1-3 onto 3-5 (w 3)
+    assert df.loc["remap(user, old, new)", "list"] == "3-5"
+    assert df.loc["user & new", "list"] == "3"
+    assert df.loc["relative(user, new)", "list"] == "3-5"  # fold(1-3, 3) = 0-2 -> onto 3-5
+    assert df.loc["fold(user, w(new))", "list"] == "0-2"
+    assert df.loc["onto(user, new)", "list"] == "4-5"      # ordinals 1,2 of 3-5; 3 >= w dropped
+    assert df.loc["user", "bits"] == ".###...." and df.loc["user", "hex"] == "0e"
+
+
+def test_mapping_chart_has_bound_params_and_small_data():
+    import altair as alt
+    from numalab.viz.nodemask import mapping_chart, scenario_tables, DEFAULT_CHANGES, DEFAULT_USERS
+
+    cells, labels = scenario_tables(DEFAULT_USERS, DEFAULT_CHANGES, 16)
+    assert len(cells) < 5000 and len(labels) == len(DEFAULT_USERS) * len(DEFAULT_CHANGES) * 8
+    one = cells[(cells.user == "1-3") & (cells.change == "0-7 -> 4-7")
+                & (cells.operation == "remap(user, old, new)")]
+    assert sorted(one.node) == [5, 6, 7]
+    spec = mapping_chart().to_dict()
+    binds = {p["name"]: p["bind"]["input"] for p in spec["params"]}
+    assert binds == {"user": "select", "change": "select"}
+    assert isinstance(mapping_chart(), alt.HConcatChart)
+
+
+def test_widget_panel_updates_and_shows_errors():
+    from numalab.widgets.nodemask import panel
+
+    box = panel("1-3", "0-7", "4-7", nbits=8)
+    out = box.children[-1]
+    assert "5-7" in out.value
+    box.children[0].value = "0-9"
+    assert "ERANGE" in out.value and "position 2" in out.value
+    box.children[0].value = "0"
+    assert "ERANGE" not in out.value
+
+
+def test_wide_masks_match_reference():
+    # nbits > 512 takes the reduceat path for shared mappings; 1024 = Debian's MAX_NUMNODES
+    rng = np.random.default_rng(5)
+    for nbits in (600, 1024):
+        src = rng.random((3, nbits)) < 0.2
+        old, new = rng.random(nbits) < 0.3, rng.random(nbits) < 0.1
+        got = nm.remap(src, old, new), nm.onto(src, new), nm.relative(src, new), nm.fold(src, 37)
+        for i in range(3):
+            s = list(src[i])
+            assert got[0][i].tolist() == ref.remap(s, list(old), list(new))
+            assert got[1][i].tolist() == ref.onto(s, list(new))
+            assert got[2][i].tolist() == ref.relative(s, list(new))
+            assert got[3][i].tolist() == ref.fold(s, 37)

@@ -33,7 +33,7 @@ _HEX = "0123456789abcdefABCDEF"
 def _bytes(text):
     if isinstance(text, (bytes, bytearray)):
         return bytes(text)
-    return str(text).encode("utf-8")
+    return str(text).encode("utf-8", "surrogatepass")
 
 
 def _err(problem, errno, text, pos):
@@ -105,7 +105,7 @@ def parselist(text, nbits, kernel=None):
         if end_of_str(at(i)):
             return mask
         region_pos = i
-        start_pos = end_pos = i
+        end_pos = i
         off_pos = group_pos = None
         done = False
         # bitmap_parse_region()
