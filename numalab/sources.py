@@ -1282,10 +1282,40 @@ def qemu_args(t: Topology, mem_per_node=None) -> tuple[list[str], list[str]]:
             if a == b or (sym and b < a):
                 continue
             args += ["-numa", f"dist,src={a},dst={b},val={int(t.distance[i, j])}"]
+    linux = _srat_numbering([[cpu_map[int(c)] for c in t.cpus_of(i).tolist()] for i in on.tolist()],
+                            [bool(x) for x in sizes])
+    if linux != list(range(len(linux))):
+        notes.append("an x86 guest numbers its nodes in the order its SRAT lists them (CPU entries in "
+                     "CPU order, then memory ranges in node order), so the guest will see QEMU node -> "
+                     "Linux node " + ", ".join(f"{a}->{b}" for a, b in enumerate(linux) if a != b) +
+                     ": its distances and states then belong to the renumbered nodes")
     if mem_per_node is not None:
         notes.append(f"memory scaled to {sizes and max(sizes)}M per node with memory: the guest's zones "
                      "follow its own memory layout (small guests have only DMA and DMA32)")
     return args, notes
+
+
+def _srat_numbering(cpus_per_node, has_memory) -> list:
+    """Linux node id an x86 guest gives each QEMU node (acpi_numa_init, ``pxm_to_node``).
+
+    Linux allocates node ids as it first meets proximity domains in the SRAT: QEMU writes one
+    processor-affinity entry per CPU in CPU order, then one memory-affinity entry per node with
+    memory in node order. Nodes met in neither get the next ids in node order.
+
+    >>> _srat_numbering([[], [], [0], [1]], [True, True, True, True])
+    [2, 3, 0, 1]
+    """
+    owner = {c: k for k, cs in enumerate(cpus_per_node) for c in cs}
+    seen = []
+    for c in sorted(owner):
+        if owner[c] not in seen:
+            seen.append(owner[c])
+    seen += [k for k, m in enumerate(has_memory) if m and k not in seen]
+    seen += [k for k in range(len(cpus_per_node)) if k not in seen]
+    linux = [0] * len(cpus_per_node)
+    for new_id, k in enumerate(seen):
+        linux[k] = new_id
+    return linux
 
 
 def shell_line(args) -> str:

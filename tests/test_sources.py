@@ -465,3 +465,13 @@ def test_parse_size():
     assert sources.parse_size("2G") == 2 << 30
     with pytest.raises(NumalabError):
         sources.parse_size("lots")
+
+
+def test_qemu_args_predicts_the_guest_node_numbering():
+    """A real 6.1 guest booted from cpuless-low-ids renumbered QEMU nodes 0,1,2,3 to Linux 2,3,0,1
+    (tests/data/kernel-truth/recorded/cpuless-low-ids): qemu-args must say so."""
+    rec = ROOT / "tests" / "data" / "kernel-truth" / "recorded" / "cpuless-low-ids" / "topology.json"
+    _, notes = sources.qemu_args(sources.load(str(rec)), "256M")
+    assert any("QEMU node -> Linux node 0->2, 1->3, 2->0, 3->1:" in n for n in notes), notes
+    _, notes = sources.qemu_args(sources.load("cxl4"), "256M")
+    assert not any("Linux node" in n for n in notes)
