@@ -77,15 +77,7 @@ def parse_nodes(text, nbits: int, *, where="cpuset.mems") -> np.ndarray:
 
 def format_nodes(mask) -> str:
     """Kernel list string of a bool mask (``"0-1,3"``; empty mask -> ``""``)."""
-    ids = np.flatnonzero(np.asarray(mask, bool)).tolist()
-    out, i = [], 0
-    while i < len(ids):
-        j = i
-        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
-            j += 1
-        out.append(str(ids[i]) if i == j else f"{ids[i]}-{ids[j]}")
-        i = j + 1
-    return ",".join(out)
+    return str(_nm.format_list(np.asarray(mask, bool)))
 
 
 @dataclasses.dataclass

@@ -56,6 +56,7 @@ __all__ = [
     "execute",
     "execute_notebook",
     "count_charts",
+    "cell_seconds",
     "chart_versions",
     "notebook_title",
     "notebook_summary",
@@ -132,9 +133,10 @@ class Report:
     bytes: int
     execute_s: float
     export_s: float
+    slowest_cell: tuple = ()  # (0-based cell index, seconds) of the slowest cell, if timed
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        return dict(dataclasses.asdict(self), slowest_cell=list(self.slowest_cell))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,7 +253,7 @@ def execute(path, *, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = KERNEL
         current["index"] = cell_index
 
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=False,
-                            record_timing=False, on_cell_start=on_cell_start,
+                            record_timing=True, on_cell_start=on_cell_start,
                             config=_kernel_manager_config(),
                             resources={"metadata": {"path": str(path.parent.absolute())}})
     # The kernel process writes its own logs (e.g. a traceback when it is shut down in the middle
@@ -301,6 +303,22 @@ def _chart_outputs(nb):
                 text = "".join(text) if isinstance(text, list) else text
                 if _ALTAIR_HTML.search(text):
                     yield out
+
+
+def cell_seconds(nb) -> dict:
+    """{cell index: seconds} of the cells nbclient timed (execute_input to execute_reply)."""
+    from datetime import datetime
+
+    times = {}
+    for i, cell in enumerate(nb.cells):
+        ex = cell.get("metadata", {}).get("execution", {})
+        try:
+            a = datetime.fromisoformat(ex["iopub.execute_input"].replace("Z", "+00:00"))
+            b = datetime.fromisoformat(ex["shell.execute_reply"].replace("Z", "+00:00"))
+        except (KeyError, ValueError, AttributeError):
+            continue
+        times[i] = round((b - a).total_seconds(), 3)
+    return times
 
 
 def count_charts(nb) -> int:
@@ -720,8 +738,10 @@ def build_reports(notebooks=None, out="reports", *, timeout: float = DEFAULT_TIM
             continue
         atomic_write_text(target, page)
         t2 = time.perf_counter()
+        times = cell_seconds(nb)
+        slowest = max(times.items(), key=lambda kv: kv[1]) if times else ()
         report = Report(_display(p), _display(target), title, summary, count_charts(nb),
-                        len(page.encode("utf-8")), round(t1 - t0, 3), round(t2 - t1, 3))
+                        len(page.encode("utf-8")), round(t1 - t0, 3), round(t2 - t1, 3), slowest)
         reports.append(report)
         if on_report:
             on_report(report)

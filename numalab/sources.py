@@ -50,6 +50,7 @@ import numpy as np
 
 from .slit import as_table as _slit_table, check as _slit_check, default_distance as _default_distance
 from .errors import NumalabError
+from .nodemask import format_list, from_nodes
 from .topology import X86_64_ZONES, Topology
 
 __all__ = [
@@ -107,15 +108,8 @@ def format_cpulist(ids) -> str:
     >>> format_cpulist([8, 0, 1, 2]), format_cpulist([])
     ('0-2,8', '')
     """
-    ids = sorted(int(x) for x in ids)
-    out, i = [], 0
-    while i < len(ids):
-        j = i
-        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
-            j += 1
-        out.append(str(ids[i]) if i == j else f"{ids[i]}-{ids[j]}")
-        i = j + 1
-    return ",".join(out)
+    ids = [int(x) for x in ids]
+    return str(format_list(from_nodes(ids, max(ids) + 1))) if ids else ""
 
 
 def _parse_cpumap(text: str, where) -> list[int]:

@@ -106,7 +106,9 @@ def test_every_chart_renders_offline_without_js_errors(browser, tmp_path_factory
     assert not problems, "\n".join(problems)
     charts = next(r for r in result.reports if r.notebook.endswith("charts.ipynb"))
     assert charts.charts == 2
-    print(f"{len(result.reports)} reports rendered in {time.perf_counter() - t0:.1f} s")
+    print(f"{len(result.reports)} reports rendered in {time.perf_counter() - t0:.1f} s; executed in",
+          ", ".join(f"{pathlib.Path(r.notebook).stem} {r.execute_s:.1f} s "
+                    f"(slowest cell {r.slowest_cell})" for r in result.reports))
 
 
 def test_index_opens(browser, tmp_path_factory):
@@ -116,23 +118,20 @@ def test_index_opens(browser, tmp_path_factory):
 
 
 def test_harness_detects_a_report_that_does_not_render(browser, tmp_path_factory, tmp_path):
-    """A report whose VEGA_DEBUG no longer matches makes Altair's snippet try its (neutralised)
-    CDN path: no chart may render and the errors must be seen."""
+    """Self-check of this harness on a deliberately broken copy of a report: its VEGA_DEBUG no
+    longer matches, so Altair's snippet tries its (neutralised) CDN path and no chart may render;
+    a script calling an undefined function is appended too. Both errors must be seen."""
     result = build_once(tmp_path_factory)
     good = next(r for r in result.reports if r.notebook.endswith("charts.ipynb"))
     page = pathlib.Path(good.html).read_text(encoding="utf-8")
     broken, n = re.subn(r'var VEGA_DEBUG = \{"vega_version": "[^"]*"',
                         'var VEGA_DEBUG = {"vega_version": "0"', page)
     assert n == 1
+    head, tail = broken.rsplit("</body>", 1)
     bad = tmp_path / "broken.html"
-    bad.write_text(broken, encoding="utf-8")
+    bad.write_text(head + "<script>undefinedFunction();</script></body>" + tail, encoding="utf-8")
     views, errors, boxes = render(browser, bad)
     assert views == 0
     assert any("numalab-offline:" in e for e in errors), errors
+    assert any("undefinedFunction" in e for e in errors), errors
     assert len(boxes) == 2 and all("Error loading script" in b for b in boxes)
-    # and a plain script error is recorded too
-    thrown = tmp_path / "thrown.html"
-    head, tail = page.rsplit("</body>", 1)
-    thrown.write_text(head + "<script>undefinedFunction();</script></body>" + tail, encoding="utf-8")
-    views, errors, boxes = render(browser, thrown)
-    assert views == 2 and any("undefinedFunction" in e for e in errors), errors

@@ -245,7 +245,7 @@ def test_failing_notebook_no_report_names_cell_exit_2(tmp_path):
     other = out / "notes.html"  # not a numalab report: left alone, not indexed
     other.write_text("<html><body>hand-written</body></html>")
     proc = subprocess.run(
-        [sys.executable, "-m", "numalab", "report", "--out", str(out), "--timeout", "3", "--json",
+        [sys.executable, "-m", "numalab", "report", "--out", str(out), "--timeout", "2", "--json",
          str(src / "good.ipynb"), str(src / "bad.ipynb"), str(src / "slow.ipynb")],
         capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2, proc.stderr
@@ -257,7 +257,7 @@ def test_failing_notebook_no_report_names_cell_exit_2(tmp_path):
     assert "cell[2]" in bad_line[0] and "'# divide'" in bad_line[0]
     assert "ZeroDivisionError: division by zero" in bad_line[0]
     assert "cell[0]" in slow_line[0] and "'import time'" in slow_line[0]
-    assert "CellTimeoutError" in slow_line[0] and "3 s" in slow_line[0]
+    assert "CellTimeoutError" in slow_line[0] and "within 2 s" in slow_line[0]
 
     assert (out / "good.html").is_file()
     assert not (out / "bad.html").exists() and not (out / "slow.html").exists()
@@ -321,3 +321,11 @@ def test_export_copy_renumbers_altair_ids_and_drops_cdn_paths():
     assert html_b == snippet.format("2").replace("https://cdn.jsdelivr.net/npm/", "numalab-offline:")
     assert "numalab-widget-note" in note and "widgets" not in copy.metadata
     assert a in nb.cells[0].outputs[0]["data"]["text/html"]  # the executed notebook is untouched
+
+
+def test_cell_seconds_from_nbclient_timing():
+    timed = new_code_cell("x", metadata={"execution": {
+        "iopub.execute_input": "2025-01-01T10:00:00.250000Z",
+        "shell.execute_reply": "2025-01-01T10:00:02.000000Z"}})
+    nb = _nb(new_markdown_cell("# t"), new_code_cell("untimed"), timed)
+    assert rep.cell_seconds(nb) == {2: 1.75}

@@ -34,7 +34,9 @@ def run(args) -> int:
     def said(r):
         if not args.json:
             print(f"{r.html}: {r.charts} chart{'' if r.charts == 1 else 's'}, "
-                  f"{r.bytes / 1e6:.2f} MB, executed in {r.execute_s:.1f} s", flush=True)
+                  f"{r.bytes / 1e6:.2f} MB, executed in {r.execute_s:.1f} s" +
+                  (f" (slowest cell[{r.slowest_cell[0]}] {r.slowest_cell[1]:.1f} s)"
+                   if r.slowest_cell else ""), flush=True)
 
     def failed(f):
         print(f"numalab: error: {f.message()}", file=sys.stderr, flush=True)
