@@ -54,6 +54,7 @@ __all__ = [
     "repo_notebooks_dir",
     "default_notebooks",
     "execute",
+    "kernel_env",
     "execute_notebook",
     "count_charts",
     "cell_seconds",
@@ -214,19 +215,6 @@ def kernel_env() -> dict:
     return env
 
 
-def _kernel_manager_config():
-    """Encrypt the kernel's local TCP channels (CurveZMQ) when jupyter_client and pyzmq can;
-    this also keeps ipykernel 7 from warning about plain-text channels on every run."""
-    from jupyter_client import KernelManager
-    from traitlets.config import Config
-
-    import zmq
-
-    if "transport_encryption" in KernelManager.class_trait_names() and zmq.has("curve"):
-        return Config({"KernelManager": {"transport_encryption": "auto"}})
-    return Config()
-
-
 def execute(path, *, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = KERNEL_NAME):
     """Execute one notebook; return ``(executed_notebook, None)`` or ``(None, NotebookFailure)``.
 
@@ -254,7 +242,6 @@ def execute(path, *, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = KERNEL
 
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=False,
                             record_timing=True, on_cell_start=on_cell_start,
-                            config=_kernel_manager_config(),
                             resources={"metadata": {"path": str(path.parent.absolute())}})
     # The kernel process writes its own logs (e.g. a traceback when it is shut down in the middle
     # of a timed-out cell) to its stderr: keep them off ours, and quote their last line when the
