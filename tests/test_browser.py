@@ -78,6 +78,12 @@ def render(browser, page: pathlib.Path):
     errors = [ln for ln in (collector.get_text() if collector else "").splitlines() if ln.strip()]
     errors += [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln and "Uncaught" in ln]
     boxes = [e.get_text(" ", strip=True) for e in soup.select("div.error")]
+    # a mark drawn with neither fill nor stroke is invisible: e.g. a colour scale merged across
+    # concatenated panels leaves bars without a colour (the view "renders", but empty)
+    unpainted = [e.get("aria-label", e.name) for view in views for e in view.select('[role="graphics-symbol"]')
+                 if e.name in ("path", "rect", "circle", "line", "text")
+                 and not (e.get("fill") or e.get("stroke") or "fill" in e.get("style", ""))]
+    boxes += [f"{len(unpainted)} invisible marks, e.g. {unpainted[0]!r}"] if unpainted else []
     return len(views), errors, boxes
 
 

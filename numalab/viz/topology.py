@@ -21,7 +21,7 @@ from ..sources import format_cpulist, load
 from ..topology import X86_64_ZONES, Topology
 
 __all__ = ["node_table", "distance_frame", "memory_frame", "states_frame", "long_table",
-           "distance_heatmap", "memory_chart", "states_chart", "explorer", "STATE_NAMES"]
+           "distance_heatmap", "memory_chart", "states_chart", "overview", "explorer", "STATE_NAMES"]
 
 #: Node states shown, in the kernel's order (enum node_states).
 STATE_NAMES = ("possible", "online", "has_normal_memory", "has_memory", "has_cpu")
@@ -135,4 +135,16 @@ def explorer(specs, value=None) -> alt.VConcatChart:
     heat = _heat(frames["distance"], "distances").transform_filter(keep)
     mem = _memory(frames["memory"], "memory by zone").transform_filter(keep)
     st = _states(frames["states"], "node states").transform_filter(keep)
-    return alt.vconcat(heat, alt.hconcat(mem, st)).add_params(pick).resolve_scale(color="independent")
+    # every panel colours a different field: their colour scales must not be merged
+    return (alt.vconcat(heat, alt.hconcat(mem, st).resolve_scale(color="independent"))
+            .add_params(pick).resolve_scale(color="independent"))
+
+
+def overview(t: Topology) -> alt.HConcatChart:
+    """Distances, memory by zone and node states of one machine side by side.
+
+    The three panels colour different fields (distance, zone, state), so their colour scales
+    are kept independent.
+    """
+    right = alt.vconcat(memory_chart(t), states_chart(t)).resolve_scale(color="independent")
+    return alt.hconcat(distance_heatmap(t), right).resolve_scale(color="independent")
