@@ -644,6 +644,8 @@ def format_list(mask):
     ['0-1', '3']
     """
     m = as_mask(mask)
+    if m.ndim == 1:  # one mask: a few runs, cheaper found from its set bits than by the block path
+        return _format_list_one(m)
     nbits = m.shape[-1]
     flat = m.reshape(-1, nbits)
     parts = [_format_list_block(flat[r0:r0 + _CHUNK_ROWS]) for r0 in range(0, len(flat), _CHUNK_ROWS)]
@@ -653,6 +655,17 @@ def format_list(mask):
     if m.ndim == 1:
         return str(text[0])
     return text.reshape(m.shape[:-1])
+
+
+def _format_list_one(m) -> str:
+    """%*pbl of one mask: runs from the jumps between consecutive set bits."""
+    ids = np.flatnonzero(m)
+    if ids.size == 0:
+        return ""
+    cut = np.flatnonzero(np.diff(ids) != 1)
+    lo = ids[np.r_[0, cut + 1]].tolist()
+    hi = ids[np.r_[cut, ids.size - 1]].tolist()
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in zip(lo, hi))
 
 
 def _format_list_block(block):
