@@ -266,3 +266,34 @@ def test_names():
         mp.mode_value("bogus")
     with pytest.raises(NumalabError):
         mp.flag_bits(["sticky"])
+
+
+# ------------------------------------------------- documented rebind vectors (reference section 5)
+@pytest.mark.parametrize("allowed,want", [
+    ([1, 2, 3], [1, 2, 3]), ([1, 2, 3, 4, 5, 6, 7], [2, 3, 4]),
+    ([1, 5, 6], [1, 5, 6]), ([1, 5, 6, 7], [5, 6, 7])])
+def test_relative_nodes_rebinds_of_user_1_3(allowed, want):
+    """David Rientjes' MPOL_F_RELATIVE_NODES examples (2008): user mask 1-3 as the cpuset changes."""
+    b = one("INTERLEAVE", R, [1, 2, 3], list(range(64)))
+    assert nodes(mp.rebind(b, mp.from_nodes(allowed, NB), "6.1")) == want
+
+
+@pytest.mark.parametrize("allowed,want", [
+    ([2, 3, 4, 5], [2, 3, 4, 5]), ([3, 4, 5, 6, 7], [3, 5, 6, 7]), ([0, 2, 3, 5], [0, 2, 3, 5])])
+def test_relative_nodes_admin_guide(allowed, want):
+    """Documentation/admin-guide/mm/numa_memory_policy.rst: user 2-5 relative to the cpuset."""
+    b = one("BIND", R, [2, 3, 4, 5], allowed)
+    assert nodes(b) == want
+
+
+def test_static_and_default_rebind_admin_guide():
+    """admin-guide: STATIC user 1-3 in a cpuset moved to 3-5 keeps {3}; a plain policy on 1-3
+    remaps onto 3-5; a default remap 1,3,5 (old 1-5) to 7-9 and back ends at 1-3 (structure lost)."""
+    static = one("BIND", S, [1, 2, 3], [1, 2, 3])
+    assert nodes(mp.rebind(static, mp.from_nodes([3, 4, 5], NB), "6.1")) == [3]
+    plain = one("BIND", 0, [1, 2, 3], [1, 2, 3])
+    assert nodes(mp.rebind(plain, mp.from_nodes([3, 4, 5], NB), "6.1")) == [3, 4, 5]
+    trip = one("INTERLEAVE", 0, [1, 3, 5], [1, 2, 3, 4, 5])
+    there = mp.rebind(trip, mp.from_nodes([7, 8, 9], NB), "6.1")
+    assert nodes(there) == [7, 8, 9]
+    assert nodes(mp.rebind(there, mp.from_nodes([1, 2, 3, 4, 5], NB), "6.1")) == [1, 2, 3]
