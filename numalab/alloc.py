@@ -37,7 +37,7 @@ from .kernel import profile
 from .topology import Topology
 
 __all__ = ["USER_GFP", "node_reach", "eligible_nodes", "first_allowed", "place", "migrate_pages",
-           "parse_user_nodes", "run_scenario"]
+           "parse_user_nodes", "run_scenario", "run_scenarios"]
 
 #: The gfp mask of user pages (anonymous and shmem page faults).
 USER_GFP = "GFP_HIGHUSER_MOVABLE"
@@ -95,7 +95,7 @@ def _ids(topo, idx):
 
 
 def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, gfp=USER_GFP,
-          ilx_offset=0, weights=None, cpusets_enabled=True):
+          ilx_offset=0, weights=None, cpusets_enabled=True, reach=None):
     """Node of each of ``pages`` pages touched by a task on CPU node ``cpu_node`` (node id).
 
     Parameters
@@ -117,6 +117,8 @@ def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, g
         Weighted-interleave weights per node id (default 1).
     cpusets_enabled : bool
         False when the task is in the root cpuset only (the allocator skips cpuset checks).
+    reach : (n, n) bool, optional
+        :func:`node_reach` for ``gfp`` (pass it to reuse it across calls).
 
     Returns
     -------
@@ -129,7 +131,8 @@ def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, g
     n = topo.n_nodes
     B = len(pol)
     hz = zlmod.gfp_zone(gfp, topo)
-    reach = node_reach(zl, hz)
+    if reach is None:
+        reach = node_reach(zl, hz)
     ma = np.asarray(mems_allowed, bool)
     allowed = topo.gather(ma) if cpusets_enabled else np.ones(n, bool)
     local = topo.index_of(cpu_node)
@@ -148,7 +151,8 @@ def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, g
     elig = eligible_nodes(zl, reach, st, filt)                      # (B, n)
     first = elig[:, 0]
     out = np.repeat(_ids(topo, first)[:, None], pages, axis=1)
-    elig_ids = [[int(topo.node_ids[j]) for j in row if j >= 0] for row in elig]
+    elig_id_arr = np.where(elig >= 0, topo.node_ids[np.maximum(elig, 0)], -1).tolist()
+    elig_ids = [[j for j in row if j >= 0] for row in elig_id_arr]
     # PREFERRED_MANY: second pass without the nodemask
     pm = pol.mode == mp.MODES["PREFERRED_MANY"]
     if pm.any():
@@ -170,16 +174,15 @@ def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, g
             nid[wil] = mp.weighted_interleave_static(pol.nodes[rows[wil]], ilx[wil], wts, nbits)
         known = np.isin(nid, topo.node_ids)
         nidx = np.full(nid.shape, local, np.int64)                  # empty snapshot -> local node
-        lookup = {int(v): i for i, v in enumerate(topo.node_ids)}
-        nidx[known] = [lookup[int(x)] for x in nid[known]]
+        lut = np.zeros(max(int(topo.node_ids.max()) + 1, 1), np.int64)   # node id -> node index
+        lut[topo.node_ids] = np.arange(n)
+        nidx[known] = lut[nid[known]]
         targets = eligible_nodes(zl, reach, nidx, np.broadcast_to(allowed, nidx.shape + (n,)))[..., 0]
         out[rows] = _ids(topo, targets)
+        head = out[rows, : max(1, min(pages, 64 * 8))].tolist()
         for j, r in enumerate(rows):
-            seen = []
-            for x in out[r][: max(1, min(pages, 64 * 8))]:
-                if x >= 0 and int(x) not in seen:
-                    seen.append(int(x))
-            elig_ids[r] = seen
+            # distinct nodes in order of first use (dict keeps insertion order)
+            elig_ids[r] = list(dict.fromkeys(x for x in head[j] if x >= 0))
     return out, elig_ids
 
 
@@ -188,9 +191,10 @@ def migrate_pages(page_nodes, frm, to) -> np.ndarray:
 
     The kernel walks the ``from`` nodes repeatedly: a node also in ``to`` stays put when the two
     masks differ in weight; otherwise its pages go to ``node_remap(s, from, to)``, choosing first a
-    source whose destination is no longer a pending source so that no page moves twice. This
-    pass structure is sequential in the kernel and stays a loop over nodes here (vectorized over
-    pages). Pages on nodes outside ``from`` do not move.
+    source whose destination is no longer a pending source so that no page moves twice. The
+    passes are sequential in the kernel and stay a loop here (one pass per moved source node);
+    each pass's scan is vectorized over nodes, and the moves reach the pages through one lookup
+    table of node ids (vectorized over pages). Pages on nodes outside ``from`` do not move.
 
     Parameters
     ----------
@@ -211,23 +215,28 @@ def migrate_pages(page_nodes, frm, to) -> np.ndarray:
     nbits = frm.size
     cur = np.array(page_nodes, np.int64, copy=True)
     wf, wt = int(frm.sum()), int(to.sum())
-    dest_of = mp.remap_map(mp.pack(frm), mp.pack(to), nbits)
+    dest_of = np.asarray(mp.remap_map(mp.pack(frm), mp.pack(to), nbits), np.int64)
+    # Sources the kernel may pick at all: a node kept by the weight rule, or one remapped onto
+    # itself, is skipped in every pass.
+    movable = frm & (dest_of != np.arange(nbits))
+    if wf != wt:
+        movable &= ~to
+    # Each page's end node depends only on its start node: replay the kernel's moves on a
+    # table of node ids, then look every page up in it.
+    where = np.arange(nbits)
     tmp = frm.copy()
-    while tmp.any():                                   # do_migrate_pages' outer loop
-        source, dest = -1, -1
-        for s in np.flatnonzero(tmp):                  # for_each_node_mask(s, tmp)
-            if wf != wt and to[s]:
-                continue
-            d = int(dest_of[s])
-            if s == d:
-                continue
-            source, dest = int(s), d
-            if not tmp[dest]:
-                break
-        if source < 0:
+    while True:                                        # do_migrate_pages' outer loop (sequential)
+        cand = np.flatnonzero(tmp & movable)           # for_each_node_mask(s, tmp), in order
+        if cand.size == 0:
             break
+        # the first candidate whose destination is no longer pending, else the last one visited
+        done = ~tmp[dest_of[cand]]
+        source = int(cand[np.argmax(done)] if done.any() else cand[-1])
+        dest = int(dest_of[source])
         tmp[source] = False
-        cur[cur == source] = dest
+        where[where == source] = dest
+    inside = (cur >= 0) & (cur < nbits)
+    cur[inside] = where[cur[inside]]
     return cur
 
 
@@ -283,7 +292,72 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
         ``reported_mode``, ``reported_flags``, ``reported_nodes``, ``eligible``, ``placement``,
         ``old_pages`` (where the pages of every earlier step are now) and, for v4.10 task
         policies, ``transient_nodes`` (the union seen between the two rebind steps).
+
+    See Also
+    --------
+    run_scenarios : the same for many (mode, flags, nodes) policies at once, as arrays.
     """
+    b = run_scenarios(topo, kernel, [(mode, flags, nodes)], mems=mems, then_mems=then_mems, scope=scope,
+                      cpu_node=cpu_node, pages=pages, hierarchy=hierarchy, zonelists=zonelists,
+                      weights=weights, pgoff=pgoff)
+    nbits = b["nbits"]
+    steps = []
+    for i, s in enumerate(b["steps"]):
+        st = {"mems": s["mems"], "effective": format_nodes(s["effective"]),
+              "mems_allowed": format_nodes(s["mems_allowed"]),
+              "nodes": format_nodes(mp.unpack(s["nodes"][0], nbits)),
+              "reported_mode": mp.MODE_NAMES.get(int(s["reported_mode"][0]), f"MODE_{int(s['reported_mode'][0])}"),
+              "reported_flags": mp.flag_names(int(s["reported_flags"][0])),
+              "reported_nodes": format_nodes(mp.unpack(s["reported_nodes"][0], nbits)),
+              "eligible": s["eligible"][0], "placement": s["placement"][0].tolist(),
+              "old_pages": [h[0].tolist() for h in s["old_pages"]]}
+        if s["transient_nodes"] is not None:
+            st["transient_nodes"] = format_nodes(mp.unpack(s["transient_nodes"][0], nbits))
+        steps.append(st)
+    mval, fbits = int(b["mode"][0]), int(b["flags"][0])
+    return {"error": b["error"][0], "kernel": b["kernel"], "topology": topo.name, "scope": scope,
+            "cpu_node": b["cpu_node"], "mode": mp.MODE_NAMES.get(mval, f"MODE_{mval}"),
+            "flags": mp.flag_names(fbits), "steps": steps}
+
+
+def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None),), *, mems=None, then_mems=(),
+                  scope="task", cpu_node=None, pages=16, hierarchy="v2", zonelists=None, weights=None,
+                  pgoff=0) -> dict:
+    """:func:`run_scenario` for a batch of policies in the same cpuset, as arrays.
+
+    Every case ``(mode, flags, nodes)`` is one row of one :class:`~numalab.mempolicy.PolicyBatch`:
+    the cpuset writes are done once, the policies are created, rebound and placed together, and
+    the pages of every case are migrated together (page migration depends only on each page's
+    node). Row ``i`` is exactly what :func:`run_scenario` returns for case ``i``.
+
+    Parameters
+    ----------
+    topo, kernel, mems, then_mems, scope, cpu_node, pages, hierarchy, zonelists, weights, pgoff
+        As in :func:`run_scenario`.
+    cases : sequence of (mode, flags, nodes)
+        ``mode`` and ``flags`` as :func:`numalab.mempolicy.mode_value` / ``flag_bits`` take them;
+        ``nodes`` the user's nodemask text (``None``: a NULL nodemask).
+
+    Returns
+    -------
+    dict
+        ``kernel`` (label), ``cpu_node``, ``nbits``, ``mode`` and ``flags`` (B,) uapi values,
+        ``error`` (B,) errno name or None, ``steps``: per cpuset state ``mems`` (str or None),
+        ``effective`` and ``mems_allowed`` ((nbits,) bool), ``nodes`` and ``reported_nodes``
+        ((B, W) packed nodemasks), ``reported_mode``/``reported_flags`` (B,), ``eligible`` (list of
+        B lists of node ids), ``placement`` (B, pages) node ids, ``old_pages`` (list of (B, pages)
+        arrays) and ``transient_nodes`` ((B, W) packed, v4.10 task policies only, else None).
+
+    Examples
+    --------
+    >>> from numalab import sources
+    >>> t = sources.load("cxl4")
+    >>> b = run_scenarios(t, "6.1", [("preferred", (), "3"), ("bind", ["static"], "3")],
+    ...                   mems="0-3", then_mems=["0-1"], pages=2)
+    >>> b["error"].tolist(), b["steps"][1]["placement"].tolist()
+    ([None, None], [[1, 1], [0, 0]])
+    """
+    # argument checks in the order run_scenario has always made them (same error first)
     k = profile(kernel)
     if scope not in ("task", "vma", "shm"):
         raise NumalabError("scope must be task, vma or shm", input=scope)
@@ -305,13 +379,27 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
         tree.create(path, mems=mems, populated=True)
     task_mems = tree.task_mems_allowed(path)
     enabled = tree.cpusets_enabled()
-    user, bad = parse_user_nodes(nodes, topo)
-    mval = mp.mode_value(mode)
-    fbits = mp.flag_bits(flags)
-    pol = mp.create(np.array([mval]), np.array([fbits]), user[None, :], task_mems, k,
-                    n_memory=tree.n_memory, nbits=topo.max_numnodes, bad_mask=np.array([bad]))
-    error = pol.errno_names()[0]
+    cases = list(cases)
+    B = len(cases)
+    nbits = topo.max_numnodes
+    user = np.zeros((B, nbits), bool)
+    bad = np.zeros(B, bool)
+    mvals = np.zeros(B, np.int64)
+    fvals = np.zeros(B, np.int64)
+    parsed = {}
+    for i, (mode, flags, nodes) in enumerate(cases):
+        if isinstance(nodes, (str, type(None))):          # the same text parses the same
+            if nodes not in parsed:
+                parsed[nodes] = parse_user_nodes(nodes, topo)
+            user[i], bad[i] = parsed[nodes]
+        else:
+            user[i], bad[i] = parse_user_nodes(nodes, topo)
+        mvals[i] = mp.mode_value(mode)
+        fvals[i] = mp.flag_bits(flags)
+    pol = mp.create(mvals, fvals, user, task_mems, k, n_memory=tree.n_memory, nbits=nbits, bad_mask=bad)
+    error = pol.errno_names()
     nr = topo.nr_node_ids
+    reach = node_reach(zl, zlmod.gfp_zone(USER_GFP, topo))
     steps, history = [], []
 
     def record(label_mems, eff, allowed, transient=None):
@@ -319,18 +407,12 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
         i = len(steps)
         off = pgoff - i * pages if scope == "task" else pgoff + i * pages
         placement, elig = place(pol, zl, allowed, cpu_node, pages, weights=weights, cpusets_enabled=enabled,
-                                ilx_offset=off)
-        st = {"mems": label_mems, "effective": format_nodes(eff), "mems_allowed": format_nodes(allowed),
-              "nodes": format_nodes(mp.unpack(pol.nodes[0], pol.nbits)),
-              "reported_mode": mp.MODE_NAMES.get(int(rmode[0]), f"MODE_{int(rmode[0])}"),
-              "reported_flags": mp.flag_names(int(rflags[0])),
-              "reported_nodes": format_nodes(mp.unpack(rmask[0], pol.nbits)),
-              "eligible": elig[0], "placement": [int(x) for x in placement[0]],
-              "old_pages": [h.tolist() for h in history]}
-        if transient is not None:
-            st["transient_nodes"] = transient
-        steps.append(st)
-        history.append(placement[0].copy())
+                                ilx_offset=off, reach=reach)
+        steps.append({"mems": label_mems, "effective": np.asarray(eff, bool), "mems_allowed": np.asarray(allowed, bool),
+                      "nodes": pol.nodes.copy(), "reported_mode": rmode, "reported_flags": rflags,
+                      "reported_nodes": rmask, "eligible": elig, "placement": placement,
+                      "old_pages": list(history), "transient_nodes": transient})
+        history.append(placement.copy())
 
     record(format_nodes(tree.get(path).mems) if mems is not None else None, tree.effective(path), task_mems)
     for m in then_mems:
@@ -341,12 +423,12 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
             if scope == "task":
                 seq = mp.rebind_steps(pol, new_task, k, scope="task")
                 if len(seq) > 1:
-                    transient = format_nodes(mp.unpack(seq[0][1].nodes[0], pol.nbits))
+                    transient = seq[0][1].nodes.copy()
                 pol = seq[-1][1]
             elif scope == "vma":
                 pol = mp.rebind(pol, change.configured[path], k)
             old = change.old_task_mems[path]
             history = [migrate_pages(h, old, new_task) for h in history]
         record(format_nodes(parse_nodes(m, topo.max_numnodes)), change.new_effective[path], new_task, transient)
-    return {"error": error, "kernel": k.label, "topology": topo.name, "scope": scope, "cpu_node": cpu_node,
-            "mode": mp.MODE_NAMES.get(mval, f"MODE_{mval}"), "flags": mp.flag_names(fbits), "steps": steps}
+    return {"kernel": k.label, "cpu_node": cpu_node, "nbits": nbits, "mode": mvals, "flags": fvals,
+            "error": error, "steps": steps}

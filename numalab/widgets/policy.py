@@ -9,7 +9,7 @@ for the chosen kernel next to a second kernel version.
 from __future__ import annotations
 
 import ipywidgets as w
-from IPython.display import display
+from IPython.core.formatters import format_display_data
 
 from ..alloc import run_scenario
 from ..errors import NumalabError
@@ -18,6 +18,17 @@ from .. import zonelist
 from ..viz.policy import MODE_ORDER, grid_chart, grid_table, steps_table
 
 __all__ = ["panel"]
+
+
+def _text(text, name="stdout") -> dict:
+    """An output of the Output widget: a line of text."""
+    return {"output_type": "stream", "name": name, "text": text + "\n"}
+
+
+def _display(obj) -> dict:
+    """An output of the Output widget: what ``display(obj)`` shows (all its mime types)."""
+    data, metadata = format_display_data(obj)
+    return {"output_type": "display_data", "data": data, "metadata": metadata}
 
 
 def panel(topo, *, mems="0-3", then_mems="0-1", mode="bind", nodes="3", kernel="6.1", compare="6.18",
@@ -42,22 +53,28 @@ def panel(topo, *, mems="0-3", then_mems="0-1", mode="bind", nodes="3", kernel="
         return zl_cache[kv]
 
     def refresh(*_):
-        out.clear_output(wait=True)
-        with out:
-            try:
-                res = run_scenario(topo, wk.value, mems=wm.value, then_mems=[wt.value] if wt.value.strip() else [],
-                                   mode=wmode.value, flags=list(wflags.value),
-                                   nodes=wn.value if wn.value.strip() else None, cpu_node=wcpu.value, pages=pages,
-                                   zonelists=zl(wk.value))
-                if res["error"]:
-                    print(f"set_mempolicy refuses this policy: {res['error']} (the task keeps the default policy)")
-                display(steps_table(res))
-                if wt.value.strip():
-                    df = grid_table(topo, [wk.value, wk2.value], [(wm.value, wt.value)], [wn.value.strip()],
-                                    cpu_node=wcpu.value, pages=pages)
-                    display(grid_chart(df))
-            except NumalabError as e:
-                print(f"error: {e}")
+        # The new outputs are built first and set at once (one widget update, no flicker, and
+        # the Output widget's state says what is shown, with or without a kernel capturing).
+        items = []
+        try:
+            res = run_scenario(topo, wk.value, mems=wm.value, then_mems=[wt.value] if wt.value.strip() else [],
+                               mode=wmode.value, flags=list(wflags.value),
+                               nodes=wn.value if wn.value.strip() else None, cpu_node=wcpu.value, pages=pages,
+                               zonelists=zl(wk.value))
+            if res["error"]:
+                items.append(_text(f"set_mempolicy refuses this policy: {res['error']} "
+                                   "(the task keeps the default policy)"))
+            items.append(_display(steps_table(res)))
+            if wt.value.strip():
+                df = grid_table(topo, [wk.value, wk2.value], [(wm.value, wt.value)], [wn.value.strip()],
+                                cpu_node=wcpu.value, pages=pages)
+                items.append(_display(grid_chart(df)))
+        except NumalabError as e:
+            items = [_text(f"error: {e}")]
+        except Exception as e:                     # a bug: say so in the panel, not stale output
+            out.outputs = (_text(f"internal error: {type(e).__name__}: {e}", "stderr"),)
+            raise
+        out.outputs = tuple(items)
 
     for x in (wm, wt, wmode, wflags, wn, wcpu, wk, wk2):
         x.observe(refresh, names="value")

@@ -1,0 +1,226 @@
+"""Tests of numalab.viz.policy (grid table and chart) and the live panel of numalab.widgets.policy."""
+import json
+import re
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pytest
+import vl_convert as vlc
+
+from numalab import sources, zonelist
+from numalab.alloc import run_scenario, run_scenarios
+from numalab.viz import policy as vp
+from numalab.widgets.policy import panel
+
+SOCKETS64 = "sockets(sockets=8, nodes_per_socket=8)"
+
+
+@pytest.fixture(scope="module")
+def t64():
+    return sources.load(SOCKETS64)
+
+
+@pytest.fixture(scope="module")
+def grid64(t64):
+    return vp.grid_table(t64, ["6.1", "6.18"], [("0-63", "0-31")], ["3"], cpu_node=0, pages=16)
+
+
+@pytest.fixture(scope="module")
+def cxl4():
+    return sources.load("cxl4")
+
+
+def _cases_ids(text):
+    out = set()
+    for part in (text or "").split(","):
+        if part:
+            a, _, b = part.partition("-")
+            out.update(range(int(a), int(b or a) + 1))
+    return out
+
+
+def _table_one_by_one(topo, kernels, transitions, user_nodes, *, cpu_node, pages, scope):
+    """The grid table from one run_scenario per case, rows written out one at a time."""
+    rows = []
+    for kv in kernels:
+        zl = zonelist.build(topo, kv, "boot")
+        for (m0, m1) in transitions:
+            for user in user_nodes:
+                for mode in vp.MODE_ORDER:
+                    for flags in vp.FLAG_CHOICES:
+                        nodes = None if mode in ("default", "local") else (user or None)
+                        res = run_scenario(topo, kv, mems=m0, then_mems=[m1], mode=mode, flags=list(flags),
+                                           nodes=nodes, scope=scope, cpu_node=cpu_node, pages=pages,
+                                           zonelists=zl)
+                        for phase, s in zip(("before", "after"), res["steps"]):
+                            eff, rep = _cases_ids(s["nodes"]), _cases_ids(s["reported_nodes"])
+                            for n in topo.node_ids.tolist():
+                                c = s["placement"].count(n)
+                                if res["error"]:
+                                    state = "refused: " + res["error"]
+                                elif c:
+                                    state = "policy node, pages" if n in eff else "pages outside the policy"
+                                else:
+                                    state = "policy node, no pages" if n in eff else "-"
+                                rows.append({
+                                    "kernel": res["kernel"], "transition": f"{m0} -> {m1}",
+                                    "user_nodes": user or "(none)", "mode": mode.upper(),
+                                    "flags": flags[0] if flags else "none",
+                                    "case": mode.upper() + ("|" + flags[0] if flags else ""), "phase": phase,
+                                    "kernel_phase": f"{res['kernel']} {phase}", "node": n, "effective": n in eff,
+                                    "reported": n in rep, "pages": c, "state": state, "error": res["error"] or "",
+                                    "nodes": s["nodes"], "reported_nodes": s["reported_nodes"],
+                                    "reported_mode": s["reported_mode"], "cpuset_mems": s["mems"]})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("scope", ["task", "vma", "shm"])
+def test_grid_table_equals_one_run_scenario_per_case(cxl4, scope):
+    args = (["4.10", "6.18"], [("0-3", "0-1"), ("0,2", "1-3")], ["", "3", "1,3"])
+    got = vp.grid_table(cxl4, *args, cpu_node=0, pages=5, scope=scope)
+    want = _table_one_by_one(cxl4, *args, cpu_node=0, pages=5, scope=scope)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert list(got.dtypes) == list(want.dtypes)
+
+
+def test_grid_table_shape_and_a_known_cell(grid64):
+    # 2 kernels x 28 cases x 2 phases x 64 nodes
+    assert len(grid64) == 2 * 28 * 2 * 64
+    # BIND{3} in cpuset 0-63, then mems 0-31: node 3 has all 16 pages before and after
+    cell = grid64[(grid64.case == "BIND") & (grid64.node == 3)]
+    assert cell["pages"].tolist() == [16, 16, 16, 16]
+    assert set(cell["state"]) == {"policy node, pages"}
+    # INTERLEAVE|numa_balancing is refused (NUMA_BALANCING is for BIND only)
+    assert set(grid64[grid64.case == "INTERLEAVE|numa_balancing"]["state"]) == {"refused: EINVAL"}
+
+
+def test_grid_table_keeps_the_first_error(cxl4):
+    # as with one run_scenario per case, in order: the first failing case's error is raised
+    with pytest.raises(ValueError, match="expected a number"):
+        vp.grid_table(cxl4, ["6.1"], [("0-3", "0-1")], ["3", "x"])
+    with pytest.raises(ValueError, match="expected a number"):      # PREFERRED parses "x" first
+        vp.grid_table(cxl4, ["6.1"], [("0-3", "0-1"), ("0-3", "9")], ["x"])
+    with pytest.raises(ValueError, match="root cpuset"):            # DEFAULT writes mems 9 first
+        vp.grid_table(cxl4, ["6.1"], [("0-3", "9")], ["x"])
+
+
+def test_run_scenarios_rows_are_run_scenario(cxl4):
+    cases = [("bind", ["static"], "1,3"), ("interleave", [], "0-3"), ("preferred", ["relative"], "2"),
+             ("local", [], None), ("weighted_interleave", [], "1-2")]
+    b = run_scenarios(cxl4, "5.10", cases, mems="0-3", then_mems=["1-2", "0,3"], pages=7, cpu_node=0)
+    for i, (mode, flags, nodes) in enumerate(cases):
+        r = run_scenario(cxl4, "5.10", mems="0-3", then_mems=["1-2", "0,3"], mode=mode, flags=flags,
+                         nodes=nodes, pages=7, cpu_node=0)
+        assert r["error"] == b["error"][i]
+        for s, bs in zip(r["steps"], b["steps"]):
+            assert s["placement"] == bs["placement"][i].tolist()
+            assert s["old_pages"] == [h[i].tolist() for h in bs["old_pages"]]
+            assert s["eligible"] == bs["eligible"][i]
+
+
+def _records_to_table(spec):
+    """Flatten the chart's nested records like Vega-Lite's two flatten transforms."""
+    records = json.loads(spec["datasets"][spec["data"]["name"]])
+    rows = []
+    for r in records:
+        for c in range(len(r["case"])):
+            for j in range(len(r["node"][c])):
+                rows.append({"transition": r["transition"], "user_nodes": r["user_nodes"],
+                             "kernel_phase": r["kernel_phase"], "case": r["case"][c], "node": r["node"][c][j],
+                             "state": r["s"][c][j], "pages": r["pages"][c][j], "nodes": r["nodes"][c],
+                             "error": r["error"][c], "cpuset_mems": r["cpuset_mems"][c],
+                             "reported_mode": r["reported_mode"][c], "reported_nodes": r["reported_nodes"][c]})
+    return pd.DataFrame(rows)
+
+
+def test_chart_data_holds_the_table(grid64):
+    spec = vp.grid_chart(grid64).to_dict()
+    back = _records_to_table(spec)
+    states = json.loads(spec["transform"][-1]["calculate"].split("[datum.s]")[0])
+    back["state"] = [states[i] for i in back["state"]]
+    cols = list(back.columns)
+    want = grid64[cols].sort_values(["kernel_phase", "case", "node"]).reset_index(drop=True)
+    got = back.sort_values(["kernel_phase", "case", "node"]).reset_index(drop=True)
+    assert len(got) == len(grid64)
+    pd.testing.assert_frame_equal(got.astype(str), want.astype(str))
+
+
+def test_grid_chart_64_nodes_converts_and_renders(grid64):
+    assert alt.data_transformers.active == "default"          # the row limit stays on globally
+    chart = vp.grid_chart(grid64)
+    spec = chart.to_json()                                    # validates against the Vega-Lite schema
+    assert len(spec) < 200_000                                # small in a report (7168 table rows)
+    svg = vlc.vegalite_to_svg(spec)
+    fills = re.findall(r'aria-roledescription="rect mark" d="[^"]*" fill="(#[0-9a-fA-F]{6})"', svg)
+    sel = grid64[(grid64.transition == "0-63 -> 0-31") & (grid64.user_nodes == "3")]
+    assert len(fills) == len(sel)
+    colour = dict(zip(vp._STATES, vp._COLORS))
+    assert sorted(fills) == sorted(colour[s] for s in sel["state"])
+    # one cell, read back from the SVG's accessible label
+    m = re.search(r'aria-label="node: 3; case: BIND; node is: ([^;]*);[^"]*pages: (\d+);', svg)
+    assert m and m.group(1) == "policy node, pages" and m.group(2) == "16"
+
+
+def test_grid_chart_large_table_needs_no_row_limit(t64):
+    # more than 5000 rows already for one kernel; the default DataFrame limit would refuse it
+    df = vp.grid_table(t64, ["6.1"], [("0-63", "0-31"), ("0-31", "32-63")], ["3", "0-63"], cpu_node=0, pages=4)
+    assert len(df) > 5000
+    with pytest.raises(alt.MaxRowsError):
+        alt.Chart(df).mark_rect().encode(x="node:O").to_dict()
+    vp.grid_chart(df).to_dict()
+
+
+def _texts(out):
+    return [o.get("text", "") for o in out.outputs if o["output_type"] == "stream"]
+
+
+def test_panel_refresh_at_64_nodes(t64):
+    box = panel(t64, mems="0-63", then_mems="0-31", mode="bind", nodes="3")
+    controls, out = box.children
+    nodes_w = controls.children[0].children[2]
+    mode_w = controls.children[1].children[0]
+    assert nodes_w.description == "nodes" and mode_w.description == "mode"
+    for value in ("1,5", "40-47"):
+        nodes_w.value = value
+        kinds = [o["output_type"] for o in out.outputs]
+        assert kinds == ["display_data", "display_data"], _texts(out)
+        html = out.outputs[1]["data"]["text/html"]
+        assert "vegaEmbed" in html and "Traceback" not in html and "MaxRowsError" not in html
+    mode_w.value = "weighted_interleave"                      # refused by 6.1: a message, no error
+    assert _texts(out) == ["set_mempolicy refuses this policy: EINVAL (the task keeps the default policy)\n"]
+    nodes_w.value = "x"                                       # bad input: one error line, nothing else
+    assert [o["output_type"] for o in out.outputs] == ["stream"]
+    assert _texts(out)[0].startswith("error: ")
+    nodes_w.value = "3"
+    assert not any("error" in t.lower() for t in _texts(out))
+    assert len(out.outputs) == 3
+
+
+def test_migrate_pages_matches_a_node_by_node_replay():
+    # the kernel's do_migrate_pages loop written out plainly, on random masks
+    from numalab.alloc import migrate_pages
+    from numalab import mempolicy as mp
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        frm = rng.random(16) < 0.5
+        to = rng.random(16) < 0.5
+        pages = rng.integers(-1, 16, size=30)
+        dest_of = mp.remap_map(mp.pack(frm), mp.pack(to), 16)
+        cur = pages.copy()
+        tmp = frm.copy()
+        while tmp.any():
+            source = dest = -1
+            for s in np.flatnonzero(tmp):
+                if frm.sum() != to.sum() and to[s]:
+                    continue
+                if dest_of[s] == s:
+                    continue
+                source, dest = s, dest_of[s]
+                if not tmp[dest]:
+                    break
+            if source < 0:
+                break
+            tmp[source] = False
+            cur[cur == source] = dest
+        assert migrate_pages(pages, frm, to).tolist() == cur.tolist()
