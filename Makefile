@@ -22,7 +22,7 @@ report: $(STAMP)
 	$(VENV)/bin/numalab report --out reports
 
 test: $(STAMP)
-	$(PY) -m pytest tests --nbval-lax notebooks
+	$(PY) -m pytest tests --doctest-modules numalab --nbval-lax notebooks
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

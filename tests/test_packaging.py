@@ -146,7 +146,8 @@ def test_python_pin_inside_requires_python():
 def test_makefile_installs_with_the_constraints():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"pip install\b[^\n]*-c constraints\.txt", makefile)
-    assert re.search(r"pytest tests --nbval-lax notebooks", makefile)
+    # the test target runs the unit tests, the docstring examples and every notebook under nbval
+    assert re.search(r"pytest tests\b[^\n]*--doctest-modules numalab\b[^\n]*--nbval-lax notebooks", makefile)
 
 
 @pytest.mark.parametrize("name", sorted(_pyproject_requirements()))
