@@ -97,3 +97,13 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     found = [t for t, _ in numalab_imports("zonelist", bad)]
     assert found == ["mempolicy", "cli", "alloc", "__init__"]
     assert layer_of("mempolicy") > layer_of("zonelist")
+
+
+def test_the_reference_is_independent_of_the_engine():
+    """The scalar oracle may use the error type and kernel profiles, nothing it is compared with."""
+    for dotted, path in modules():
+        if dotted.split(".")[0] != "reference":
+            continue
+        for target, line in numalab_imports(dotted, path):
+            assert target.split(".")[0] in ("errors", "kernel", "reference"), (
+                f"numalab.{dotted} line {line} imports numalab.{target}")
