@@ -386,7 +386,10 @@ def _parselist_one(text, nbits, n_all) -> np.ndarray:
         if kind == _LAST:
             return last
         if kind != _NUM:
-            fail("expected a number" + (f" at {_show(val)}" if val else " at the end"), "EINVAL", pos)
+            hint = ""
+            if not n_all and (val == b"N" or val.lower().startswith(b"a")):
+                hint = " (the N and all tokens need kernel 5.13 or later)"
+            fail("expected a number" + (f" at {_show(val)}" if val else " at the end") + hint, "EINVAL", pos)
         n = int(val)
         if n > _U32:
             fail("number does not fit in 32 bits", "EOVERFLOW", pos)

@@ -599,3 +599,11 @@ def test_wide_masks_match_reference():
             assert got[1][i].tolist() == ref.onto(s, list(new))
             assert got[2][i].tolist() == ref.relative(s, list(new))
             assert got[3][i].tolist() == ref.fold(s, 37)
+
+
+@pytest.mark.parametrize("text", ["all", "0-N", "ALL:1/2"])
+def test_n_and_all_before_5_13_say_why(text):
+    with pytest.raises(NumalabError) as e:
+        nm.parselist(text, 8, kernel="5.10")
+    assert e.value.errno == "EINVAL" and "5.13" in str(e.value)
+    assert nm.parselist(text, 8, kernel="5.13").any()
