@@ -224,3 +224,16 @@ def test_migrate_pages_matches_a_node_by_node_replay():
             tmp[source] = False
             cur[cur == source] = dest
         assert migrate_pages(pages, frm, to).tolist() == cur.tolist()
+
+
+def test_version_diff_finds_what_6_18_accepts():
+    """6.1 refuses WEIGHTED_INTERLEAVE (EINVAL); 6.18 accepts it: every such cell must differ,
+    and modes both versions treat alike must not appear."""
+    from numalab import sources
+    from numalab.viz.policy import grid_table, version_diff
+    grid = grid_table(sources.load("cxl4"), ["6.1", "6.18"], [("0-3", "0-1")], ["1,3"], cpu_node=0, pages=8)
+    diff = version_diff(grid, "6.1", "6.18")
+    assert set(diff["case"]) <= {"WEIGHTED_INTERLEAVE", "WEIGHTED_INTERLEAVE|static",
+                                 "WEIGHTED_INTERLEAVE|relative", "PREFERRED_MANY|numa_balancing"}
+    wi = diff[diff["case"] == "WEIGHTED_INTERLEAVE"]
+    assert (wi["6.1"] == "refused: EINVAL").all() and wi["cells"].sum() == 2 * 4   # 2 phases x 4 nodes

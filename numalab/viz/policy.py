@@ -30,7 +30,7 @@ from ..alloc import run_scenario, run_scenarios
 from ..cpuset import format_nodes
 from ..kernel import profile
 
-__all__ = ["MODE_ORDER", "FLAG_CHOICES", "grid_table", "grid_chart", "steps_table"]
+__all__ = ["MODE_ORDER", "FLAG_CHOICES", "grid_table", "grid_chart", "steps_table", "version_diff"]
 
 MODE_ORDER = ("default", "local", "preferred", "bind", "interleave", "preferred_many", "weighted_interleave")
 FLAG_CHOICES = ((), ("static",), ("relative",), ("numa_balancing",))
@@ -43,6 +43,19 @@ def _ids(text):
             a, _, b = part.partition("-")
             out += range(int(a), int(b or a) + 1)
     return set(out)
+
+
+def version_diff(grid: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """Where two kernel versions of a :func:`grid_table` disagree, counted per case and state.
+
+    One row per (case, state in ``a``, state in ``b``) with the number of (transition, user
+    nodes, phase, node) cells that changed, e.g. ``WEIGHTED_INTERLEAVE``: ``refused: EINVAL`` on
+    6.1 against ``policy node, pages`` on 6.18.
+    """
+    wide = grid.pivot_table(index=["transition", "user_nodes", "case", "phase", "node"], columns="kernel",
+                            values="state", aggfunc="first")
+    changed = wide[wide[a] != wide[b]].reset_index()
+    return changed.groupby(["case", a, b]).size().rename("cells").reset_index()
 
 
 def steps_table(result: dict) -> pd.DataFrame:
