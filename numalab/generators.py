@@ -183,17 +183,11 @@ def cpu_plus_memory_tiers(cpu_nodes=2, memory_nodes_per_cpu_node=1, cpus_per_nod
     n = c + c * m
     home = np.concatenate([np.arange(c), np.repeat(np.arange(c), m)])  # CPU node each node belongs to
     is_mem = np.arange(n) >= c
-    d = np.empty((n, n), np.int64)
-    for i in range(n):
-        for j in range(n):
-            if i == j:
-                d[i, j] = 10
-            elif not is_mem[i] and not is_mem[j]:
-                d[i, j] = cpu_remote
-            elif is_mem[i] and is_mem[j]:
-                d[i, j] = tier_between
-            else:
-                d[i, j] = tier_near if home[i] == home[j] else tier_far
+    mem_i, mem_j = is_mem[:, None], is_mem[None, :]
+    d = np.where(mem_i & mem_j, tier_between,
+                 np.where(~mem_i & ~mem_j, cpu_remote,
+                          np.where(home[:, None] == home[None, :], tier_near, tier_far))).astype(np.int64)
+    np.fill_diagonal(d, 10)
     cpus = [_count(cpus_per_node, "cpus_per_node", 0)] * c + [0] * (c * m)
     mem = [_bytes(mem_per_cpu_node, "mem_per_cpu_node")] * c + [_bytes(mem_per_memory_node, "mem_per_memory_node")] * (c * m)
     src = _sig("cpu_plus_memory_tiers", cpu_nodes=c, memory_nodes_per_cpu_node=m, cpus_per_node=cpus_per_node,
