@@ -374,16 +374,16 @@ def _fallback_codes(order, order_len, qual, zonelist_order):
     zmax = int(count.max()) if n else 0
     # own[i, s]: code of node i's s-th zone in zonelist order (-1 past its count)
     rank = np.cumsum(per_node, axis=1) - 1
-    own = np.full((n, max(zmax, 1)), -1, np.int64)
+    own = np.full((n, max(zmax, 1)), -1, np.int32)  # zoneref codes < MAX_NUMNODES * MAX_NR_ZONES
     rows, cols = np.nonzero(per_node)
     own[rows, rank[rows, cols]] = rows * Z + zt_desc[cols]
-    own = np.vstack([own, np.full((1, own.shape[1]), -1, np.int64)])  # row n: for the -1 padding
+    own = np.vstack([own, np.full((1, own.shape[1]), -1, np.int32)])  # row n: for the -1 padding
     gathered = own[order]                          # (n, n, zmax); order == -1 picks the -1 row
     keep = gathered >= 0
     vals = gathered[keep]                          # row-major: each row's zonerefs in order
     lengths = keep.sum(axis=(1, 2))
     W = n * Z
-    out = np.full((n, W), -1, np.int64)
+    out = np.full((n, W), -1, np.int32)
     has = lengths > 0
     L = int(lengths.max()) if n else 0
     if L and np.all(lengths[has] == L):            # usual case: every built row equally long
