@@ -43,6 +43,7 @@ import re
 import tempfile
 import time
 
+from ._io import atomic_write
 from .errors import NumalabError
 
 __all__ = [
@@ -578,26 +579,8 @@ def export_html(nb, *, title: str, summary: str = "", name: str = "notebook", pa
 # --------------------------------------------------------------------------- files
 
 def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and :func:`os.replace`.
-
-    Readers see the old file or the new one, never a partial file; on any error the temporary
-    file is removed.
-    """
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write ``text`` to ``path`` atomically (see :func:`numalab._io.atomic_write`)."""
+    atomic_write(path, text)
 
 
 def _read_meta(path: pathlib.Path) -> dict | None:

@@ -49,6 +49,7 @@ import tempfile
 import numpy as np
 
 from .slit import as_table as _slit_table, check as _slit_check, default_distance as _default_distance
+from ._io import atomic_write, jsonable
 from .errors import NumalabError
 from .nodemask import format_list, from_nodes
 from .topology import X86_64_ZONES, Topology
@@ -524,40 +525,16 @@ def to_dict(t: Topology) -> dict:
 
 def to_json(t: Topology, indent=1) -> str:
     """JSON text of :func:`to_dict` (one distance row per line)."""
-    text = json.dumps(to_dict(t), indent=indent, default=_jsonable)
+    text = json.dumps(to_dict(t), indent=indent, default=jsonable)
     # one line per distance row keeps big matrices readable
     return re.sub(r"\[\s+((?:-?\d+,\s*)*-?\d+)\s*\]",
                   lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
 
 
-def _jsonable(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o).__name__)
-
-
-def _atomic_write(path: pathlib.Path, data: bytes):
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_json(t: Topology, path) -> pathlib.Path:
     """Write :func:`to_json` atomically (temp file, then rename)."""
     path = pathlib.Path(path)
-    _atomic_write(path, (to_json(t) + "\n").encode())
+    atomic_write(path, (to_json(t) + "\n").encode())
     return path
 
 
@@ -922,7 +899,7 @@ def write_snapshot(out, root="/") -> pathlib.Path:
                 info = tarfile.TarInfo(f"{top}/{rel}")
                 info.size, info.mode, info.mtime = len(data), 0o644, 0
                 tf.addfile(info, io.BytesIO(data))
-        _atomic_write(out, buf.getvalue())
+        atomic_write(out, buf.getvalue())
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = pathlib.Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))

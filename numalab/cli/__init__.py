@@ -13,6 +13,7 @@ import json
 import sys
 
 from .. import __version__
+from .._io import jsonable
 from ..errors import NumalabError
 
 __all__ = ["main", "build_parser", "COMMANDS", "emit_json"]
@@ -46,21 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 def emit_json(obj, stream=None) -> None:
     """Write one JSON document (numpy scalars and arrays converted) and a newline."""
     stream = stream or sys.stdout
-    stream.write(json.dumps(obj, default=_default, indent=None) + "\n")
-
-
-def _default(o):
-    import numpy as np
-
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"cannot encode {type(o).__name__} as JSON")
+    stream.write(json.dumps(obj, default=jsonable, indent=None) + "\n")
 
 
 def main(argv=None) -> int:
