@@ -89,17 +89,22 @@ VARIANTS: tuple[Variant, ...] = (
        "zonelists are built for every possible node (for_each_node), not only online ones: "
        "Michal Hocko's 'mm: handle uninitialized numa nodes gracefully' (09f49dca570a, -mm in "
        "Feb 2022, merged for v5.18; a powerpc fix citing it went into v5.18-rc)"),
-    _V("skip_memoryless_local", (6, 8), None, "find_next_best_node",
+    _V("skip_memoryless_local", (6, 7), None, "find_next_best_node",
        "a memoryless local node is not put first in its own order: Qi Zheng's 'mm: page_alloc: "
-       "skip memoryless nodes entirely' (posted Oct 2023 after the v6.7 mm-stable cut, so v6.8; "
-       "recordings: Debian 6.1 lists it first, 6.12 does not)"),
+       "skip memoryless nodes entirely' with its companion 'mm: memory_hotplug: drop memoryless "
+       "node from fallback lists', both in the MM pull for v6.7-rc1 (recordings: Debian 6.1 lists "
+       "it first, 6.12 does not)"),
     _V("zone_order_mode", (4, 10), (4, 14), "build_zonelists",
        "vm.numa_zonelist_order=zone is available (ZONELIST_ORDER_ZONE, removed in v4.14)"),
     _V("print_fallback_order", (5, 16), None, "build_zonelists",
        "the boot log prints 'Fallback order for Node N:'"),
     # --- bitmap (lib/bitmap.c) ---
-    _V("parselist_n_all", (5, 13), None, "bitmap_parselist",
-       "the list grammar accepts the tokens N (last bit) and all"),
+    _V("parselist_n", (5, 13), None, "bitmap_parselist",
+       "the list grammar accepts the token N (the last bit): Paul Gortmaker's 'lib: bitmap: support "
+       "\"N\" as an alias for size of bitmap', RCU pull for v5.13"),
+    _V("parselist_all", (5, 14), None, "bitmap_parselist",
+       "the list grammar accepts the token all (0-N): b18def121f07 'bitmap_parse: Support 'all' "
+       "semantics', queued 30 Jun 2021 for v5.14 (one release after N)"),
     # --- cpusets (kernel/cgroup/cpuset.c) ---
     _V("oom_victim_tsk", (4, 14), None, "__cpuset_node_allowed",
        "OOM victims are recognised with tsk_is_oom_victim() (TIF_MEMDIE before)"),
@@ -110,6 +115,11 @@ VARIANTS: tuple[Variant, ...] = (
     # --- memory policies (mm/mempolicy.c) ---
     _V("flag_numa_balancing", (5, 12), None, "sanitize_mpol_flags",
        "MPOL_F_NUMA_BALANCING exists (with MPOL_BIND)"),
+    _V("numa_balancing_mbind_checked", (5, 15), None, "sanitize_mpol_flags",
+       "mbind() checks MPOL_F_NUMA_BALANCING like set_mempolicy() (v5.12..v5.14: only "
+       "do_set_mempolicy checked it, so mbind accepted it with any mode): Eric Dumazet's "
+       "'mm/mempolicy: do not allow illegal MPOL_F_NUMA_BALANCING | MPOL_LOCAL in mbind()', "
+       "6d2aec9e123b, v5.15"),
     _V("local_is_mode", (5, 14), None, "mpol_new",
        "MPOL_LOCAL is a real mode (before: PREFERRED with MPOL_F_LOCAL, reported as PREFERRED)"),
     _V("mode_preferred_many", (5, 15), None, "mpol_new",
@@ -124,8 +134,10 @@ VARIANTS: tuple[Variant, ...] = (
        "weights can come from firmware bandwidth (auto mode); writing 0 is EINVAL"),
     _V("rebind_two_step", (4, 10), (4, 13), "mpol_rebind_nodemask",
        "task policies are rebound in two steps (STEP1 union of old and new, STEP2 new)"),
-    _V("rebind_stores_result", (4, 13), (5, 3), "mpol_rebind_nodemask",
-       "bug: a no-flag rebind stores the remapped result, not the new mems, as the old domain"),
+    _V("rebind_stores_result", (4, 13), (5, 2), "mpol_rebind_nodemask",
+       "bug: a no-flag rebind stores the remapped result, not the new mems, as the old domain "
+       "(from 213980c0f23b; fixed by zhong jiang's 'mm/mempolicy.c: fix an incorrect rebind node "
+       "in mpol_rebind_nodemask', 29b190fa774d, in v5.2 and the 4.14, 4.19 and 5.1 stable lines)"),
     _V("preferred_not_remapped", (5, 14), None, "mpol_rebind_preferred",
        "PREFERRED (and PREFERRED_MANY) keep their nodes on a cpuset change"),
     _V("check_retry_cpuset", (4, 13), None, "__alloc_pages_slowpath",
@@ -175,6 +187,11 @@ class KernelProfile:
     def zone_qualifier(self) -> str:
         """``'managed'`` or ``'populated'``: which page count makes a zone enter a zonelist."""
         return "populated" if "zones_populated" in self.variants else "managed"
+
+    @property
+    def list_grammar(self) -> tuple:
+        """``(N, all)``: which extra tokens ``bitmap_parselist`` accepts (v5.13 N, v5.14 all)."""
+        return ("parselist_n" in self.variants, "parselist_all" in self.variants)
 
     def has_mode(self, mode: str) -> bool:
         """True if the mempolicy mode (name without ``MPOL_``) exists in this version."""

@@ -14,7 +14,7 @@ rules:
   and the contextualisation of ``mpol_set_nodemask`` against the cpuset, with the errno of every
   refused combination (``"EINVAL"``);
 * :func:`rebind` is ``mpol_rebind_policy`` for one cpuset change (v4.10 two steps for the task
-  policy, the v4.13..v5.2 stored-result bug, v5.14+ PREFERRED kept, empty results widened to the
+  policy, the v4.13..v5.1 stored-result bug, v5.14+ PREFERRED kept, empty results widened to the
   new mems);
 * :func:`report` is what get_mempolicy() returns;
 * :func:`policy_nodemask` is the nodemask and start node handed to the allocator, and
@@ -500,7 +500,7 @@ def _rebind_nodemask(pol, new, k, rows, step):
                 res[sub] = apply_map(nodes[prow[sub]], remap_map(old, new, nbits), nbits)
         tmp[plain] = res
         if step == "step1" or (step == "once" and k.rebind_stores_result):
-            w[prow] = res                                      # cache / the v4.13..v5.2 bug
+            w[prow] = res                                      # cache / the v4.13..v5.1 bug
         else:
             w[prow] = new
     empty = ~(tmp != 0).any(axis=-1)
@@ -560,7 +560,7 @@ def rebind(pol: PolicyBatch, new, kernel=None, *, step: str = "once") -> PolicyB
     Per release: NULL policies and (v5.14+) LOCAL are untouched; a policy without a stored user
     mask whose ``w.cpuset_mems_allowed`` already equals ``new`` is skipped. BIND/INTERLEAVE/
     WEIGHTED_INTERLEAVE: STATIC -> ``user & new``; RELATIVE -> fold+onto(user, new); no flag ->
-    ``nodes_remap(nodes, w, new)`` and ``w = new`` (v4.13..v5.2: ``w`` = the remapped result, a
+    ``nodes_remap(nodes, w, new)`` and ``w = new`` (v4.13..v5.1: ``w`` = the remapped result, a
     bug); an empty result widens to ``new``. PREFERRED/PREFERRED_MANY (v5.14+): only ``w = new``,
     nodes kept. v4.10..v5.13 PREFERRED: STATIC keeps the user's first node if allowed else turns
     local; RELATIVE takes the first node of fold+onto; no flag remaps the preferred node.

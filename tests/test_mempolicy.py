@@ -145,12 +145,15 @@ def test_rebind_two_step_union_in_4_10():
 def test_rebind_stored_result_bug_uses_a_wrong_old_domain():
     # {3} in 0-3; cpuset grows to 0-5 ({3} stays), then moves to 4-9.
     # Fixed kernels remember the old domain 0-5: ordinal of 3 is 3 -> the 3rd node of 4-9 = 7.
-    # v4.13..v5.2 remembered the remapped result {3}: ordinal 0 -> node 4.
+    # v4.13..v5.1 remembered the remapped result {3}: ordinal 0 -> node 4 (fixed in v5.2 by
+    # 29b190fa774d, 'mm/mempolicy.c: fix an incorrect rebind node in mpol_rebind_nodemask').
     def run(kv):
         b = one("INTERLEAVE", 0, [3], [0, 1, 2, 3], kv)
         b = mp.rebind(b, mp.from_nodes([0, 1, 2, 3, 4, 5], NB), kv)
         return nodes(mp.rebind(b, mp.from_nodes([4, 5, 6, 7, 8, 9], NB), kv))
     assert run("5.10") == [7]
+    assert run("5.2") == [7]
+    assert run("5.1") == [4]
     assert run("4.19") == [4]
     assert run("4.10") == [7]                                # before the single-step rewrite
 
