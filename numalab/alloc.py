@@ -429,6 +429,6 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
                 pol = mp.rebind(pol, change.configured[path], k)
             old = change.old_task_mems[path]
             history = [migrate_pages(h, old, new_task) for h in history]
-        record(format_nodes(parse_nodes(m, topo.max_numnodes)), change.new_effective[path], new_task, transient)
+        record(format_nodes(change.configured[path]), change.new_effective[path], new_task, transient)
     return {"kernel": k.label, "cpu_node": cpu_node, "nbits": nbits, "mode": mvals, "flags": fvals,
             "error": error, "steps": steps}

@@ -49,10 +49,11 @@ __all__ = ["CpusetTree", "Cpuset", "MemsChange", "parse_nodes", "format_nodes", 
            "node_allowed_table", "read_cgroup_tree"]
 
 
-def parse_nodes(text, nbits: int, *, where="cpuset.mems") -> np.ndarray:
+def parse_nodes(text, nbits: int, *, where="cpuset.mems", kernel=None) -> np.ndarray:
     """Parse a kernel list (``"0-1,3"``; ``""`` is empty) into a bool mask of ``nbits`` bits.
 
-    Uses :func:`numalab.nodemask.parselist` (bitmap_parselist rules).
+    Uses :func:`numalab.nodemask.parselist` (bitmap_parselist rules) with the grammar of
+    ``kernel`` (``N`` from v5.13, ``all`` from v5.14; ``None``: the newest grammar).
     """
     if isinstance(text, np.ndarray):
         m = np.asarray(text, bool)
@@ -70,7 +71,7 @@ def parse_nodes(text, nbits: int, *, where="cpuset.mems") -> np.ndarray:
     if not text.strip():
         return np.zeros(nbits, bool)
     try:
-        return np.asarray(_nm.parselist(text.strip(), nbits), bool)
+        return np.asarray(_nm.parselist(text.strip(), nbits, kernel=kernel), bool)
     except NumalabError as e:
         raise NumalabError(f"{where}: {e.problem}", errno=e.errno or "EINVAL", input=text) from None
 
@@ -276,7 +277,7 @@ class CpusetTree:
         path = _norm(path)
         if path == "/":
             raise NumalabError("the root cpuset's mems are read-only", errno="EACCES", input=path)
-        trial = parse_nodes(mems, self.nbits)
+        trial = parse_nodes(mems, self.nbits, kernel=self.kernel)   # the release's own grammar
         self._validate(path, trial)
         sub = [p for p in self.paths() if p == path or p.startswith(path.rstrip("/") + "/")]
         old_eff = {p: self.effective(p) for p in sub}

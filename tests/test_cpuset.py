@@ -131,3 +131,28 @@ def test_read_cgroup_tree(tmp_path):
         read_cgroup_tree(tmp_path, topo(4))
     with pytest.raises(NumalabError):
         read_cgroup_tree(tmp_path / "nothing", topo(4))
+
+
+@pytest.mark.parametrize("kernel,text,why", [
+    ("5.12", "0-N", "N token needs kernel 5.13"), ("5.13", "0-N", "not in the root cpuset's mems"),
+    ("5.13", "all", "all token needs kernel 5.14"), ("5.14", "all", "not in the root cpuset's mems"),
+    ("6.12", "ALL", "not in the root cpuset's mems")])
+def test_write_mems_parses_with_the_kernels_own_grammar(kernel, text, why):
+    """cpuset.mems goes through the bitmap_parselist of the running release (issue 9, item 5).
+
+    Every release refuses ``all`` on a 4-node machine with EINVAL, but for different reasons:
+    before its token existed it is a syntax error; after, the 1024 bits are not within the root
+    cpuset's mems (update_nodemask's nodes_subset check).
+    """
+    t = CpusetTree(topo(4), "v2", kernel)
+    t.create("/job")
+    with pytest.raises(NumalabError) as e:
+        t.write_mems("/job", text)
+    assert e.value.errno == "EINVAL" and why in str(e.value)
+
+
+@pytest.mark.parametrize("kernel", ["4.10", "5.12", "6.18"])
+def test_write_mems_strided_list_in_every_release(kernel):
+    t = CpusetTree(topo(4), "v2", kernel)
+    t.create("/job", mems="0-3:1/2")
+    assert fmt(t.get("/job").mems) == "0,2"
