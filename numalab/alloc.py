@@ -396,7 +396,8 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
             user[i], bad[i] = parse_user_nodes(nodes, topo)
         mvals[i] = mp.mode_value(mode)
         fvals[i] = mp.flag_bits(flags)
-    pol = mp.create(mvals, fvals, user, task_mems, k, n_memory=tree.n_memory, nbits=nbits, bad_mask=bad)
+    pol = mp.create(mvals, fvals, user, task_mems, k, n_memory=tree.n_memory, nbits=nbits, bad_mask=bad,
+                    call="set_mempolicy" if scope == "task" else "mbind")
     error = pol.errno_names()
     nr = topo.nr_node_ids
     reach = node_reach(zl, zlmod.gfp_zone(USER_GFP, topo))

@@ -352,7 +352,7 @@ class PolicyBatch:
 
 
 def create(mode, flags, user, allowed, kernel="current", *, n_memory=None, nbits=None,
-           bad_mask=None) -> PolicyBatch:
+           bad_mask=None, call="set_mempolicy") -> PolicyBatch:
     """set_mempolicy()/mbind() for a batch: validation, ``mpol_new`` and ``mpol_set_nodemask``.
 
     Rules (v6.1; version windows applied from ``kernel``):
@@ -360,6 +360,10 @@ def create(mode, flags, user, allowed, kernel="current", *, n_memory=None, nbits
     1. ``sanitize_mpol_flags``: mode >= MPOL_MAX, STATIC with RELATIVE, NUMA_BALANCING with a mode
        other than BIND (v5.12+; PREFERRED_MANY too from v6.10) -> EINVAL. Before v5.12 the
        NUMA_BALANCING bit is not a mode flag, so it makes the mode value too large -> EINVAL.
+       v5.12..v5.14 only ``do_set_mempolicy`` checked the NUMA_BALANCING mode, so ``mbind()``
+       accepted the flag with any mode (and stored it); from v5.15 both calls share
+       ``sanitize_mpol_flags`` (6d2aec9e123b, "mm/mempolicy: do not allow illegal
+       MPOL_F_NUMA_BALANCING | MPOL_LOCAL in mbind()").
     2. ``get_nodes``: a bit at MAX_NUMNODES or above -> EINVAL (``bad_mask``).
     3. ``mpol_new``: DEFAULT with nodes -> EINVAL (flags dropped with the NULL policy); PREFERRED
        with no nodes -> LOCAL (v5.14+; PREFERRED with MPOL_F_LOCAL before), EINVAL with
@@ -386,6 +390,9 @@ def create(mode, flags, user, allowed, kernel="current", *, n_memory=None, nbits
         Nodemask width (default: from ``user``).
     bad_mask : (B,) bool, optional
         Rows whose user mask had bits at or beyond MAX_NUMNODES (get_nodes refuses them).
+    call : {"set_mempolicy", "mbind"}
+        The system call (task policy or VMA/shared policy); they validate alike except for
+        NUMA_BALANCING in v5.12..v5.14.
 
     Returns
     -------
@@ -399,6 +406,8 @@ def create(mode, flags, user, allowed, kernel="current", *, n_memory=None, nbits
     ([None, 'EINVAL', None], [[1], [], []])
     """
     k = profile(kernel)
+    if call not in ("set_mempolicy", "mbind"):
+        raise NumalabError("call must be set_mempolicy or mbind", input=str(call))
     modes = np.array([mode_value(m) for m in mode] if not isinstance(mode, np.ndarray) else mode, np.int64)
     B = modes.shape[0]
     fl = (np.array([flag_bits(f) for f in flags], np.int64) if not isinstance(flags, np.ndarray)
@@ -422,6 +431,8 @@ def create(mode, flags, user, allowed, kernel="current", *, n_memory=None, nbits
     nb_ok = modes == MODES["BIND"]
     if k.numa_balancing_preferred_many:
         nb_ok |= modes == MODES["PREFERRED_MANY"]
+    if call == "mbind" and not k.numa_balancing_mbind_checked:
+        nb_ok[:] = True                          # v5.12..v5.14: kernel_mbind did not check it
     err[nb & ~nb_ok] = _EINVAL
     # 2. get_nodes
     if bad_mask is not None:

@@ -300,3 +300,29 @@ def test_static_and_default_rebind_admin_guide():
     there = mp.rebind(trip, mp.from_nodes([7, 8, 9], NB), "6.1")
     assert nodes(there) == [7, 8, 9]
     assert nodes(mp.rebind(there, mp.from_nodes([1, 2, 3, 4, 5], NB), "6.1")) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("kernel,call,mode,errno", [
+    ("5.11", "mbind", "INTERLEAVE", "EINVAL"),        # no such flag yet: the mode value is too big
+    ("5.12", "mbind", "INTERLEAVE", None),            # kernel_mbind did not check the mode
+    ("5.14", "mbind", "INTERLEAVE", None),
+    ("5.14", "mbind", "LOCAL", None),                 # the case 6d2aec9e123b is named after
+    ("5.14", "set_mempolicy", "INTERLEAVE", "EINVAL"),
+    ("5.15", "mbind", "INTERLEAVE", "EINVAL"),        # sanitize_mpol_flags for both calls
+    ("5.15", "mbind", "LOCAL", "EINVAL"),
+    ("5.15", "mbind", "BIND", None)])
+def test_numa_balancing_through_mbind(kernel, call, mode, errno):
+    """v5.12..v5.14: only set_mempolicy checked MPOL_F_NUMA_BALANCING; v5.15: both calls."""
+    user = [] if mode == "LOCAL" else [0, 1]
+    b = mp.create([mode], [NBAL], mp.from_nodes([user], NB), mp.from_nodes([0, 1], NB), kernel, call=call)
+    assert b.errno_names().tolist() == [errno]
+    if errno is None:
+        # the flag is stored: get_mempolicy reports it and the user's mask
+        _, flags, mask = mp.report(b, 2)
+        assert int(flags[0]) & NBAL
+        assert mp.to_nodes(mask[0], NB) == user
+
+
+def test_unknown_call_is_refused():
+    with pytest.raises(NumalabError):
+        mp.create(["BIND"], [0], mp.from_nodes([[0]], NB), mp.from_nodes([0], NB), "6.1", call="madvise")
