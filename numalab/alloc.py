@@ -95,7 +95,7 @@ def _ids(topo, idx):
 
 
 def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, gfp=USER_GFP,
-          ilx_offset=0, weights=None, cpusets_enabled=True, reach=None):
+          ilx_offset=0, weights=None, cpusets_enabled=True, reach=None, ilx=None):
     """Node of each of ``pages`` pages touched by a task on CPU node ``cpu_node`` (node id).
 
     Parameters
@@ -119,6 +119,9 @@ def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, g
         False when the task is in the root cpuset only (the allocator skips cpuset checks).
     reach : (n, n) bool, optional
         :func:`node_reach` for ``gfp`` (pass it to reuse it across calls).
+    ilx : (pages,) int, optional
+        Interleave index of every page (overrides ``ilx_offset``; shmem: see
+        :func:`numalab.mempolicy.shm_interleave_index`).
 
     Returns
     -------
@@ -166,7 +169,8 @@ def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, g
     il = np.isin(pol.mode, [mp.MODES["INTERLEAVE"], mp.MODES["WEIGHTED_INTERLEAVE"]])
     if il.any() and pages:
         rows = np.flatnonzero(il)
-        ilx = np.broadcast_to(np.arange(pages) + int(ilx_offset), (rows.size, pages))
+        base = np.arange(pages) + int(ilx_offset) if ilx is None else np.asarray(ilx, np.int64)
+        ilx = np.broadcast_to(base, (rows.size, pages))
         wil = pol.mode[rows] == mp.MODES["WEIGHTED_INTERLEAVE"]
         nid = mp.interleave_static(pol.nodes[rows], ilx, nbits)
         if wil.any():
@@ -268,7 +272,8 @@ def parse_user_nodes(text, topo: Topology):
 
 def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), mode="default",
                  flags=(), nodes=None, scope="task", cpu_node=None, pages=16, hierarchy="v2",
-                 zonelists=None, weights=None, pgoff=0) -> dict:
+                 zonelists=None, weights=None, pgoff=0, home_node=None, inode=None, order=0,
+                 weight_writes=None, bandwidth=None) -> dict:
     """A policy followed through cpuset.mems writes: the result of ``numalab policy``.
 
     The task runs on ``cpu_node`` inside a child cpuset whose mems are ``mems`` (``None``: the
@@ -283,11 +288,23 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
     offset ``pgoff - i * pages``; VMA and shm scope: one mapping (segment) whose next ``pages``
     pages are touched at each step (offset ``pgoff + i * pages``). The real ``pgoff`` depends on
     the address the mapping got (ASLR): interleave sequences are exact up to where they start.
+    A shared segment (``"shm"``) adds its inode number to every page index (``inode``, default
+    0; see :func:`numalab.mempolicy.shm_interleave_index`): a real segment's inode number is not
+    predictable from outside, so neither is the node its first page lands on. ``order`` > 0
+    (shm only) touches huge pages of ``2**order`` base pages.
+
+    ``home_node`` calls set_mempolicy_home_node() on the mapping after the policy is set (v5.17+;
+    :func:`numalab.mempolicy.set_home_node`). ``weight_writes`` ({node: weight} written to
+    ``weighted_interleave/nodeN``) and ``bandwidth`` ({node: bandwidth} as firmware reports it;
+    default: ``topo.meta["bandwidth"]`` when the topology records it) give the weighted-interleave
+    weights (:func:`numalab.mempolicy.interleave_weights`) unless ``weights`` is given.
 
     Returns
     -------
     dict
         ``error`` (None or the errno name of set_mempolicy/mbind; the task then keeps no policy),
+        ``home_node`` ({"node", "error"} or None), ``shm`` ({"inode", "inode_default", "order"}
+        for shm scope), ``weights`` ({"source", "values"}: per node with memory),
         ``steps``: per cpuset state ``mems``, ``effective``, ``mems_allowed``, ``nodes``,
         ``reported_mode``, ``reported_flags``, ``reported_nodes``, ``eligible``, ``placement``,
         ``old_pages`` (where the pages of every earlier step are now) and, for v4.10 task
@@ -299,7 +316,8 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
     """
     b = run_scenarios(topo, kernel, [(mode, flags, nodes)], mems=mems, then_mems=then_mems, scope=scope,
                       cpu_node=cpu_node, pages=pages, hierarchy=hierarchy, zonelists=zonelists,
-                      weights=weights, pgoff=pgoff)
+                      weights=weights, pgoff=pgoff, home_node=home_node, inode=inode, order=order,
+                      weight_writes=weight_writes, bandwidth=bandwidth)
     nbits = b["nbits"]
     steps = []
     for i, s in enumerate(b["steps"]):
@@ -315,14 +333,17 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
             st["transient_nodes"] = format_nodes(mp.unpack(s["transient_nodes"][0], nbits))
         steps.append(st)
     mval, fbits = int(b["mode"][0]), int(b["flags"][0])
+    home = None if b["home_node"] is None else {"node": b["home_node"]["node"],
+                                                "error": b["home_node"]["error"][0]}
     return {"error": b["error"][0], "kernel": b["kernel"], "topology": topo.name, "scope": scope,
             "cpu_node": b["cpu_node"], "mode": mp.MODE_NAMES.get(mval, f"MODE_{mval}"),
-            "flags": mp.flag_names(fbits), "steps": steps}
+            "flags": mp.flag_names(fbits), "home_node": home, "shm": b["shm"], "weights": b["weights"],
+            "steps": steps}
 
 
 def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None),), *, mems=None, then_mems=(),
                   scope="task", cpu_node=None, pages=16, hierarchy="v2", zonelists=None, weights=None,
-                  pgoff=0) -> dict:
+                  pgoff=0, home_node=None, inode=None, order=0, weight_writes=None, bandwidth=None) -> dict:
     """:func:`run_scenario` for a batch of policies in the same cpuset, as arrays.
 
     Every case ``(mode, flags, nodes)`` is one row of one :class:`~numalab.mempolicy.PolicyBatch`:
@@ -333,7 +354,8 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
     Parameters
     ----------
     topo, kernel, mems, then_mems, scope, cpu_node, pages, hierarchy, zonelists, weights, pgoff
-        As in :func:`run_scenario`.
+        As in :func:`run_scenario`; also ``home_node``, ``inode``, ``order``, ``weight_writes``,
+        ``bandwidth``.
     cases : sequence of (mode, flags, nodes)
         ``mode`` and ``flags`` as :func:`numalab.mempolicy.mode_value` / ``flag_bits`` take them;
         ``nodes`` the user's nodemask text (``None``: a NULL nodemask).
@@ -346,7 +368,9 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
         ``effective`` and ``mems_allowed`` ((nbits,) bool), ``nodes`` and ``reported_nodes``
         ((B, W) packed nodemasks), ``reported_mode``/``reported_flags`` (B,), ``eligible`` (list of
         B lists of node ids), ``placement`` (B, pages) node ids, ``old_pages`` (list of (B, pages)
-        arrays) and ``transient_nodes`` ((B, W) packed, v4.10 task policies only, else None).
+        arrays) and ``transient_nodes`` ((B, W) packed, v4.10 task policies only, else None);
+        ``home_node`` (None, or {"node", "error": (B,) errno names}), ``shm`` (None, or the inode
+        and order used), ``weights`` ({"source", "values": {node: weight}}).
 
     Examples
     --------
@@ -367,6 +391,13 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
     pages = int(pages)
     if pages < 0 or pages > 1 << 20:
         raise NumalabError("pages must lie in 0..1048576", input=pages)
+    if scope != "shm" and (inode is not None or int(order) != 0):
+        raise NumalabError("an inode number and a page order apply to shared memory (scope shm) only",
+                           input="inode" if inode is not None else "order")
+    shm = None
+    if scope == "shm":
+        shm = {"inode": 0 if inode is None else int(inode), "inode_default": inode is None, "order": int(order)}
+        mp.shm_interleave_index(0, shm["inode"], shm["order"], k)          # validates both
     zl = zonelists if zonelists is not None else zlmod.build(topo, k, "boot")
     if cpu_node is None:
         cpu_node = int(topo.node_ids[np.flatnonzero(topo.has_cpu)[0]]) if topo.has_cpu.any() else int(topo.node_ids[0])
@@ -399,6 +430,19 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
     pol = mp.create(mvals, fvals, user, task_mems, k, n_memory=tree.n_memory, nbits=nbits, bad_mask=bad,
                     call="set_mempolicy" if scope == "task" else "mbind")
     error = pol.errno_names()
+    home = None
+    if home_node is not None:
+        pol, herr = mp.set_home_node(pol, int(home_node), k, online=topo.mask(topo.online), scope=scope)
+        home = {"node": int(home_node), "error": herr}
+    wsource = "given"
+    if weights is None:
+        bw = bandwidth if bandwidth is not None else topo.meta.get("bandwidth")
+        weights, wsource = mp.interleave_weights(k, nbits, tree.n_memory,
+                                                 written=_node_dict(weight_writes, "weights"),
+                                                 bandwidth=_node_dict(bw, "bandwidth"))
+    wts = np.asarray(weights, np.int64)
+    mem_ids = np.flatnonzero(np.asarray(tree.n_memory, bool))
+    weights_doc = {"source": wsource, "values": {int(i): int(max(wts[i], 1)) for i in mem_ids if i < wts.size}}
     nr = topo.nr_node_ids
     reach = node_reach(zl, zlmod.gfp_zone(USER_GFP, topo))
     steps, history = [], []
@@ -407,8 +451,12 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
         rmode, rflags, rmask = mp.report(pol, nr)
         i = len(steps)
         off = pgoff - i * pages if scope == "task" else pgoff + i * pages
+        ilx = None
+        if shm is not None:                   # page index in the file, biased by the inode number
+            index = (off + np.arange(pages)) << shm["order"]
+            ilx = mp.shm_interleave_index(index, shm["inode"], shm["order"], k)
         placement, elig = place(pol, zl, allowed, cpu_node, pages, weights=weights, cpusets_enabled=enabled,
-                                ilx_offset=off, reach=reach)
+                                ilx_offset=off, reach=reach, ilx=ilx)
         steps.append({"mems": label_mems, "effective": np.asarray(eff, bool), "mems_allowed": np.asarray(allowed, bool),
                       "nodes": pol.nodes.copy(), "reported_mode": rmode, "reported_flags": rflags,
                       "reported_nodes": rmask, "eligible": elig, "placement": placement,
@@ -432,4 +480,30 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
             history = [migrate_pages(h, old, new_task) for h in history]
         record(format_nodes(change.configured[path]), change.new_effective[path], new_task, transient)
     return {"kernel": k.label, "cpu_node": cpu_node, "nbits": nbits, "mode": mvals, "flags": fvals,
-            "error": error, "steps": steps}
+            "error": error, "home_node": home, "shm": shm, "weights": weights_doc, "steps": steps}
+
+
+def _node_dict(value, what):
+    """``{node id: int}`` from a dict or a ``"0=300,1=100"`` string (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        out = {}
+        for part in [p for p in value.replace(" ", "").split(",") if p]:
+            key, sep, val = part.partition("=")
+            if not sep or not key.isdigit() or not val.isdigit():
+                raise NumalabError(f"{what} must look like 0=300,1=100 (node=value, decimal)", input=value)
+            out[int(key)] = int(val)
+        return out
+    if not isinstance(value, dict):
+        raise NumalabError(f"{what} must be a mapping of node id to an integer", input=str(value)[:60])
+    out = {}
+    for key, val in value.items():
+        try:
+            nid = int(key)
+        except (TypeError, ValueError):
+            raise NumalabError(f"{what}: node id {key!r} is not an integer", input=str(key)) from None
+        if not isinstance(val, (int, np.integer)) or isinstance(val, bool):
+            raise NumalabError(f"{what} of node {nid} must be an integer", input=str(val))
+        out[nid] = int(val)
+    return out

@@ -125,13 +125,21 @@ VARIANTS: tuple[Variant, ...] = (
     _V("mode_preferred_many", (5, 15), None, "mpol_new",
        "MPOL_PREFERRED_MANY exists"),
     _V("home_node", (5, 17), None, "set_mempolicy_home_node",
-       "set_mempolicy_home_node() sets pol->home_node for BIND and PREFERRED_MANY"),
+       "set_mempolicy_home_node() sets pol->home_node for BIND and PREFERRED_MANY VMA policies "
+       "(EOPNOTSUPP for other modes, ENOSYS before): their pages start at the home node's "
+       "zonelist (c6018b4b2549, Aneesh Kumar K.V, v5.17)"),
     _V("mode_weighted_interleave", (6, 9), None, "mpol_new",
        "MPOL_WEIGHTED_INTERLEAVE exists"),
     _V("numa_balancing_preferred_many", (6, 10), None, "sanitize_mpol_flags",
        "MPOL_F_NUMA_BALANCING is accepted with MPOL_PREFERRED_MANY too"),
     _V("weighted_interleave_auto", (6, 16), None, "weighted_interleave sysfs",
-       "weights can come from firmware bandwidth (auto mode); writing 0 is EINVAL"),
+       "weights come from firmware bandwidth (HMAT/CXL access coordinates) until a node weight is "
+       "written (auto mode, reduce_interleave_weights); writing 0 is EINVAL (before: 0 meant 1). "
+       "Joshua Hahn's 'mm/mempolicy: Weighted Interleave Auto-tuning'"),
+    _V("shmem_ilx_rework", (6, 7), None, "shmem_get_pgoff_policy",
+       "a shmem huge page's interleave index is i_ino + (index >> order) (before: the pseudo-VMA "
+       "gave (i_ino + index) >> order): Hugh Dickins' 'mempolicy: alloc_pages_mpol() for NUMA "
+       "policy without vma' series, MM pull for v6.7"),
     _V("rebind_two_step", (4, 10), (4, 13), "mpol_rebind_nodemask",
        "task policies are rebound in two steps (STEP1 union of old and new, STEP2 new)"),
     _V("rebind_stores_result", (4, 13), (5, 2), "mpol_rebind_nodemask",
