@@ -36,11 +36,14 @@ from .errors import NumalabError
 from .kernel import profile
 from .topology import Topology
 
-__all__ = ["USER_GFP", "node_reach", "eligible_nodes", "first_allowed", "place", "migrate_pages",
-           "parse_user_nodes", "run_scenario", "run_scenarios"]
+__all__ = ["USER_GFP", "HARDWALL_GFP", "node_reach", "eligible_nodes", "first_allowed", "place", "migrate_pages",
+           "parse_user_nodes", "run_scenario", "run_scenarios", "cpuset_allocations"]
 
 #: The gfp mask of user pages (anonymous and shmem page faults).
 USER_GFP = "GFP_HIGHUSER_MOVABLE"
+#: Whether a named gfp mask carries __GFP_HARDWALL (GFP_USER and what builds on it).
+HARDWALL_GFP = {"GFP_KERNEL": False, "GFP_USER": True, "GFP_HIGHUSER": True, "GFP_HIGHUSER_MOVABLE": True,
+                "GFP_TRANSHUGE": True, "GFP_TRANSHUGE_LIGHT": True}
 
 
 def node_reach(zl, highest_zoneidx) -> np.ndarray:
@@ -507,3 +510,80 @@ def _node_dict(value, what):
             raise NumalabError(f"{what} of node {nid} must be an integer", input=str(val))
         out[nid] = int(val)
     return out
+
+
+def cpuset_allocations(topo: Topology, kernel="current", *, mems=None, then_mems=(), hierarchy="v2",
+                       cpu_node=None, gfps=("GFP_KERNEL", "GFP_HIGHUSER", "GFP_HIGHUSER_MOVABLE"),
+                       zonelists=None) -> dict:
+    """What an allocation of a task in a cpuset gets, per gfp mask, after the cpuset.mems writes.
+
+    The task runs on ``cpu_node`` in a child cpuset (mems ``mems``, then each of ``then_mems``).
+    Per gfp: the fast path takes the first zone <= the request's highest zone of the local
+    node's zonelist within mems_allowed. When there is none: a request without __GFP_HARDWALL
+    (GFP_KERNEL) may use the nearest hardwall ancestor's mems in the slow path; a HARDWALL request
+    fails at once from v5.16 when the static key cpusets_insane_config_key is on (some cpuset was
+    given movable-only mems; ``__alloc_pages_slowpath``), and before v5.16 (or with the key off)
+    ends in reclaim and the OOM killer (CONSTRAINT_CPUSET), retried. Free memory everywhere.
+
+    Returns
+    -------
+    dict
+        ``kernel``, ``cpu_node``, ``cpuset`` (path, mems, effective, mems_allowed), ``log`` (kernel
+        log lines of the writes), ``insane_config`` (the static key), ``allocations`` (per gfp:
+        ``gfp``, ``highest_zone``, ``hardwall``, ``outcome``, ``node``) and ``node_allowed`` (the
+        __cpuset_node_allowed table of the cpuset).
+
+    Examples
+    --------
+    >>> from numalab import sources
+    >>> r = cpuset_allocations(sources.load("cxl4"), "6.1", mems="0-1")
+    >>> [(a["gfp"], a["outcome"], a["node"]) for a in r["allocations"]]
+    [('GFP_KERNEL', 'allocated', 0), ('GFP_HIGHUSER', 'allocated', 0), ('GFP_HIGHUSER_MOVABLE', 'allocated', 0)]
+    """
+    from .cpuset import node_allowed_table
+
+    k = profile(kernel)
+    zl = zonelists if zonelists is not None else zlmod.build(topo, k, "boot")
+    if cpu_node is None:
+        cpu_node = int(topo.node_ids[np.flatnonzero(topo.has_cpu)[0]]) if topo.has_cpu.any() else int(topo.node_ids[0])
+    local = topo.index_of(int(cpu_node))
+    tree = CpusetTree(topo, hierarchy, k)
+    path, log = "/", []
+    if mems is not None:
+        path = "/numalab"
+        tree.create(path, populated=False)
+        log += list(tree.write_mems(path, mems).log)
+        tree.get(path).populated = bool(tree.get(path).mems.any()) or hierarchy == "v2"
+    elif then_mems:
+        raise NumalabError("--then-mems needs --mems (the task must be in a child cpuset)", input="then_mems")
+    for m in then_mems:
+        log += list(tree.write_mems(path, m).log)
+    enabled = tree.cpusets_enabled()
+    ma = topo.gather(tree.task_mems_allowed(path)) if enabled else np.ones(topo.n_nodes, bool)
+    hw = topo.gather(tree.get(tree.nearest_hardwall_ancestor(path)).mems) if enabled else ma
+    out = []
+    for gfp in gfps:
+        name = str(gfp).strip().upper()
+        if name not in HARDWALL_GFP:
+            raise NumalabError("gfp mask must be one of " + ", ".join(HARDWALL_GFP), input=str(gfp))
+        hz = zlmod.gfp_zone(name, topo)
+        reach = node_reach(zl, hz)
+        first = int(first_allowed(zl, reach, local, ma))
+        hard = HARDWALL_GFP[name]
+        if first >= 0:
+            outcome, node = "allocated", int(topo.node_ids[first])
+        elif not hard and (alt := int(first_allowed(zl, reach, local, hw))) >= 0:
+            outcome, node = "allocated outside mems_allowed (slow path: nearest hardwall ancestor)", \
+                int(topo.node_ids[alt])
+        elif hard and k.cpusets_insane_config and tree.insane_config:
+            outcome, node = "fails at once (movable-only cpuset: cpusets_insane_config)", None
+        else:
+            outcome, node = "no zone: reclaim, then the OOM killer (CONSTRAINT_CPUSET), retried", None
+        out.append({"gfp": name, "highest_zone": topo.zone_types[hz], "hardwall": hard, "outcome": outcome,
+                    "node": node})
+    return {"kernel": k.label, "topology": topo.name, "hierarchy": hierarchy, "cpu_node": int(cpu_node),
+            "cpuset": {"path": path, "mems": format_nodes(tree.get(path).mems) if path != "/" else None,
+                       "effective": format_nodes(tree.effective(path)),
+                       "mems_allowed": format_nodes(tree.task_mems_allowed(path))},
+            "log": log, "insane_config": tree.insane_config, "allocations": out,
+            "node_allowed": node_allowed_table(tree, path)}

@@ -31,6 +31,7 @@ __all__ = [
     "KernelProfile",
     "Variant",
     "VARIANTS",
+    "NOT_MODELLED",
     "NAMED_VERSIONS",
     "OLDEST",
     "NEWEST",
@@ -157,6 +158,30 @@ VARIANTS: tuple[Variant, ...] = (
 )
 _BY_NAME = {v.name: v for v in VARIANTS}
 
+#: Changes in the kernel's history that numalab does not model, with the reason: none of them
+#: changes an output numalab computes (placement with free memory everywhere, masks, errnos,
+#: zonelists, reports). ``numalab kernel V`` lists them. ``since`` is the first release.
+NOT_MODELLED: tuple[dict, ...] = (
+    {"change": "hugetlbfs pages in the 6.7 mempolicy rework (shared policies and the interleave "
+               "index of hugetlb pages)", "since": (6, 7), "function": "huge_node",
+     "reason": "numalab places base pages and shmem huge pages only; hugetlb pools and their "
+               "per-node surplus accounting are not modelled"},
+    {"change": "task interleave state (il_prev, il_weight) read inside a mems_allowed_seq retry "
+               "loop", "since": (6, 9), "function": "interleave_nodes",
+     "reason": "a concurrency fix: it changes nothing without a racing cpuset change; the race model "
+               "(numalab.race, the race issue) owns the retry loops"},
+    {"change": "cpuset_current_node_allowed() renamed, and cpuset_node_allowed(cgroup, nid) tests "
+               "the cgroup-v2 effective mems for reclaim and demotion", "since": (6, 16),
+     "function": "cpuset_node_allowed",
+     "reason": "reclaim and demotion are not modelled (free memory everywhere); the allocator's "
+               "per-node decision is unchanged and modelled by numalab.cpuset.node_allowed"},
+    {"change": "zonelist rebuild under a seqlock (zonelist_update_seq): an allocation that raced "
+               "with build_all_zonelists retries (Mel Gorman's race fix, about v6.0; release not "
+               "checked against a tree)", "since": (6, 0), "function": "__alloc_pages_slowpath",
+     "reason": "a concurrency fix for memory hotplug during allocation; numalab builds zonelists "
+               "at boot or after a hotplug, never during an allocation"},
+)
+
 _LAST_MINOR = {4: 20, 5: 19}
 _VERSION_RE = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~][0-9A-Za-z.+~-]*)?\s*$")
 
@@ -211,6 +236,11 @@ class KernelProfile:
         if mode == "WEIGHTED_INTERLEAVE":
             return "mode_weighted_interleave" in self.variants
         return False
+
+    def not_modelled(self) -> list[dict]:
+        """:data:`NOT_MODELLED` with the release window and whether this release has the change."""
+        return [{"change": c["change"], "since": "v%d.%d" % c["since"], "in_release": self.version >= c["since"],
+                 "function": c["function"], "reason": c["reason"]} for c in NOT_MODELLED]
 
     def describe(self) -> list[dict]:
         """Every variant with its window and whether it applies here (for tables and docs)."""

@@ -84,17 +84,32 @@ def test_node_allowed_table_rows():
     t = CpusetTree(topo(4), "v2")
     t.create("/a", mems="1", populated=True)
     rows = node_allowed_table(t, "/a")
-    assert len(rows) == 16 and {r["allowed"] for r in rows} >= {"1", "0-3"}
+    assert len(rows) == 24 and {r["allowed"] for r in rows} >= {"1", "0-3"}
 
 
-@given(st.sets(st.integers(0, 7)), st.sets(st.integers(0, 7)), st.booleans(), st.booleans(), st.booleans(), st.booleans())
-def test_node_allowed_matches_reference(m, hw, intr, hard, oom, ex):
+@pytest.mark.parametrize("kernel,other_thread", [("4.10", "1"), ("4.13", "1"), ("4.14", "0-3"), ("6.18", "0-3")])
+def test_oom_victim_row_per_release(kernel, other_thread):
+    """Row 3: TIF_MEMDIE (the picked thread only) before v4.14, tsk_is_oom_victim() from v4.14."""
+    t = CpusetTree(topo(4), "v2", kernel)
+    t.create("/a", mems="1", populated=True)
+    rows = node_allowed_table(t, "/a")
+    pick = {(r["oom_victim"], r["tif_memdie"]): r["allowed"] for r in rows
+            if not r["in_interrupt"] and r["gfp_hardwall"] and not r["exiting"]}
+    assert pick[(False, False)] == "1"
+    assert pick[(True, True)] == "0-3"                  # the thread the OOM killer marked
+    assert pick[(True, False)] == other_thread          # another thread of the victim process
+
+
+@given(st.sets(st.integers(0, 7)), st.sets(st.integers(0, 7)), st.booleans(), st.booleans(), st.booleans(),
+       st.booleans(), st.sampled_from([None, False, True]), st.sampled_from([None, "4.13", "4.14", "6.1"]))
+def test_node_allowed_matches_reference(m, hw, intr, hard, oom, ex, memdie, kernel):
     mm = np.zeros(8, bool)
     mm[list(m)] = True
     hh = np.zeros(8, bool)
     hh[list(hw)] = True
-    got = node_allowed(mm, hh, in_interrupt=intr, gfp_hardwall=hard, oom_victim=oom, exiting=ex)
-    want = [ref.node_allowed(i, m, hw, in_interrupt=intr, gfp_hardwall=hard, oom_victim=oom, exiting=ex) for i in range(8)]
+    kw = dict(in_interrupt=intr, gfp_hardwall=hard, oom_victim=oom, exiting=ex, memdie=memdie, kernel=kernel)
+    got = node_allowed(mm, hh, **kw)
+    want = [ref.node_allowed(i, m, hw, **kw) for i in range(8)]
     assert got.tolist() == want
 
 
@@ -156,3 +171,22 @@ def test_write_mems_strided_list_in_every_release(kernel):
     t = CpusetTree(topo(4), "v2", kernel)
     t.create("/job", mems="0-3:1/2")
     assert fmt(t.get("/job").mems) == "0,2"
+
+
+def movable_topo():
+    """Node 0: Normal memory; node 1: only ZONE_MOVABLE (hotplugged or CXL memory)."""
+    present = np.array([[0, 0, 100, 0, 0], [0, 0, 0, 100, 0]])
+    return Topology(name="mov", node_ids=np.arange(2), distance=np.array([[10, 20], [20, 10]]),
+                    cpu_ids=np.arange(2), cpu_node=np.array([0, 0]), present_pages=present, managed_pages=present)
+
+
+@pytest.mark.parametrize("kernel,logged", [("5.15", False), ("5.16", True), ("6.18", True)])
+def test_movable_only_mems_turn_on_the_insane_config_key(kernel, logged):
+    t = CpusetTree(movable_topo(), "v2", kernel)
+    t.create("/a")
+    ch = t.write_mems("/a", "1")
+    assert t.insane_config == logged
+    assert bool(ch.log) == logged and (not logged or "nmask=1" in ch.log[0])
+    assert t.write_mems("/a", "0-1").log == ()           # 0 has Normal memory
+    t.create("/b")
+    assert t.write_mems("/b", "1").log == ()             # the key is set once only
