@@ -347,9 +347,10 @@ def node_allowed(mems_allowed, hardwall_mems, *, in_interrupt=False, gfp_hardwal
 
     Row 3 per release: v4.14+ tests ``tsk_is_oom_victim(current)`` (``signal->oom_mm``: every
     thread of the process the OOM killer chose); v4.10..v4.13 tested the thread flag TIF_MEMDIE,
-    which the OOM killer sets on the one thread it picked (Michal Hocko, "mm, oom: do not rely on
-    TIF_MEMDIE for memory reserves access", v4.14). So another thread of the victim process
-    passes row 3 from v4.14 only.
+    which the OOM killer sets on the one thread it picked (Michal Hocko, "mm: replace TIF_MEMDIE
+    checks by tsk_is_oom_victim", with "mm, oom: do not rely on TIF_MEMDIE for memory reserves
+    access", cd04ae1e2dc8, both in the MM merge for v4.14). So another thread of the victim
+    process passes row 3 from v4.14 only.
 
     Parameters
     ----------

@@ -108,9 +108,13 @@ VARIANTS: tuple[Variant, ...] = (
        "semantics', queued 30 Jun 2021 for v5.14 (one release after N)"),
     # --- cpusets (kernel/cgroup/cpuset.c) ---
     _V("oom_victim_tsk", (4, 14), None, "__cpuset_node_allowed",
-       "OOM victims are recognised with tsk_is_oom_victim() (TIF_MEMDIE before)"),
+       "OOM victims are recognised with tsk_is_oom_victim(): every thread of the victim process "
+       "(before: the TIF_MEMDIE thread only). Michal Hocko's 'mm: replace TIF_MEMDIE checks by "
+       "tsk_is_oom_victim', MM merge for v4.14"),
     _V("cpusets_insane_config", (5, 16), None, "__alloc_pages_slowpath",
-       "a HARDWALL request in a cpuset with no zone <= highest_zoneidx fails at once"),
+       "a HARDWALL request in a cpuset with no zone <= highest_zoneidx fails at once (no OOM kill) "
+       "once some cpuset was given movable-only mems, which logs a warning: Feng Tang's "
+       "'mm/page_alloc: detect allocation forbidden by cpuset and bail out early', v5.16"),
     _V("seqcount_always", (4, 13), None, "cpuset_change_task_nodemask",
        "the mems_allowed seqcount is always taken on a change (need_loop before)"),
     # --- memory policies (mm/mempolicy.c) ---

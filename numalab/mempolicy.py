@@ -890,7 +890,8 @@ def auto_weights(bandwidth, n_memory) -> np.ndarray:
     ``bandwidth`` (nbits,) is min(read, write) bandwidth per node as firmware reports it (HMAT /
     CXL access coordinates; 0 = none reported). Over the N_MEMORY nodes: weight =
     floor(32 * bw / sum(bw)), or 1 when that is below 1 or bw is 0; then every weight is divided
-    by the weights' greatest common divisor. Other nodes get 1.
+    by the weights' greatest common divisor. Other nodes get 1. (Joshua Hahn's "mm/mempolicy:
+    Weighted Interleave Auto-tuning", v6.16; ``32 * bw`` is computed in 32 bits as there.)
 
     >>> bw = np.zeros(4, np.int64); bw[:2] = [300, 100]
     >>> auto_weights(bw, np.array([1, 1, 0, 0], bool)).tolist()
@@ -899,7 +900,7 @@ def auto_weights(bandwidth, n_memory) -> np.ndarray:
     bw = np.asarray(bandwidth, np.int64)
     mem = np.asarray(n_memory, bool)
     total = int(bw[mem].sum())
-    scaled = 32 * bw
+    scaled = (32 * bw) & 0xFFFFFFFF                 # the kernel's scaling_factor is an unsigned int
     w = np.where((bw > 0) & (total < scaled), scaled // max(total, 1), 1)
     out = np.ones(bw.shape, np.int64)
     if mem.any():
