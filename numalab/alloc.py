@@ -307,7 +307,8 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
     dict
         ``error`` (None or the errno name of set_mempolicy/mbind; the task then keeps no policy),
         ``home_node`` ({"node", "error"} or None), ``shm`` ({"inode", "inode_default", "order"}
-        for shm scope), ``weights`` ({"source", "values"}: per node with memory),
+        for shm scope), ``weights`` ({"source", "values"}: per node with memory; weighted
+        interleave only, else None),
         ``steps``: per cpuset state ``mems``, ``effective``, ``mems_allowed``, ``nodes``,
         ``reported_mode``, ``reported_flags``, ``reported_nodes``, ``eligible``, ``placement``,
         ``old_pages`` (where the pages of every earlier step are now) and, for v4.10 task
@@ -340,8 +341,8 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
                                                 "error": b["home_node"]["error"][0]}
     return {"error": b["error"][0], "kernel": b["kernel"], "topology": topo.name, "scope": scope,
             "cpu_node": b["cpu_node"], "mode": mp.MODE_NAMES.get(mval, f"MODE_{mval}"),
-            "flags": mp.flag_names(fbits), "home_node": home, "shm": b["shm"], "weights": b["weights"],
-            "steps": steps}
+            "flags": mp.flag_names(fbits), "home_node": home, "shm": b["shm"],
+            "weights": b["weights"] if mval == mp.MODES["WEIGHTED_INTERLEAVE"] else None, "steps": steps}
 
 
 def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None),), *, mems=None, then_mems=(),
@@ -399,7 +400,11 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
                            input="inode" if inode is not None else "order")
     shm = None
     if scope == "shm":
-        shm = {"inode": 0 if inode is None else int(inode), "inode_default": inode is None, "order": int(order)}
+        shm = {"inode": 0 if inode is None else int(inode), "inode_default": inode is None, "order": int(order),
+               "note": "shmem adds the segment's inode number to every page index, so interleave starts at "
+                       "the (inode mod k)-th node of the mask; a real segment's inode number comes from "
+                       "get_next_ino() and is not predictable from outside" +
+                       ("; 0 is assumed (default)" if inode is None else "")}
         mp.shm_interleave_index(0, shm["inode"], shm["order"], k)          # validates both
     zl = zonelists if zonelists is not None else zlmod.build(topo, k, "boot")
     if cpu_node is None:

@@ -110,7 +110,9 @@ def test_home_node_moves_the_start_of_bind(capsys):
 def test_shm_inode_number_shifts_the_interleave_start(capsys):
     base = ["cxl4", "--mode", "interleave", "--nodes", "0-3", "--scope", "shm", "--pages", "4"]
     d = _policy(capsys, *base)
-    assert d["shm"] == {"inode": 0, "inode_default": True, "order": 0}
+    assert {k: d["shm"][k] for k in ("inode", "inode_default", "order")} == {"inode": 0, "inode_default": True,
+                                                                            "order": 0}
+    assert "not predictable from outside" in d["shm"]["note"] and "0 is assumed" in d["shm"]["note"]
     assert d["steps"][0]["placement"] == [0, 1, 2, 3]
     d = _policy(capsys, *base, "--inode", "6")                 # 6 mod 4 = 2: starts at node 2
     assert d["steps"][0]["placement"] == [2, 3, 0, 1] and not d["shm"]["inode_default"]

@@ -26,9 +26,9 @@ in that step) and ``old_pages`` (where the pages of the earlier steps are now). 
 kernel list strings (``"0-1,3"``). Also: ``home_node`` (null, or the node and the errno of
 set_mempolicy_home_node, v5.17+), ``shm`` (shm scope: the inode number assumed, whether it is
 the default, the page order; the first page of a real segment lands on the (inode mod k)-th node
-of the mask, and the inode number is not predictable from outside), ``weights`` (the weighted
-interleave weights per memory node and where they come from: default, written, or auto from
-bandwidth in 6.16+).
+of the mask, and the inode number is not predictable from outside), ``weights`` (weighted
+interleave only: the weights per memory node and where they come from: default, written, or
+auto from bandwidth in 6.16+).
 """
 from __future__ import annotations
 
