@@ -75,6 +75,16 @@ def node_load(v):
     return order_b(v), order_f(v)
 
 
+def explained_values(v):
+    """``numalab zonelists --explain``'s value column for node 0 of example A (4 nodes, flat 20).
+
+    The value find_next_best_node compares is penalised distance * scale + node_load, with scale
+    nr_online_nodes * MAX_NUMNODES before 5.19 and MAX_NUMNODES from 5.19: the orders do not
+    change (node_load never reaches either scale), the explained values do.
+    """
+    return tuple(int(x) for x in zlm.explain(zlm.build(_topo(_flat(4)), v), 0)["value"].tolist()[1:])
+
+
 def zones_qualify(v):
     # node 1's Normal zone has present pages but none managed (all ballooned out)
     managed = np.zeros((2, 5), np.int64)
@@ -199,9 +209,7 @@ PROBES = {
     "node_load_assign": order_b,
     "node_load_accumulate": node_load,
     "node_load_increment": order_f,
-    # The scale change (nr_online_nodes * MAX_NUMNODES -> MAX_NUMNODES) came with the +1 rule in
-    # 5.19; node_load never reaches either scale, so only the order of example F shows the edge.
-    "load_scale_online": order_f,
+    "load_scale_online": explained_values,
     "zones_managed": zones_qualify,
     "zones_populated": zones_qualify,
     "build_possible_nodes": possible_nodes,
