@@ -36,11 +36,14 @@ from .errors import NumalabError
 from .kernel import profile
 from .topology import Topology
 
-__all__ = ["USER_GFP", "node_reach", "eligible_nodes", "first_allowed", "place", "migrate_pages",
-           "parse_user_nodes", "run_scenario", "run_scenarios"]
+__all__ = ["USER_GFP", "HARDWALL_GFP", "node_reach", "eligible_nodes", "first_allowed", "place", "migrate_pages",
+           "parse_user_nodes", "run_scenario", "run_scenarios", "cpuset_allocations"]
 
 #: The gfp mask of user pages (anonymous and shmem page faults).
 USER_GFP = "GFP_HIGHUSER_MOVABLE"
+#: Whether a named gfp mask carries __GFP_HARDWALL (GFP_USER and what builds on it).
+HARDWALL_GFP = {"GFP_KERNEL": False, "GFP_USER": True, "GFP_HIGHUSER": True, "GFP_HIGHUSER_MOVABLE": True,
+                "GFP_TRANSHUGE": True, "GFP_TRANSHUGE_LIGHT": True}
 
 
 def node_reach(zl, highest_zoneidx) -> np.ndarray:
@@ -95,7 +98,7 @@ def _ids(topo, idx):
 
 
 def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, gfp=USER_GFP,
-          ilx_offset=0, weights=None, cpusets_enabled=True, reach=None):
+          ilx_offset=0, weights=None, cpusets_enabled=True, reach=None, ilx=None):
     """Node of each of ``pages`` pages touched by a task on CPU node ``cpu_node`` (node id).
 
     Parameters
@@ -119,6 +122,9 @@ def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, g
         False when the task is in the root cpuset only (the allocator skips cpuset checks).
     reach : (n, n) bool, optional
         :func:`node_reach` for ``gfp`` (pass it to reuse it across calls).
+    ilx : (pages,) int, optional
+        Interleave index of every page (overrides ``ilx_offset``; shmem: see
+        :func:`numalab.mempolicy.shm_interleave_index`).
 
     Returns
     -------
@@ -166,7 +172,8 @@ def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, g
     il = np.isin(pol.mode, [mp.MODES["INTERLEAVE"], mp.MODES["WEIGHTED_INTERLEAVE"]])
     if il.any() and pages:
         rows = np.flatnonzero(il)
-        ilx = np.broadcast_to(np.arange(pages) + int(ilx_offset), (rows.size, pages))
+        base = np.arange(pages) + int(ilx_offset) if ilx is None else np.asarray(ilx, np.int64)
+        ilx = np.broadcast_to(base, (rows.size, pages))
         wil = pol.mode[rows] == mp.MODES["WEIGHTED_INTERLEAVE"]
         nid = mp.interleave_static(pol.nodes[rows], ilx, nbits)
         if wil.any():
@@ -268,7 +275,8 @@ def parse_user_nodes(text, topo: Topology):
 
 def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), mode="default",
                  flags=(), nodes=None, scope="task", cpu_node=None, pages=16, hierarchy="v2",
-                 zonelists=None, weights=None, pgoff=0) -> dict:
+                 zonelists=None, weights=None, pgoff=0, home_node=None, inode=None, order=0,
+                 weight_writes=None, bandwidth=None) -> dict:
     """A policy followed through cpuset.mems writes: the result of ``numalab policy``.
 
     The task runs on ``cpu_node`` inside a child cpuset whose mems are ``mems`` (``None``: the
@@ -283,11 +291,24 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
     offset ``pgoff - i * pages``; VMA and shm scope: one mapping (segment) whose next ``pages``
     pages are touched at each step (offset ``pgoff + i * pages``). The real ``pgoff`` depends on
     the address the mapping got (ASLR): interleave sequences are exact up to where they start.
+    A shared segment (``"shm"``) adds its inode number to every page index (``inode``, default
+    0; see :func:`numalab.mempolicy.shm_interleave_index`): a real segment's inode number is not
+    predictable from outside, so neither is the node its first page lands on. ``order`` > 0
+    (shm only) touches huge pages of ``2**order`` base pages.
+
+    ``home_node`` calls set_mempolicy_home_node() on the mapping after the policy is set (v5.17+;
+    :func:`numalab.mempolicy.set_home_node`). ``weight_writes`` ({node: weight} written to
+    ``weighted_interleave/nodeN``) and ``bandwidth`` ({node: bandwidth} as firmware reports it;
+    default: ``topo.meta["bandwidth"]`` when the topology records it) give the weighted-interleave
+    weights (:func:`numalab.mempolicy.interleave_weights`) unless ``weights`` is given.
 
     Returns
     -------
     dict
         ``error`` (None or the errno name of set_mempolicy/mbind; the task then keeps no policy),
+        ``home_node`` ({"node", "error"} or None), ``shm`` ({"inode", "inode_default", "order"}
+        for shm scope), ``weights`` ({"source", "values"}: per node with memory; weighted
+        interleave only, else None),
         ``steps``: per cpuset state ``mems``, ``effective``, ``mems_allowed``, ``nodes``,
         ``reported_mode``, ``reported_flags``, ``reported_nodes``, ``eligible``, ``placement``,
         ``old_pages`` (where the pages of every earlier step are now) and, for v4.10 task
@@ -299,7 +320,8 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
     """
     b = run_scenarios(topo, kernel, [(mode, flags, nodes)], mems=mems, then_mems=then_mems, scope=scope,
                       cpu_node=cpu_node, pages=pages, hierarchy=hierarchy, zonelists=zonelists,
-                      weights=weights, pgoff=pgoff)
+                      weights=weights, pgoff=pgoff, home_node=home_node, inode=inode, order=order,
+                      weight_writes=weight_writes, bandwidth=bandwidth)
     nbits = b["nbits"]
     steps = []
     for i, s in enumerate(b["steps"]):
@@ -315,14 +337,17 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
             st["transient_nodes"] = format_nodes(mp.unpack(s["transient_nodes"][0], nbits))
         steps.append(st)
     mval, fbits = int(b["mode"][0]), int(b["flags"][0])
+    home = None if b["home_node"] is None else {"node": b["home_node"]["node"],
+                                                "error": b["home_node"]["error"][0]}
     return {"error": b["error"][0], "kernel": b["kernel"], "topology": topo.name, "scope": scope,
             "cpu_node": b["cpu_node"], "mode": mp.MODE_NAMES.get(mval, f"MODE_{mval}"),
-            "flags": mp.flag_names(fbits), "steps": steps}
+            "flags": mp.flag_names(fbits), "home_node": home, "shm": b["shm"],
+            "weights": b["weights"] if mval == mp.MODES["WEIGHTED_INTERLEAVE"] else None, "steps": steps}
 
 
 def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None),), *, mems=None, then_mems=(),
                   scope="task", cpu_node=None, pages=16, hierarchy="v2", zonelists=None, weights=None,
-                  pgoff=0) -> dict:
+                  pgoff=0, home_node=None, inode=None, order=0, weight_writes=None, bandwidth=None) -> dict:
     """:func:`run_scenario` for a batch of policies in the same cpuset, as arrays.
 
     Every case ``(mode, flags, nodes)`` is one row of one :class:`~numalab.mempolicy.PolicyBatch`:
@@ -333,7 +358,8 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
     Parameters
     ----------
     topo, kernel, mems, then_mems, scope, cpu_node, pages, hierarchy, zonelists, weights, pgoff
-        As in :func:`run_scenario`.
+        As in :func:`run_scenario`; also ``home_node``, ``inode``, ``order``, ``weight_writes``,
+        ``bandwidth``.
     cases : sequence of (mode, flags, nodes)
         ``mode`` and ``flags`` as :func:`numalab.mempolicy.mode_value` / ``flag_bits`` take them;
         ``nodes`` the user's nodemask text (``None``: a NULL nodemask).
@@ -346,7 +372,9 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
         ``effective`` and ``mems_allowed`` ((nbits,) bool), ``nodes`` and ``reported_nodes``
         ((B, W) packed nodemasks), ``reported_mode``/``reported_flags`` (B,), ``eligible`` (list of
         B lists of node ids), ``placement`` (B, pages) node ids, ``old_pages`` (list of (B, pages)
-        arrays) and ``transient_nodes`` ((B, W) packed, v4.10 task policies only, else None).
+        arrays) and ``transient_nodes`` ((B, W) packed, v4.10 task policies only, else None);
+        ``home_node`` (None, or {"node", "error": (B,) errno names}), ``shm`` (None, or the inode
+        and order used), ``weights`` ({"source", "values": {node: weight}}).
 
     Examples
     --------
@@ -367,6 +395,17 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
     pages = int(pages)
     if pages < 0 or pages > 1 << 20:
         raise NumalabError("pages must lie in 0..1048576", input=pages)
+    if scope != "shm" and (inode is not None or int(order) != 0):
+        raise NumalabError("an inode number and a page order apply to shared memory (scope shm) only",
+                           input="inode" if inode is not None else "order")
+    shm = None
+    if scope == "shm":
+        shm = {"inode": 0 if inode is None else int(inode), "inode_default": inode is None, "order": int(order),
+               "note": "shmem adds the segment's inode number to every page index, so interleave starts at "
+                       "the (inode mod k)-th node of the mask; a real segment's inode number comes from "
+                       "get_next_ino() and is not predictable from outside" +
+                       ("; 0 is assumed (default)" if inode is None else "")}
+        mp.shm_interleave_index(0, shm["inode"], shm["order"], k)          # validates both
     zl = zonelists if zonelists is not None else zlmod.build(topo, k, "boot")
     if cpu_node is None:
         cpu_node = int(topo.node_ids[np.flatnonzero(topo.has_cpu)[0]]) if topo.has_cpu.any() else int(topo.node_ids[0])
@@ -396,8 +435,22 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
             user[i], bad[i] = parse_user_nodes(nodes, topo)
         mvals[i] = mp.mode_value(mode)
         fvals[i] = mp.flag_bits(flags)
-    pol = mp.create(mvals, fvals, user, task_mems, k, n_memory=tree.n_memory, nbits=nbits, bad_mask=bad)
+    pol = mp.create(mvals, fvals, user, task_mems, k, n_memory=tree.n_memory, nbits=nbits, bad_mask=bad,
+                    call="set_mempolicy" if scope == "task" else "mbind")
     error = pol.errno_names()
+    home = None
+    if home_node is not None:
+        pol, herr = mp.set_home_node(pol, int(home_node), k, online=topo.mask(topo.online), scope=scope)
+        home = {"node": int(home_node), "error": herr}
+    wsource = "given"
+    if weights is None:
+        bw = bandwidth if bandwidth is not None else topo.meta.get("bandwidth")
+        weights, wsource = mp.interleave_weights(k, nbits, tree.n_memory,
+                                                 written=_node_dict(weight_writes, "weights"),
+                                                 bandwidth=_node_dict(bw, "bandwidth"))
+    wts = np.asarray(weights, np.int64)
+    mem_ids = np.flatnonzero(np.asarray(tree.n_memory, bool))
+    weights_doc = {"source": wsource, "values": {int(i): int(max(wts[i], 1)) for i in mem_ids if i < wts.size}}
     nr = topo.nr_node_ids
     reach = node_reach(zl, zlmod.gfp_zone(USER_GFP, topo))
     steps, history = [], []
@@ -406,8 +459,12 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
         rmode, rflags, rmask = mp.report(pol, nr)
         i = len(steps)
         off = pgoff - i * pages if scope == "task" else pgoff + i * pages
+        ilx = None
+        if shm is not None:                   # page index in the file, biased by the inode number
+            index = (off + np.arange(pages)) << shm["order"]
+            ilx = mp.shm_interleave_index(index, shm["inode"], shm["order"], k)
         placement, elig = place(pol, zl, allowed, cpu_node, pages, weights=weights, cpusets_enabled=enabled,
-                                ilx_offset=off, reach=reach)
+                                ilx_offset=off, reach=reach, ilx=ilx)
         steps.append({"mems": label_mems, "effective": np.asarray(eff, bool), "mems_allowed": np.asarray(allowed, bool),
                       "nodes": pol.nodes.copy(), "reported_mode": rmode, "reported_flags": rflags,
                       "reported_nodes": rmask, "eligible": elig, "placement": placement,
@@ -429,6 +486,109 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
                 pol = mp.rebind(pol, change.configured[path], k)
             old = change.old_task_mems[path]
             history = [migrate_pages(h, old, new_task) for h in history]
-        record(format_nodes(parse_nodes(m, topo.max_numnodes)), change.new_effective[path], new_task, transient)
+        record(format_nodes(change.configured[path]), change.new_effective[path], new_task, transient)
     return {"kernel": k.label, "cpu_node": cpu_node, "nbits": nbits, "mode": mvals, "flags": fvals,
-            "error": error, "steps": steps}
+            "error": error, "home_node": home, "shm": shm, "weights": weights_doc, "steps": steps}
+
+
+def _node_dict(value, what):
+    """``{node id: int}`` from a dict or a ``"0=300,1=100"`` string (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        out = {}
+        for part in [p for p in value.replace(" ", "").split(",") if p]:
+            key, sep, val = part.partition("=")
+            if not sep or not key.isdigit() or not val.isdigit():
+                raise NumalabError(f"{what} must look like 0=300,1=100 (node=value, decimal)", input=value)
+            out[int(key)] = int(val)
+        return out
+    if not isinstance(value, dict):
+        raise NumalabError(f"{what} must be a mapping of node id to an integer", input=str(value)[:60])
+    out = {}
+    for key, val in value.items():
+        try:
+            nid = int(key)
+        except (TypeError, ValueError):
+            raise NumalabError(f"{what}: node id {key!r} is not an integer", input=str(key)) from None
+        if not isinstance(val, (int, np.integer)) or isinstance(val, bool):
+            raise NumalabError(f"{what} of node {nid} must be an integer", input=str(val))
+        out[nid] = int(val)
+    return out
+
+
+def cpuset_allocations(topo: Topology, kernel="current", *, mems=None, then_mems=(), hierarchy="v2",
+                       cpu_node=None, gfps=("GFP_KERNEL", "GFP_HIGHUSER", "GFP_HIGHUSER_MOVABLE"),
+                       zonelists=None) -> dict:
+    """What an allocation of a task in a cpuset gets, per gfp mask, after the cpuset.mems writes.
+
+    The task runs on ``cpu_node`` in a child cpuset (mems ``mems``, then each of ``then_mems``).
+    Per gfp: the fast path takes the first zone <= the request's highest zone of the local
+    node's zonelist within mems_allowed. When there is none: a request without __GFP_HARDWALL
+    (GFP_KERNEL) may use the nearest hardwall ancestor's mems in the slow path; a HARDWALL request
+    fails at once from v5.16 when the static key cpusets_insane_config_key is on (some cpuset was
+    given movable-only mems; ``__alloc_pages_slowpath``), and before v5.16 (or with the key off)
+    ends in reclaim and the OOM killer (CONSTRAINT_CPUSET), retried. Free memory everywhere.
+
+    Returns
+    -------
+    dict
+        ``kernel``, ``cpu_node``, ``cpuset`` (path, mems, effective, mems_allowed), ``log`` (kernel
+        log lines of the writes), ``insane_config`` (the static key), ``allocations`` (per gfp:
+        ``gfp``, ``highest_zone``, ``hardwall``, ``outcome``, ``node``) and ``node_allowed`` (the
+        __cpuset_node_allowed table of the cpuset).
+
+    Examples
+    --------
+    >>> from numalab import sources
+    >>> r = cpuset_allocations(sources.load("cxl4"), "6.1", mems="0-1")
+    >>> [(a["gfp"], a["outcome"], a["node"]) for a in r["allocations"]]
+    [('GFP_KERNEL', 'allocated', 0), ('GFP_HIGHUSER', 'allocated', 0), ('GFP_HIGHUSER_MOVABLE', 'allocated', 0)]
+    """
+    from .cpuset import node_allowed_table
+
+    k = profile(kernel)
+    zl = zonelists if zonelists is not None else zlmod.build(topo, k, "boot")
+    if cpu_node is None:
+        cpu_node = int(topo.node_ids[np.flatnonzero(topo.has_cpu)[0]]) if topo.has_cpu.any() else int(topo.node_ids[0])
+    local = topo.index_of(int(cpu_node))
+    tree = CpusetTree(topo, hierarchy, k)
+    path, log = "/", []
+    if mems is not None:
+        path = "/numalab"
+        tree.create(path, populated=False)
+        log += list(tree.write_mems(path, mems).log)
+        tree.get(path).populated = bool(tree.get(path).mems.any()) or hierarchy == "v2"
+    elif then_mems:
+        raise NumalabError("--then-mems needs --mems (the task must be in a child cpuset)", input="then_mems")
+    for m in then_mems:
+        log += list(tree.write_mems(path, m).log)
+    enabled = tree.cpusets_enabled()
+    ma = topo.gather(tree.task_mems_allowed(path)) if enabled else np.ones(topo.n_nodes, bool)
+    hw = topo.gather(tree.get(tree.nearest_hardwall_ancestor(path)).mems) if enabled else ma
+    out = []
+    for gfp in gfps:
+        name = str(gfp).strip().upper()
+        if name not in HARDWALL_GFP:
+            raise NumalabError("gfp mask must be one of " + ", ".join(HARDWALL_GFP), input=str(gfp))
+        hz = zlmod.gfp_zone(name, topo)
+        reach = node_reach(zl, hz)
+        first = int(first_allowed(zl, reach, local, ma))
+        hard = HARDWALL_GFP[name]
+        if first >= 0:
+            outcome, node = "allocated", int(topo.node_ids[first])
+        elif not hard and (alt := int(first_allowed(zl, reach, local, hw))) >= 0:
+            outcome, node = "allocated outside mems_allowed (slow path: nearest hardwall ancestor)", \
+                int(topo.node_ids[alt])
+        elif hard and k.cpusets_insane_config and tree.insane_config:
+            outcome, node = "fails at once (movable-only cpuset: cpusets_insane_config)", None
+        else:
+            outcome, node = "no zone: reclaim, then the OOM killer (CONSTRAINT_CPUSET), retried", None
+        out.append({"gfp": name, "highest_zone": topo.zone_types[hz], "hardwall": hard, "outcome": outcome,
+                    "node": node})
+    return {"kernel": k.label, "topology": topo.name, "hierarchy": hierarchy, "cpu_node": int(cpu_node),
+            "cpuset": {"path": path, "mems": format_nodes(tree.get(path).mems) if path != "/" else None,
+                       "effective": format_nodes(tree.effective(path)),
+                       "mems_allowed": format_nodes(tree.task_mems_allowed(path))},
+            "log": log, "insane_config": tree.insane_config, "allocations": out,
+            "node_allowed": node_allowed_table(tree, path)}

@@ -49,10 +49,11 @@ __all__ = ["CpusetTree", "Cpuset", "MemsChange", "parse_nodes", "format_nodes", 
            "node_allowed_table", "read_cgroup_tree"]
 
 
-def parse_nodes(text, nbits: int, *, where="cpuset.mems") -> np.ndarray:
+def parse_nodes(text, nbits: int, *, where="cpuset.mems", kernel=None) -> np.ndarray:
     """Parse a kernel list (``"0-1,3"``; ``""`` is empty) into a bool mask of ``nbits`` bits.
 
-    Uses :func:`numalab.nodemask.parselist` (bitmap_parselist rules).
+    Uses :func:`numalab.nodemask.parselist` (bitmap_parselist rules) with the grammar of
+    ``kernel`` (``N`` from v5.13, ``all`` from v5.14; ``None``: the newest grammar).
     """
     if isinstance(text, np.ndarray):
         m = np.asarray(text, bool)
@@ -70,7 +71,7 @@ def parse_nodes(text, nbits: int, *, where="cpuset.mems") -> np.ndarray:
     if not text.strip():
         return np.zeros(nbits, bool)
     try:
-        return np.asarray(_nm.parselist(text.strip(), nbits), bool)
+        return np.asarray(_nm.parselist(text.strip(), nbits, kernel=kernel), bool)
     except NumalabError as e:
         raise NumalabError(f"{where}: {e.problem}", errno=e.errno or "EINVAL", input=text) from None
 
@@ -109,6 +110,8 @@ class MemsChange:
     old_effective: dict
     new_effective: dict
     configured: dict
+    #: Kernel log lines the write produced (v5.16+: the movable-only warning).
+    log: tuple = ()
 
 
 def _parent(path: str) -> str | None:
@@ -148,6 +151,9 @@ class CpusetTree:
         root_mems = topo.mask(topo.possible) if hierarchy == "v2" else self.n_memory.copy()
         root = Cpuset("/", root_mems, mem_exclusive=True, populated=True)
         self._sets = {"/": root}
+        #: The static key cpusets_insane_config_key (v5.16+): set by the first write of mems
+        #: that have only movable memory, never cleared.
+        self.insane_config = False
 
     # ------------------------------------------------------------------ structure
     def __contains__(self, path):
@@ -276,11 +282,17 @@ class CpusetTree:
         path = _norm(path)
         if path == "/":
             raise NumalabError("the root cpuset's mems are read-only", errno="EACCES", input=path)
-        trial = parse_nodes(mems, self.nbits)
+        trial = parse_nodes(mems, self.nbits, kernel=self.kernel)   # the release's own grammar
         self._validate(path, trial)
         sub = [p for p in self.paths() if p == path or p.startswith(path.rstrip("/") + "/")]
         old_eff = {p: self.effective(p) for p in sub}
         old_task = {p: self.task_mems_allowed(p) for p in sub}
+        log = ()
+        if self.kernel.cpusets_insane_config and not self.insane_config and self.movable_only(trial):
+            self.insane_config = True
+            log = (f"Unsupported (movable nodes only) cpuset configuration detected "
+                   f"(nmask={format_nodes(trial)})! Cpuset allocations might fail even with a lot of "
+                   f"memory available.",)
         cs = self.get(path)
         cs.mems = trial.copy()
         cs.mems_unset = False
@@ -289,7 +301,19 @@ class CpusetTree:
         changed = tuple(p for p in sub if not np.array_equal(old_eff[p], new_eff[p]))
         return MemsChange(path=path, changed=changed, old_task_mems=old_task, new_task_mems=new_task,
                           old_effective=old_eff, new_effective=new_eff,
-                          configured={p: self.get(p).mems.copy() for p in sub})
+                          configured={p: self.get(p).mems.copy() for p in sub}, log=log)
+
+    def movable_only(self, mems) -> bool:
+        """``movable_only_nodes``: non-empty mems none of which has memory at or below ZONE_NORMAL.
+
+        The kernel asks the first node's zonelist for a zone <= ZONE_NORMAL within the mems; here
+        N_NORMAL_MEMORY of the topology answers the same question. From v5.16 ``update_nodemask``
+        turns on the static key ``cpusets_insane_config_key`` and logs a warning the first time
+        such mems are written (Feng Tang, "mm/page_alloc: detect allocation forbidden by cpuset
+        and bail out early", v5.16).
+        """
+        m = np.asarray(mems, bool)
+        return bool(m.any()) and not bool((m & self.topology.mask(self.topology.has_normal_memory)).any())
 
     def set_flags(self, path, *, mem_exclusive=None, mem_hardwall=None):
         """v1 only: write cpuset.mem_exclusive / cpuset.mem_hardwall (exclusive overlap -> EINVAL)."""
@@ -313,7 +337,7 @@ class CpusetTree:
 
 # --------------------------------------------------------------------------------------------
 def node_allowed(mems_allowed, hardwall_mems, *, in_interrupt=False, gfp_hardwall=True,
-                 oom_victim=False, exiting=False) -> np.ndarray:
+                 oom_victim=False, exiting=False, memdie=None, kernel=None) -> np.ndarray:
     """``__cpuset_node_allowed`` for every node at once (vectorized over node bits).
 
     First matching row wins: (1) in interrupt -> allowed; (2) node in the task's mems_allowed ->
@@ -321,10 +345,22 @@ def node_allowed(mems_allowed, hardwall_mems, *, in_interrupt=False, gfp_hardwal
     task is exiting (PF_EXITING) -> allowed; (6) allowed iff the node is in the configured mems
     of the nearest hardwall ancestor.
 
+    Row 3 per release: v4.14+ tests ``tsk_is_oom_victim(current)`` (``signal->oom_mm``: every
+    thread of the process the OOM killer chose); v4.10..v4.13 tested the thread flag TIF_MEMDIE,
+    which the OOM killer sets on the one thread it picked (Michal Hocko, "mm: replace TIF_MEMDIE
+    checks by tsk_is_oom_victim", with "mm, oom: do not rely on TIF_MEMDIE for memory reserves
+    access", cd04ae1e2dc8, both in the MM merge for v4.14). So another thread of the victim
+    process passes row 3 from v4.14 only.
+
     Parameters
     ----------
     mems_allowed, hardwall_mems : (..., nbits) bool
     in_interrupt, gfp_hardwall, oom_victim, exiting : bool or bool arrays broadcasting over ``...``
+        ``oom_victim``: the task's process was chosen by the OOM killer.
+    memdie : bool or bool array, optional
+        The thread itself carries TIF_MEMDIE (default: ``oom_victim``, the picked thread).
+    kernel : str, optional
+        Release (default: the newest rules).
 
     Examples
     --------
@@ -338,24 +374,33 @@ def node_allowed(mems_allowed, hardwall_mems, *, in_interrupt=False, gfp_hardwal
     row6 = hw
     res = np.where(e(exiting), True, row6)
     res = np.where(e(gfp_hardwall), False, res)
-    res = np.where(e(oom_victim), True, res)
+    row3 = oom_victim
+    if kernel is not None and not profile(kernel).oom_victim_tsk:
+        row3 = oom_victim if memdie is None else memdie
+    res = np.where(e(row3), True, res)
     res = np.where(m, True, res)
     res = np.where(e(in_interrupt), True, res)
     return np.broadcast_to(res, np.broadcast_shapes(m.shape, hw.shape, res.shape)).copy()
 
 
 def node_allowed_table(tree: CpusetTree, path, nodes=None) -> list:
-    """Every combination of the decision inputs for one cpuset, as rows (for tables and charts)."""
+    """Every combination of the decision inputs for one cpuset, as rows (for tables and charts).
+
+    The OOM rows distinguish the thread the OOM killer picked (``tif_memdie``) from the other
+    threads of the victim process: they differ before v4.14 (the tree's kernel decides).
+    """
     ids = tree.topology.node_ids if nodes is None else np.asarray(nodes)
     m = tree.task_mems_allowed(path)[ids]
     hw = tree.get(tree.nearest_hardwall_ancestor(path)).mems[ids]
     rows = []
     for intr in (False, True):
-        for oom in (False, True):
+        for oom, memdie in ((False, False), (True, True), (True, False)):
             for hard in (True, False):
                 for ex in (False, True):
-                    ok = node_allowed(m, hw, in_interrupt=intr, gfp_hardwall=hard, oom_victim=oom, exiting=ex)
-                    rows.append({"in_interrupt": intr, "oom_victim": oom, "gfp_hardwall": hard, "exiting": ex,
+                    ok = node_allowed(m, hw, in_interrupt=intr, gfp_hardwall=hard, oom_victim=oom, exiting=ex,
+                                      memdie=memdie, kernel=tree.kernel)
+                    rows.append({"in_interrupt": intr, "oom_victim": oom, "tif_memdie": memdie,
+                                 "gfp_hardwall": hard, "exiting": ex,
                                  "allowed": format_nodes(np.isin(np.arange(ids.max() + 1), ids[ok]))})
     return rows
 

@@ -31,6 +31,7 @@ __all__ = [
     "KernelProfile",
     "Variant",
     "VARIANTS",
+    "NOT_MODELLED",
     "NAMED_VERSIONS",
     "OLDEST",
     "NEWEST",
@@ -89,43 +90,67 @@ VARIANTS: tuple[Variant, ...] = (
        "zonelists are built for every possible node (for_each_node), not only online ones: "
        "Michal Hocko's 'mm: handle uninitialized numa nodes gracefully' (09f49dca570a, -mm in "
        "Feb 2022, merged for v5.18; a powerpc fix citing it went into v5.18-rc)"),
-    _V("skip_memoryless_local", (6, 8), None, "find_next_best_node",
+    _V("skip_memoryless_local", (6, 7), None, "find_next_best_node",
        "a memoryless local node is not put first in its own order: Qi Zheng's 'mm: page_alloc: "
-       "skip memoryless nodes entirely' (posted Oct 2023 after the v6.7 mm-stable cut, so v6.8; "
-       "recordings: Debian 6.1 lists it first, 6.12 does not)"),
+       "skip memoryless nodes entirely' with its companion 'mm: memory_hotplug: drop memoryless "
+       "node from fallback lists', both in the MM pull for v6.7-rc1 (recordings: Debian 6.1 lists "
+       "it first, 6.12 does not)"),
     _V("zone_order_mode", (4, 10), (4, 14), "build_zonelists",
        "vm.numa_zonelist_order=zone is available (ZONELIST_ORDER_ZONE, removed in v4.14)"),
     _V("print_fallback_order", (5, 16), None, "build_zonelists",
        "the boot log prints 'Fallback order for Node N:'"),
     # --- bitmap (lib/bitmap.c) ---
-    _V("parselist_n_all", (5, 13), None, "bitmap_parselist",
-       "the list grammar accepts the tokens N (last bit) and all"),
+    _V("parselist_n", (5, 13), None, "bitmap_parselist",
+       "the list grammar accepts the token N (the last bit): Paul Gortmaker's 'lib: bitmap: support "
+       "\"N\" as an alias for size of bitmap', RCU pull for v5.13"),
+    _V("parselist_all", (5, 14), None, "bitmap_parselist",
+       "the list grammar accepts the token all (0-N): b18def121f07 'bitmap_parse: Support 'all' "
+       "semantics', queued 30 Jun 2021 for v5.14 (one release after N)"),
     # --- cpusets (kernel/cgroup/cpuset.c) ---
     _V("oom_victim_tsk", (4, 14), None, "__cpuset_node_allowed",
-       "OOM victims are recognised with tsk_is_oom_victim() (TIF_MEMDIE before)"),
+       "OOM victims are recognised with tsk_is_oom_victim(): every thread of the victim process "
+       "(before: the TIF_MEMDIE thread only). Michal Hocko's 'mm: replace TIF_MEMDIE checks by "
+       "tsk_is_oom_victim', MM merge for v4.14"),
     _V("cpusets_insane_config", (5, 16), None, "__alloc_pages_slowpath",
-       "a HARDWALL request in a cpuset with no zone <= highest_zoneidx fails at once"),
+       "a HARDWALL request in a cpuset with no zone <= highest_zoneidx fails at once (no OOM kill) "
+       "once some cpuset was given movable-only mems, which logs a warning: Feng Tang's "
+       "'mm/page_alloc: detect allocation forbidden by cpuset and bail out early', v5.16"),
     _V("seqcount_always", (4, 13), None, "cpuset_change_task_nodemask",
        "the mems_allowed seqcount is always taken on a change (need_loop before)"),
     # --- memory policies (mm/mempolicy.c) ---
     _V("flag_numa_balancing", (5, 12), None, "sanitize_mpol_flags",
        "MPOL_F_NUMA_BALANCING exists (with MPOL_BIND)"),
+    _V("numa_balancing_mbind_checked", (5, 15), None, "sanitize_mpol_flags",
+       "mbind() checks MPOL_F_NUMA_BALANCING like set_mempolicy() (v5.12..v5.14: only "
+       "do_set_mempolicy checked it, so mbind accepted it with any mode): Eric Dumazet's "
+       "'mm/mempolicy: do not allow illegal MPOL_F_NUMA_BALANCING | MPOL_LOCAL in mbind()', "
+       "6d2aec9e123b, v5.15"),
     _V("local_is_mode", (5, 14), None, "mpol_new",
        "MPOL_LOCAL is a real mode (before: PREFERRED with MPOL_F_LOCAL, reported as PREFERRED)"),
     _V("mode_preferred_many", (5, 15), None, "mpol_new",
        "MPOL_PREFERRED_MANY exists"),
     _V("home_node", (5, 17), None, "set_mempolicy_home_node",
-       "set_mempolicy_home_node() sets pol->home_node for BIND and PREFERRED_MANY"),
+       "set_mempolicy_home_node() sets pol->home_node for BIND and PREFERRED_MANY VMA policies "
+       "(EOPNOTSUPP for other modes, ENOSYS before): their pages start at the home node's "
+       "zonelist (c6018b4b2549, Aneesh Kumar K.V, v5.17)"),
     _V("mode_weighted_interleave", (6, 9), None, "mpol_new",
        "MPOL_WEIGHTED_INTERLEAVE exists"),
     _V("numa_balancing_preferred_many", (6, 10), None, "sanitize_mpol_flags",
        "MPOL_F_NUMA_BALANCING is accepted with MPOL_PREFERRED_MANY too"),
     _V("weighted_interleave_auto", (6, 16), None, "weighted_interleave sysfs",
-       "weights can come from firmware bandwidth (auto mode); writing 0 is EINVAL"),
+       "weights come from firmware bandwidth (HMAT/CXL access coordinates) until a node weight is "
+       "written (auto mode, reduce_interleave_weights); writing 0 is EINVAL (before: 0 meant 1). "
+       "Joshua Hahn's 'mm/mempolicy: Weighted Interleave Auto-tuning'"),
+    _V("shmem_ilx_rework", (6, 7), None, "shmem_get_pgoff_policy",
+       "a shmem huge page's interleave index is i_ino + (index >> order) (before: the pseudo-VMA "
+       "gave (i_ino + index) >> order): Hugh Dickins' 'mempolicy: alloc_pages_mpol() for NUMA "
+       "policy without vma' series, MM pull for v6.7"),
     _V("rebind_two_step", (4, 10), (4, 13), "mpol_rebind_nodemask",
        "task policies are rebound in two steps (STEP1 union of old and new, STEP2 new)"),
-    _V("rebind_stores_result", (4, 13), (5, 3), "mpol_rebind_nodemask",
-       "bug: a no-flag rebind stores the remapped result, not the new mems, as the old domain"),
+    _V("rebind_stores_result", (4, 13), (5, 2), "mpol_rebind_nodemask",
+       "bug: a no-flag rebind stores the remapped result, not the new mems, as the old domain "
+       "(from 213980c0f23b; fixed by zhong jiang's 'mm/mempolicy.c: fix an incorrect rebind node "
+       "in mpol_rebind_nodemask', 29b190fa774d, in v5.2 and the 4.14, 4.19 and 5.1 stable lines)"),
     _V("preferred_not_remapped", (5, 14), None, "mpol_rebind_preferred",
        "PREFERRED (and PREFERRED_MANY) keep their nodes on a cpuset change"),
     _V("check_retry_cpuset", (4, 13), None, "__alloc_pages_slowpath",
@@ -136,6 +161,30 @@ VARIANTS: tuple[Variant, ...] = (
        "dynamic interleave keeps the last node used (il_prev); v4.10 kept the next one (il_next)"),
 )
 _BY_NAME = {v.name: v for v in VARIANTS}
+
+#: Changes in the kernel's history that numalab does not model, with the reason: none of them
+#: changes an output numalab computes (placement with free memory everywhere, masks, errnos,
+#: zonelists, reports). ``numalab kernel V`` lists them. ``since`` is the first release.
+NOT_MODELLED: tuple[dict, ...] = (
+    {"change": "hugetlbfs pages in the 6.7 mempolicy rework (shared policies and the interleave "
+               "index of hugetlb pages)", "since": (6, 7), "function": "huge_node",
+     "reason": "numalab places base pages and shmem huge pages only; hugetlb pools and their "
+               "per-node surplus accounting are not modelled"},
+    {"change": "task interleave state (il_prev, il_weight) read inside a mems_allowed_seq retry "
+               "loop", "since": (6, 9), "function": "interleave_nodes",
+     "reason": "a concurrency fix: it changes nothing without a racing cpuset change; the race model "
+               "(numalab.race, the race issue) owns the retry loops"},
+    {"change": "cpuset_current_node_allowed() renamed, and cpuset_node_allowed(cgroup, nid) tests "
+               "the cgroup-v2 effective mems for reclaim and demotion", "since": (6, 16),
+     "function": "cpuset_node_allowed",
+     "reason": "reclaim and demotion are not modelled (free memory everywhere); the allocator's "
+               "per-node decision is unchanged and modelled by numalab.cpuset.node_allowed"},
+    {"change": "zonelist rebuild under a seqlock (zonelist_update_seq): an allocation that raced "
+               "with build_all_zonelists retries (Mel Gorman's race fix, about v6.0; release not "
+               "checked against a tree)", "since": (6, 0), "function": "__alloc_pages_slowpath",
+     "reason": "a concurrency fix for memory hotplug during allocation; numalab builds zonelists "
+               "at boot or after a hotplug, never during an allocation"},
+)
 
 _LAST_MINOR = {4: 20, 5: 19}
 _VERSION_RE = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~][0-9A-Za-z.+~-]*)?\s*$")
@@ -176,6 +225,11 @@ class KernelProfile:
         """``'managed'`` or ``'populated'``: which page count makes a zone enter a zonelist."""
         return "populated" if "zones_populated" in self.variants else "managed"
 
+    @property
+    def list_grammar(self) -> tuple:
+        """``(N, all)``: which extra tokens ``bitmap_parselist`` accepts (v5.13 N, v5.14 all)."""
+        return ("parselist_n" in self.variants, "parselist_all" in self.variants)
+
     def has_mode(self, mode: str) -> bool:
         """True if the mempolicy mode (name without ``MPOL_``) exists in this version."""
         mode = mode.upper().removeprefix("MPOL_")
@@ -186,6 +240,11 @@ class KernelProfile:
         if mode == "WEIGHTED_INTERLEAVE":
             return "mode_weighted_interleave" in self.variants
         return False
+
+    def not_modelled(self) -> list[dict]:
+        """:data:`NOT_MODELLED` with the release window and whether this release has the change."""
+        return [{"change": c["change"], "since": "v%d.%d" % c["since"], "in_release": self.version >= c["since"],
+                 "function": c["function"], "reason": c["reason"]} for c in NOT_MODELLED]
 
     def describe(self) -> list[dict]:
         """Every variant with its window and whether it applies here (for tables and docs)."""

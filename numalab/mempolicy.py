@@ -14,7 +14,7 @@ rules:
   and the contextualisation of ``mpol_set_nodemask`` against the cpuset, with the errno of every
   refused combination (``"EINVAL"``);
 * :func:`rebind` is ``mpol_rebind_policy`` for one cpuset change (v4.10 two steps for the task
-  policy, the v4.13..v5.2 stored-result bug, v5.14+ PREFERRED kept, empty results widened to the
+  policy, the v4.13..v5.1 stored-result bug, v5.14+ PREFERRED kept, empty results widened to the
   new mems);
 * :func:`report` is what get_mempolicy() returns;
 * :func:`policy_nodemask` is the nodemask and start node handed to the allocator, and
@@ -55,6 +55,7 @@ __all__ = [
     "create", "rebind", "rebind_steps", "report", "cut_reported",
     "policy_nodemask", "interleave_static", "interleave_dynamic",
     "weighted_interleave_static", "weighted_interleave_dynamic",
+    "set_home_node", "interleave_weights", "auto_weights", "shm_interleave_index",
 ]
 
 #: uapi mode values (include/uapi/linux/mempolicy.h).
@@ -316,6 +317,8 @@ class PolicyBatch:
         nodemask width (MAX_NUMNODES of the model).
     kernel : str
         kernel release label the batch was built with.
+    home : (B,) int64 or None
+        ``pol->home_node`` (v5.17+, set by :func:`set_home_node`); -1 (NUMA_NO_NODE) or None: unset.
     """
 
     mode: np.ndarray
@@ -326,6 +329,7 @@ class PolicyBatch:
     errno: np.ndarray
     nbits: int
     kernel: str
+    home: np.ndarray | None = None
 
     def __len__(self):
         return int(self.mode.shape[0])
@@ -341,18 +345,23 @@ class PolicyBatch:
     def take(self, idx) -> "PolicyBatch":
         """Rows ``idx`` as a new batch."""
         return dataclasses.replace(self, mode=self.mode[idx], flags=self.flags[idx], local=self.local[idx],
-                                   nodes=self.nodes[idx], w=self.w[idx], errno=self.errno[idx])
+                                   nodes=self.nodes[idx], w=self.w[idx], errno=self.errno[idx],
+                                   home=None if self.home is None else self.home[idx])
+
+    def home_nodes(self) -> np.ndarray:
+        """``pol->home_node`` per row (-1: NUMA_NO_NODE)."""
+        return np.full(len(self), -1, np.int64) if self.home is None else np.asarray(self.home, np.int64)
 
     def row(self, i: int) -> dict:
         """One policy as plain values (node lists by id)."""
         return {"mode": MODE_NAMES.get(int(self.mode[i]), int(self.mode[i])),
                 "flags": flag_names(int(self.flags[i])), "local": bool(self.local[i]),
                 "nodes": to_nodes(self.nodes[i], self.nbits), "w": to_nodes(self.w[i], self.nbits),
-                "errno": ERRNOS[int(self.errno[i])]}
+                "errno": ERRNOS[int(self.errno[i])], "home_node": int(self.home_nodes()[i])}
 
 
 def create(mode, flags, user, allowed, kernel="current", *, n_memory=None, nbits=None,
-           bad_mask=None) -> PolicyBatch:
+           bad_mask=None, call="set_mempolicy") -> PolicyBatch:
     """set_mempolicy()/mbind() for a batch: validation, ``mpol_new`` and ``mpol_set_nodemask``.
 
     Rules (v6.1; version windows applied from ``kernel``):
@@ -360,6 +369,10 @@ def create(mode, flags, user, allowed, kernel="current", *, n_memory=None, nbits
     1. ``sanitize_mpol_flags``: mode >= MPOL_MAX, STATIC with RELATIVE, NUMA_BALANCING with a mode
        other than BIND (v5.12+; PREFERRED_MANY too from v6.10) -> EINVAL. Before v5.12 the
        NUMA_BALANCING bit is not a mode flag, so it makes the mode value too large -> EINVAL.
+       v5.12..v5.14 only ``do_set_mempolicy`` checked the NUMA_BALANCING mode, so ``mbind()``
+       accepted the flag with any mode (and stored it); from v5.15 both calls share
+       ``sanitize_mpol_flags`` (6d2aec9e123b, "mm/mempolicy: do not allow illegal
+       MPOL_F_NUMA_BALANCING | MPOL_LOCAL in mbind()").
     2. ``get_nodes``: a bit at MAX_NUMNODES or above -> EINVAL (``bad_mask``).
     3. ``mpol_new``: DEFAULT with nodes -> EINVAL (flags dropped with the NULL policy); PREFERRED
        with no nodes -> LOCAL (v5.14+; PREFERRED with MPOL_F_LOCAL before), EINVAL with
@@ -386,6 +399,9 @@ def create(mode, flags, user, allowed, kernel="current", *, n_memory=None, nbits
         Nodemask width (default: from ``user``).
     bad_mask : (B,) bool, optional
         Rows whose user mask had bits at or beyond MAX_NUMNODES (get_nodes refuses them).
+    call : {"set_mempolicy", "mbind"}
+        The system call (task policy or VMA/shared policy); they validate alike except for
+        NUMA_BALANCING in v5.12..v5.14.
 
     Returns
     -------
@@ -399,6 +415,8 @@ def create(mode, flags, user, allowed, kernel="current", *, n_memory=None, nbits
     ([None, 'EINVAL', None], [[1], [], []])
     """
     k = profile(kernel)
+    if call not in ("set_mempolicy", "mbind"):
+        raise NumalabError("call must be set_mempolicy or mbind", input=str(call))
     modes = np.array([mode_value(m) for m in mode] if not isinstance(mode, np.ndarray) else mode, np.int64)
     B = modes.shape[0]
     fl = (np.array([flag_bits(f) for f in flags], np.int64) if not isinstance(flags, np.ndarray)
@@ -422,6 +440,8 @@ def create(mode, flags, user, allowed, kernel="current", *, n_memory=None, nbits
     nb_ok = modes == MODES["BIND"]
     if k.numa_balancing_preferred_many:
         nb_ok |= modes == MODES["PREFERRED_MANY"]
+    if call == "mbind" and not k.numa_balancing_mbind_checked:
+        nb_ok[:] = True                          # v5.12..v5.14: kernel_mbind did not check it
     err[nb & ~nb_ok] = _EINVAL
     # 2. get_nodes
     if bad_mask is not None:
@@ -500,7 +520,7 @@ def _rebind_nodemask(pol, new, k, rows, step):
                 res[sub] = apply_map(nodes[prow[sub]], remap_map(old, new, nbits), nbits)
         tmp[plain] = res
         if step == "step1" or (step == "once" and k.rebind_stores_result):
-            w[prow] = res                                      # cache / the v4.13..v5.2 bug
+            w[prow] = res                                      # cache / the v4.13..v5.1 bug
         else:
             w[prow] = new
     empty = ~(tmp != 0).any(axis=-1)
@@ -560,7 +580,7 @@ def rebind(pol: PolicyBatch, new, kernel=None, *, step: str = "once") -> PolicyB
     Per release: NULL policies and (v5.14+) LOCAL are untouched; a policy without a stored user
     mask whose ``w.cpuset_mems_allowed`` already equals ``new`` is skipped. BIND/INTERLEAVE/
     WEIGHTED_INTERLEAVE: STATIC -> ``user & new``; RELATIVE -> fold+onto(user, new); no flag ->
-    ``nodes_remap(nodes, w, new)`` and ``w = new`` (v4.13..v5.2: ``w`` = the remapped result, a
+    ``nodes_remap(nodes, w, new)`` and ``w = new`` (v4.13..v5.1: ``w`` = the remapped result, a
     bug); an empty result widens to ``new``. PREFERRED/PREFERRED_MANY (v5.14+): only ``w = new``,
     nodes kept. v4.10..v5.13 PREFERRED: STATIC keeps the user's first node if allowed else turns
     local; RELATIVE takes the first node of fold+onto; no flag remaps the preferred node.
@@ -654,6 +674,8 @@ def policy_nodemask(pol: PolicyBatch, mems_allowed, *, gfp_zone: int, policy_zon
     Returns ``(use_mask (B,) bool, mask (B, W), start (B,) int)`` where ``start`` is a node id or
     -1 for "the local node", and ``use_mask`` says whether a nodemask is passed:
 
+    * BIND and PREFERRED_MANY with a home node (v5.17+, :func:`set_home_node`): start at the
+      home node's zonelist instead of the local node's (``policy_node``).
     * BIND: its nodes, only if ``apply_policy_zone`` (the request's highest zone is at least
       policy_zone, or ZONE_MOVABLE when the nodes have no N_HIGH_MEMORY) and the nodes
       intersect ``mems_allowed``; otherwise no nodemask (BIND is ignored, the cpuset rules).
@@ -687,6 +709,9 @@ def policy_nodemask(pol: PolicyBatch, mems_allowed, *, gfp_zone: int, policy_zon
     pref = (mode == MODES["PREFERRED"]) & ~pol.local
     if pref.any():
         start[pref] = first_bit(pol.nodes[pref])
+    home = pol.home_nodes()
+    hn = (bind | pm) & (home >= 0)
+    start[hn] = home[hn]
     return use, mask, start
 
 
@@ -792,3 +817,194 @@ def weighted_interleave_dynamic(nodes_words, il_prev, il_weight, count: int, wei
         il_w = np.where(has, il_w - 1, il_w)
         out[:, i] = np.where(has, il_prev, -1)
     return out, il_prev, il_w
+
+
+# ---------------------------------------------------------------------------------------------
+# set_mempolicy_home_node (v5.17+)
+def set_home_node(pol: PolicyBatch, home_node: int, kernel=None, *, online=None, scope: str = "vma"):
+    """``set_mempolicy_home_node(start, len, home_node, 0)`` on the mapping of each policy.
+
+    The syscall exists from v5.17 (``ENOSYS`` before). It refuses a home node at or beyond
+    MAX_NUMNODES or not online (``EINVAL``, checked first), then walks the VMAs of the range: a
+    VMA without a policy is skipped, one whose policy is not BIND or PREFERRED_MANY stops the walk
+    with ``EOPNOTSUPP``; the others get a copy of their policy with ``home_node`` set. If every VMA
+    was skipped the call returns ``ENOENT``: so it is for a task policy (``scope="task"``: the
+    mapping itself has no VMA policy) and for a policy that mbind() refused. Allocations of a BIND
+    or PREFERRED_MANY policy with a home node start at the home node's zonelist
+    (``policy_node``, mm/mempolicy.c; added by c6018b4b2549, "mm/mempolicy: add
+    set_mempolicy_home_node syscall", v5.17). Rebinding keeps the home node.
+
+    Parameters
+    ----------
+    pol : PolicyBatch
+        One policy per row (the VMA policy of one mapping each).
+    home_node : int
+    kernel : str, optional
+        Release (default: the batch's).
+    online : (nbits,) bool, optional
+        N_ONLINE (default: every node id below ``pol.nbits`` counts as online).
+    scope : {"vma", "shm", "task"}
+
+    Returns
+    -------
+    (PolicyBatch, errno) : the batch with ``home`` set where the call succeeded, and the errno
+    name per row (None: success).
+
+    Examples
+    --------
+    >>> b = create(["bind", "interleave"], [0, 0], from_nodes([[0, 1], [0, 1]], 64), from_nodes([0, 1], 64), "6.1")
+    >>> b2, err = set_home_node(b, 1, "6.1")
+    >>> err.tolist(), b2.home_nodes().tolist()
+    ([None, 'EOPNOTSUPP'], [1, -1])
+    >>> set_home_node(b, 1, "5.16")[1].tolist()
+    ['ENOSYS', 'ENOSYS']
+    """
+    k = profile(kernel or pol.kernel)
+    B = len(pol)
+    err = np.full(B, None, dtype=object)
+    home = pol.home_nodes().copy()
+    h = int(home_node)
+    if not k.home_node:
+        err[:] = "ENOSYS"
+        return pol, err
+    bad_node = h < 0 or h >= pol.nbits or (online is not None and not np.asarray(online, bool)[h])
+    if bad_node:
+        err[:] = "EINVAL"
+        return pol, err
+    no_policy = (pol.errno != 0) | (pol.mode == MODES["DEFAULT"])
+    if scope == "task":
+        no_policy[:] = True
+    ok_mode = np.isin(pol.mode, [MODES["BIND"], MODES["PREFERRED_MANY"]])
+    err[no_policy] = "ENOENT"
+    err[~no_policy & ~ok_mode] = "EOPNOTSUPP"
+    setp = ~no_policy & ok_mode
+    home[setp] = h
+    return dataclasses.replace(pol, home=home), err
+
+
+# ---------------------------------------------------------------------------------------------
+# weighted interleave weights (/sys/kernel/mm/mempolicy/weighted_interleave/)
+def auto_weights(bandwidth, n_memory) -> np.ndarray:
+    """v6.16 auto mode: weights from each memory node's bandwidth (``reduce_interleave_weights``).
+
+    ``bandwidth`` (nbits,) is min(read, write) bandwidth per node as firmware reports it (HMAT /
+    CXL access coordinates; 0 = none reported). Over the N_MEMORY nodes: weight =
+    floor(32 * bw / sum(bw)), or 1 when that is below 1 or bw is 0; then every weight is divided
+    by the weights' greatest common divisor. Other nodes get 1. (Joshua Hahn's "mm/mempolicy:
+    Weighted Interleave Auto-tuning", v6.16; ``32 * bw`` is computed in 32 bits as there.)
+
+    >>> bw = np.zeros(4, np.int64); bw[:2] = [300, 100]
+    >>> auto_weights(bw, np.array([1, 1, 0, 0], bool)).tolist()
+    [3, 1, 1, 1]
+    """
+    bw = np.asarray(bandwidth, np.int64)
+    mem = np.asarray(n_memory, bool)
+    total = int(bw[mem].sum())
+    scaled = (32 * bw) & 0xFFFFFFFF                 # the kernel's scaling_factor is an unsigned int
+    w = np.where((bw > 0) & (total < scaled), scaled // max(total, 1), 1)
+    out = np.ones(bw.shape, np.int64)
+    if mem.any():
+        g = int(np.gcd.reduce(w[mem]))
+        out[mem] = w[mem] // max(g, 1)
+    return out
+
+
+def interleave_weights(kernel, nbits: int, n_memory, *, written=None, bandwidth=None):
+    """The weights MPOL_WEIGHTED_INTERLEAVE uses, and how they were chosen.
+
+    Parameters
+    ----------
+    kernel : str
+    nbits : int
+    n_memory : (nbits,) bool
+        N_MEMORY.
+    written : dict {node id: int}, optional
+        Values written to ``weighted_interleave/nodeN`` (in order).
+    bandwidth : dict {node id: int}, optional
+        Bandwidth per node reported by firmware (min of read and write, any unit).
+
+    Returns
+    -------
+    (weights (nbits,) int64, source str)
+        ``source``: ``"default"`` (all 1), ``"written"`` (v6.9..v6.15, or v6.16 manual mode),
+        ``"auto"`` (v6.16+, from bandwidth).
+
+    Rules: v6.9..v6.15 (Gregory Price's weighted interleave): every node starts at 1, writing 0
+    (or nothing) means "the default, 1", values above 255 are EINVAL (kstrtou8); bandwidth is
+    not used. v6.16+ (Joshua Hahn's auto-tuning, ``weighted_interleave_auto``): without writes the
+    weights come from the bandwidth (:func:`auto_weights`; no bandwidth data: all 1); writing a node
+    switches to manual mode, keeping the other nodes' current values; writing 0 is EINVAL.
+    Before v6.9 there are no weights (the sysfs directory does not exist: ENOENT on a write).
+
+    Examples
+    --------
+    >>> mem = np.array([True, True, False, False])
+    >>> interleave_weights("6.15", 4, mem, bandwidth={0: 300, 1: 100})[0].tolist()
+    [1, 1, 1, 1]
+    >>> w, src = interleave_weights("6.16", 4, mem, bandwidth={0: 300, 1: 100}); w.tolist(), src
+    ([3, 1, 1, 1], 'auto')
+    """
+    k = profile(kernel)
+    mem = np.asarray(n_memory, bool)
+    written = dict(written or {})
+    bandwidth = dict(bandwidth or {})
+    w = np.ones(nbits, np.int64)
+    if not k.mode_weighted_interleave:
+        if written:
+            raise NumalabError(f"kernel {k.label} has no /sys/kernel/mm/mempolicy/weighted_interleave "
+                               "(weighted interleave arrived in 6.9)", errno="ENOENT", input="weights")
+        return w, "default"
+    for nid, val in list(written.items()) + list(bandwidth.items()):
+        if not isinstance(nid, (int, np.integer)) or not 0 <= int(nid) < nbits:
+            raise NumalabError(f"node {nid} is outside 0..{nbits - 1}", input="weights/bandwidth")
+    for nid, val in bandwidth.items():
+        if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or not 0 <= int(val) < 1 << 32:
+            raise NumalabError(f"bandwidth of node {nid} must be an integer in 0..2**32-1", input=str(val))
+    for nid, val in written.items():
+        if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or not 0 <= int(val) <= 255:
+            raise NumalabError(f"weight of node {nid} must be an integer in 0..255 (a u8)", errno="EINVAL",
+                               input=str(val))
+        if int(val) == 0 and k.weighted_interleave_auto:
+            raise NumalabError(f"writing 0 to weighted_interleave/node{nid} is refused from 6.16 "
+                               "(before, 0 meant the default weight 1)", errno="EINVAL", input=str(val))
+    if k.weighted_interleave_auto and bandwidth:
+        bw = np.zeros(nbits, np.int64)
+        for nid, val in bandwidth.items():
+            bw[int(nid)] = int(val)
+        w = auto_weights(bw, mem)
+        source = "auto"
+    else:
+        source = "default"
+    for nid, val in written.items():
+        w[int(nid)] = int(val) if int(val) > 0 else 1
+        source = "written"
+    return w, source
+
+
+# ---------------------------------------------------------------------------------------------
+def shm_interleave_index(page_index, inode: int, order: int = 0, kernel="current"):
+    """Interleave index of a shmem/tmpfs page: biased by the file's inode number.
+
+    shmem adds the inode number ``i_ino`` to the page index ("bias interleave by inode number to
+    distribute better across nodes", mm/shmem.c), so the first page of a shared segment lands on
+    the ``(i_ino mod weight)``-th node of the mask, not the first. ``i_ino`` of a fresh segment
+    comes from ``get_next_ino()`` (a per-CPU counter shared by every pseudo-filesystem): it is not
+    predictable from outside. For a page of ``order`` > 0 (shmem THP): v6.7+ (Hugh Dickins'
+    mempolicy rework, ``shmem_get_pgoff_policy``) uses ``i_ino + (index >> order)``; before, the
+    pseudo-VMA had ``vm_pgoff = i_ino + index`` and the index was ``(i_ino + index) >> order``.
+
+    >>> shm_interleave_index(np.arange(3), inode=5).tolist()
+    [5, 6, 7]
+    >>> int(shm_interleave_index(512, 1000, 9, "6.6")), int(shm_interleave_index(512, 1000, 9, "6.7"))
+    (2, 1001)
+    """
+    idx = np.asarray(page_index, np.int64)
+    ino = int(inode)
+    if ino < 0:
+        raise NumalabError("an inode number cannot be negative", input=ino)
+    order = int(order)
+    if not 0 <= order <= 20:
+        raise NumalabError("page order must lie in 0..20", input=order)
+    if profile(kernel).shmem_ilx_rework:
+        return ino + (idx >> order)
+    return (ino + idx) >> order

@@ -185,12 +185,13 @@ def _index_array(x, name):
 
 
 # ============================================================================ list syntax
-def _n_all(kernel) -> bool:
+def _n_all(kernel) -> tuple:
+    """``(N, all)`` tokens of the release's grammar (N from v5.13, all from v5.14)."""
     if kernel is None:
-        return True
+        return (True, True)
     from .kernel import profile
 
-    return bool(profile(kernel).parselist_n_all)
+    return profile(kernel).list_grammar
 
 
 def parselist(text, nbits, *, kernel=None) -> np.ndarray:
@@ -212,8 +213,8 @@ def parselist(text, nbits, *, kernel=None) -> np.ndarray:
     nbits : int
         Width of the mask (the kernel passes ``MAX_NUMNODES`` or ``nr_cpu_ids``).
     kernel : str, optional
-        Kernel release. Before 5.13 the tokens ``N`` and ``all`` do not exist (``EINVAL``).
-        Older kernels are otherwise modelled with the v5.13+ grammar.
+        Kernel release. Before 5.13 the token ``N`` does not exist, before 5.14 ``all`` does not
+        (``EINVAL``). Older kernels are otherwise modelled with the v5.14+ grammar.
 
     Returns
     -------
@@ -360,7 +361,10 @@ def _parselist_block(items, nbits, n_all, out, offset):
 
 
 _TOKENS_N_ALL = re.compile(rb"(\d+)|(N)|([aA][lL][lL])|([-:/])|([\t\v\f\r ,\xa0]+)|(\n)|(.)", re.S)
+_TOKENS_N = re.compile(rb"(\d+)|(N)|((?!))|([-:/])|([\t\v\f\r ,\xa0]+)|(\n)|(.)", re.S)
 _TOKENS_OLD = re.compile(rb"(\d+)|((?!))|((?!))|([-:/])|([\t\v\f\r ,\xa0]+)|(\n)|(.)", re.S)
+#: tokenizer per ``(N, all)`` grammar of a release (v5.14+, v5.13, before).
+_TOKENS = {(True, True): _TOKENS_N_ALL, (True, False): _TOKENS_N, (False, False): _TOKENS_OLD}
 _NUM, _LAST, _ALL, _PUNCT, _SEP, _NL, _OTHER, _END = range(8)
 
 
@@ -369,7 +373,8 @@ def _parselist_one(text, nbits, n_all) -> np.ndarray:
     raw = text
     s = _as_bytes(text)
     s = s.split(b"\0", 1)[0]  # NUL ends the string wherever it is
-    rx = _TOKENS_N_ALL if n_all else _TOKENS_OLD
+    n_all = (True, True) if n_all is True else (False, False) if n_all is False else tuple(n_all)
+    rx = _TOKENS[n_all]
     toks = []
     for mt in rx.finditer(s):
         kind = mt.lastindex - 1
@@ -387,8 +392,10 @@ def _parselist_one(text, nbits, n_all) -> np.ndarray:
             return last
         if kind != _NUM:
             hint = ""
-            if not n_all and (val == b"N" or val.lower().startswith(b"a")):
-                hint = " (the N and all tokens need kernel 5.13 or later)"
+            if not n_all[0] and val == b"N":
+                hint = " (the N token needs kernel 5.13 or later)"
+            elif not n_all[1] and val.lower().startswith(b"a"):
+                hint = " (the all token needs kernel 5.14 or later; N needs 5.13)"
             fail("expected a number" + (f" at {_show(val)}" if val else " at the end") + hint, "EINVAL", pos)
         n = int(val)
         if n > _U32:

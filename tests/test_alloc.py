@@ -78,6 +78,22 @@ def test_place_matches_reference(mode, flags, user, allowed, cpu, off, cxl4):
     assert got[0].tolist() == want
 
 
+@settings(max_examples=100)
+@given(mode=st.sampled_from([2, 5]), user=st.sets(st.integers(0, 3), min_size=1),
+       allowed=st.sets(st.integers(0, 3), min_size=1), cpu=st.integers(0, 3), home=st.integers(0, 3))
+def test_place_with_home_node_matches_reference(mode, user, allowed, cpu, home, cxl4):
+    """BIND and PREFERRED_MANY with a home node start at the home node's zonelist (v5.17+)."""
+    t, zl = cxl4
+    b = mp.create([mode], [0], mp.from_nodes([sorted(user)], 1024), mask(allowed), "6.12", call="mbind")
+    b, err = mp.set_home_node(b, home, "6.12")
+    r = ref.create(mode, 0, user, allowed, "6.12")
+    reach = alloc.node_reach(zl, zonelist.gfp_zone(alloc.USER_GFP, t))
+    orders = {s: [int(x) for x in zl.order[s] if x >= 0 and reach[s, x]] for s in range(4)}
+    got, _ = alloc.place(b, zl, mask(allowed), cpu, 3)
+    want = ref.place(r, orders, allowed, cpu, 3, home=home if err[0] is None else None)
+    assert got[0].tolist() == want
+
+
 def test_scenario_scopes(cxl4):
     t, zl = cxl4
     kw = dict(mems="0-3", then_mems=["0-1"], mode="bind", flags=["static"], nodes="3", pages=2, zonelists=zl)

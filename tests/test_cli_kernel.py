@@ -36,3 +36,32 @@ def test_text_form_and_bad_version(capsys):
     assert main(["kernel", "4.25"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "4.25" in err[0] and "4.x series ended at 4.20" in err[0]
+
+
+def test_corrected_windows_are_shown(capsys):
+    """issue 9: 6.7 skips a memoryless local node, 5.2 has the rebind fix, all arrives in 5.14."""
+    _, v = variants(capsys, "6.7")
+    assert v["skip_memoryless_local"]
+    _, v = variants(capsys, "5.1")
+    assert v["rebind_stores_result"]
+    _, v = variants(capsys, "5.2")
+    assert not v["rebind_stores_result"]
+    _, v = variants(capsys, "5.13")
+    assert v["parselist_n"] and not v["parselist_all"]
+    _, v = variants(capsys, "5.14")
+    assert v["parselist_all"] and not v["numa_balancing_mbind_checked"]
+
+
+def test_not_modelled_changes_are_listed_with_reasons(capsys):
+    assert main(["kernel", "6.18", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    rows = doc["not_modelled"]
+    assert rows and all(r["reason"] and r["function"] and r["since"].startswith("v") for r in rows)
+    text = " ".join(r["change"] for r in rows)
+    assert "mems_allowed_seq" in text and "zonelist_update_seq" in text and "hugetlb" in text
+    assert all(r["in_release"] for r in rows)
+    assert main(["kernel", "5.10", "--json"]) == 0
+    assert not any(r["in_release"] for r in json.loads(capsys.readouterr().out)["not_modelled"])
+    assert main(["kernel", "6.18"]) == 0
+    out = capsys.readouterr().out
+    assert "not modelled" in out and out.count("not modelled:") == len(rows)

@@ -87,3 +87,60 @@ def test_batch_from_stdin_subprocess(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert [json.loads(x)["steps"][0]["placement"] for x in p.stdout.splitlines()] == [[3], [3]]
+
+
+def _policy(capsys, *args):
+    assert main(["policy", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_home_node_moves_the_start_of_bind(capsys):
+    """cxl4 distances: node 0's order is 0 2 1 3, node 2's is 2 0 1 3 (kernel-semantics.md example C)."""
+    args = ["cxl4", "--mode", "bind", "--nodes", "0-3", "--scope", "vma", "--pages", "2", "--home-node", "2"]
+    d = _policy(capsys, *args, "--kernel", "5.17")
+    assert d["home_node"] == {"node": 2, "error": None} and d["steps"][0]["placement"] == [2, 2]
+    d = _policy(capsys, *args, "--kernel", "5.16")
+    assert d["home_node"]["error"] == "ENOSYS" and d["steps"][0]["placement"] == [0, 0]
+    d = _policy(capsys, *args[:2], "interleave", *args[3:], "--kernel", "6.1")
+    assert d["home_node"]["error"] == "EOPNOTSUPP"
+    assert main(["policy", *args, "--kernel", "6.1"]) == 0
+    assert "home node 2: pages start at node 2's zonelist" in capsys.readouterr().out
+
+
+def test_shm_inode_number_shifts_the_interleave_start(capsys):
+    base = ["cxl4", "--mode", "interleave", "--nodes", "0-3", "--scope", "shm", "--pages", "4"]
+    d = _policy(capsys, *base)
+    assert {k: d["shm"][k] for k in ("inode", "inode_default", "order")} == {"inode": 0, "inode_default": True,
+                                                                            "order": 0}
+    assert "not predictable from outside" in d["shm"]["note"] and "0 is assumed" in d["shm"]["note"]
+    assert d["steps"][0]["placement"] == [0, 1, 2, 3]
+    d = _policy(capsys, *base, "--inode", "6")                 # 6 mod 4 = 2: starts at node 2
+    assert d["steps"][0]["placement"] == [2, 3, 0, 1] and not d["shm"]["inode_default"]
+    assert main(["policy", *base]) == 0
+    out = capsys.readouterr().out
+    assert "inode number 0 (default" in out and "not predictable from outside" in out
+    assert main(["policy", "cxl4", "--mode", "interleave", "--nodes", "0-3", "--inode", "3"]) == 2
+    assert "(scope shm) only" in capsys.readouterr().err
+
+
+def test_weights_and_bandwidth(capsys):
+    base = ["cxl4", "--mode", "weighted_interleave", "--nodes", "0-1", "--pages", "8", "--bandwidth", "0=300,1=100"]
+    d = _policy(capsys, *base, "--kernel", "6.16")
+    # auto: 0 and 1 from bandwidth (24:8), nodes 2-3 have memory but no data (1): gcd 1
+    assert d["weights"] == {"source": "auto", "values": {"0": 24, "1": 8, "2": 1, "3": 1}}
+    assert d["steps"][0]["placement"] == [0] * 8
+    d = _policy(capsys, *base, "--kernel", "6.15")
+    assert d["weights"]["source"] == "default" and d["steps"][0]["placement"] == [0, 1] * 4
+    d = _policy(capsys, *base, "--kernel", "6.15", "--weights", "0=3,1=1")
+    assert d["steps"][0]["placement"] == [0, 0, 0, 1, 0, 0, 0, 1]
+    assert main(["policy", *base, "--kernel", "6.16", "--weights", "0=0"]) == 2
+    assert "EINVAL" in capsys.readouterr().err
+    assert main(["policy", *base, "--weights", "zero"]) == 2
+    assert "node=value" in capsys.readouterr().err
+
+
+def test_numa_balancing_through_mbind_in_the_policy_command(capsys):
+    base = ["cxl4", "--mode", "interleave", "--nodes", "0-1", "--flags", "numa_balancing", "--pages", "2"]
+    assert _policy(capsys, *base, "--scope", "vma", "--kernel", "5.14")["error"] is None
+    assert _policy(capsys, *base, "--scope", "task", "--kernel", "5.14")["error"] == "EINVAL"
+    assert _policy(capsys, *base, "--scope", "vma", "--kernel", "5.15")["error"] == "EINVAL"

@@ -84,17 +84,32 @@ def test_node_allowed_table_rows():
     t = CpusetTree(topo(4), "v2")
     t.create("/a", mems="1", populated=True)
     rows = node_allowed_table(t, "/a")
-    assert len(rows) == 16 and {r["allowed"] for r in rows} >= {"1", "0-3"}
+    assert len(rows) == 24 and {r["allowed"] for r in rows} >= {"1", "0-3"}
 
 
-@given(st.sets(st.integers(0, 7)), st.sets(st.integers(0, 7)), st.booleans(), st.booleans(), st.booleans(), st.booleans())
-def test_node_allowed_matches_reference(m, hw, intr, hard, oom, ex):
+@pytest.mark.parametrize("kernel,other_thread", [("4.10", "1"), ("4.13", "1"), ("4.14", "0-3"), ("6.18", "0-3")])
+def test_oom_victim_row_per_release(kernel, other_thread):
+    """Row 3: TIF_MEMDIE (the picked thread only) before v4.14, tsk_is_oom_victim() from v4.14."""
+    t = CpusetTree(topo(4), "v2", kernel)
+    t.create("/a", mems="1", populated=True)
+    rows = node_allowed_table(t, "/a")
+    pick = {(r["oom_victim"], r["tif_memdie"]): r["allowed"] for r in rows
+            if not r["in_interrupt"] and r["gfp_hardwall"] and not r["exiting"]}
+    assert pick[(False, False)] == "1"
+    assert pick[(True, True)] == "0-3"                  # the thread the OOM killer marked
+    assert pick[(True, False)] == other_thread          # another thread of the victim process
+
+
+@given(st.sets(st.integers(0, 7)), st.sets(st.integers(0, 7)), st.booleans(), st.booleans(), st.booleans(),
+       st.booleans(), st.sampled_from([None, False, True]), st.sampled_from([None, "4.13", "4.14", "6.1"]))
+def test_node_allowed_matches_reference(m, hw, intr, hard, oom, ex, memdie, kernel):
     mm = np.zeros(8, bool)
     mm[list(m)] = True
     hh = np.zeros(8, bool)
     hh[list(hw)] = True
-    got = node_allowed(mm, hh, in_interrupt=intr, gfp_hardwall=hard, oom_victim=oom, exiting=ex)
-    want = [ref.node_allowed(i, m, hw, in_interrupt=intr, gfp_hardwall=hard, oom_victim=oom, exiting=ex) for i in range(8)]
+    kw = dict(in_interrupt=intr, gfp_hardwall=hard, oom_victim=oom, exiting=ex, memdie=memdie, kernel=kernel)
+    got = node_allowed(mm, hh, **kw)
+    want = [ref.node_allowed(i, m, hw, **kw) for i in range(8)]
     assert got.tolist() == want
 
 
@@ -131,3 +146,47 @@ def test_read_cgroup_tree(tmp_path):
         read_cgroup_tree(tmp_path, topo(4))
     with pytest.raises(NumalabError):
         read_cgroup_tree(tmp_path / "nothing", topo(4))
+
+
+@pytest.mark.parametrize("kernel,text,why", [
+    ("5.12", "0-N", "N token needs kernel 5.13"), ("5.13", "0-N", "not in the root cpuset's mems"),
+    ("5.13", "all", "all token needs kernel 5.14"), ("5.14", "all", "not in the root cpuset's mems"),
+    ("6.12", "ALL", "not in the root cpuset's mems")])
+def test_write_mems_parses_with_the_kernels_own_grammar(kernel, text, why):
+    """cpuset.mems goes through the bitmap_parselist of the running release (issue 9, item 5).
+
+    Every release refuses ``all`` on a 4-node machine with EINVAL, but for different reasons:
+    before its token existed it is a syntax error; after, the 1024 bits are not within the root
+    cpuset's mems (update_nodemask's nodes_subset check).
+    """
+    t = CpusetTree(topo(4), "v2", kernel)
+    t.create("/job")
+    with pytest.raises(NumalabError) as e:
+        t.write_mems("/job", text)
+    assert e.value.errno == "EINVAL" and why in str(e.value)
+
+
+@pytest.mark.parametrize("kernel", ["4.10", "5.12", "6.18"])
+def test_write_mems_strided_list_in_every_release(kernel):
+    t = CpusetTree(topo(4), "v2", kernel)
+    t.create("/job", mems="0-3:1/2")
+    assert fmt(t.get("/job").mems) == "0,2"
+
+
+def movable_topo():
+    """Node 0: Normal memory; node 1: only ZONE_MOVABLE (hotplugged or CXL memory)."""
+    present = np.array([[0, 0, 100, 0, 0], [0, 0, 0, 100, 0]])
+    return Topology(name="mov", node_ids=np.arange(2), distance=np.array([[10, 20], [20, 10]]),
+                    cpu_ids=np.arange(2), cpu_node=np.array([0, 0]), present_pages=present, managed_pages=present)
+
+
+@pytest.mark.parametrize("kernel,logged", [("5.15", False), ("5.16", True), ("6.18", True)])
+def test_movable_only_mems_turn_on_the_insane_config_key(kernel, logged):
+    t = CpusetTree(movable_topo(), "v2", kernel)
+    t.create("/a")
+    ch = t.write_mems("/a", "1")
+    assert t.insane_config == logged
+    assert bool(ch.log) == logged and (not logged or "nmask=1" in ch.log[0])
+    assert t.write_mems("/a", "0-1").log == ()           # 0 has Normal memory
+    t.create("/b")
+    assert t.write_mems("/b", "1").log == ()             # the key is set once only

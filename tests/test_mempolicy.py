@@ -145,12 +145,15 @@ def test_rebind_two_step_union_in_4_10():
 def test_rebind_stored_result_bug_uses_a_wrong_old_domain():
     # {3} in 0-3; cpuset grows to 0-5 ({3} stays), then moves to 4-9.
     # Fixed kernels remember the old domain 0-5: ordinal of 3 is 3 -> the 3rd node of 4-9 = 7.
-    # v4.13..v5.2 remembered the remapped result {3}: ordinal 0 -> node 4.
+    # v4.13..v5.1 remembered the remapped result {3}: ordinal 0 -> node 4 (fixed in v5.2 by
+    # 29b190fa774d, 'mm/mempolicy.c: fix an incorrect rebind node in mpol_rebind_nodemask').
     def run(kv):
         b = one("INTERLEAVE", 0, [3], [0, 1, 2, 3], kv)
         b = mp.rebind(b, mp.from_nodes([0, 1, 2, 3, 4, 5], NB), kv)
         return nodes(mp.rebind(b, mp.from_nodes([4, 5, 6, 7, 8, 9], NB), kv))
     assert run("5.10") == [7]
+    assert run("5.2") == [7]
+    assert run("5.1") == [4]
     assert run("4.19") == [4]
     assert run("4.10") == [7]                                # before the single-step rewrite
 
@@ -297,3 +300,103 @@ def test_static_and_default_rebind_admin_guide():
     there = mp.rebind(trip, mp.from_nodes([7, 8, 9], NB), "6.1")
     assert nodes(there) == [7, 8, 9]
     assert nodes(mp.rebind(there, mp.from_nodes([1, 2, 3, 4, 5], NB), "6.1")) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("kernel,call,mode,errno", [
+    ("5.11", "mbind", "INTERLEAVE", "EINVAL"),        # no such flag yet: the mode value is too big
+    ("5.12", "mbind", "INTERLEAVE", None),            # kernel_mbind did not check the mode
+    ("5.14", "mbind", "INTERLEAVE", None),
+    ("5.14", "mbind", "LOCAL", None),                 # the case 6d2aec9e123b is named after
+    ("5.14", "set_mempolicy", "INTERLEAVE", "EINVAL"),
+    ("5.15", "mbind", "INTERLEAVE", "EINVAL"),        # sanitize_mpol_flags for both calls
+    ("5.15", "mbind", "LOCAL", "EINVAL"),
+    ("5.15", "mbind", "BIND", None)])
+def test_numa_balancing_through_mbind(kernel, call, mode, errno):
+    """v5.12..v5.14: only set_mempolicy checked MPOL_F_NUMA_BALANCING; v5.15: both calls."""
+    user = [] if mode == "LOCAL" else [0, 1]
+    b = mp.create([mode], [NBAL], mp.from_nodes([user], NB), mp.from_nodes([0, 1], NB), kernel, call=call)
+    assert b.errno_names().tolist() == [errno]
+    if errno is None:
+        # the flag is stored: get_mempolicy reports it and the user's mask
+        _, flags, mask = mp.report(b, 2)
+        assert int(flags[0]) & NBAL
+        assert mp.to_nodes(mask[0], NB) == user
+
+
+def test_unknown_call_is_refused():
+    with pytest.raises(NumalabError):
+        mp.create(["BIND"], [0], mp.from_nodes([[0]], NB), mp.from_nodes([0], NB), "6.1", call="madvise")
+
+
+# ----------------------------------------------------------------------------- set_mempolicy_home_node
+def _modes_batch(kernel):
+    modes = ["BIND", "PREFERRED_MANY", "INTERLEAVE", "PREFERRED", "LOCAL", "DEFAULT"]
+    users = [[0, 1], [0, 1], [0, 1], [1], [], []]
+    return mp.create(modes, [0] * 6, mp.from_nodes(users, NB), mp.from_nodes([0, 1, 2, 3], NB), kernel)
+
+
+def test_home_node_errnos_follow_the_syscall():
+    """c6018b4b2549 (v5.17): EINVAL for a bad node first; VMAs without a policy are skipped (all
+    skipped: ENOENT); a policy other than BIND/PREFERRED_MANY stops with EOPNOTSUPP."""
+    b = _modes_batch("5.17")
+    b2, err = mp.set_home_node(b, 2, "5.17")
+    assert err.tolist() == [None, None, "EOPNOTSUPP", "EOPNOTSUPP", "EOPNOTSUPP", "ENOENT"]
+    assert b2.home_nodes().tolist() == [2, 2, -1, -1, -1, -1]
+    assert mp.set_home_node(b, 2, "5.16")[1].tolist() == ["ENOSYS"] * 6
+    online = np.zeros(NB, bool)
+    online[:2] = True
+    assert mp.set_home_node(b, 2, "6.1", online=online)[1].tolist() == ["EINVAL"] * 6
+    assert mp.set_home_node(b, NB, "6.1")[1].tolist() == ["EINVAL"] * 6
+    assert mp.set_home_node(b, 1, "6.1", scope="task")[1].tolist() == ["ENOENT"] * 6
+
+
+def test_home_node_is_the_start_of_bind_and_preferred_many_only():
+    b, _ = mp.set_home_node(_modes_batch("6.1"), 3, "6.1")
+    use, mask, start = mp.policy_nodemask(b, mp.from_nodes([0, 1, 2, 3], NB), gfp_zone=3, policy_zone=2,
+                                          zone_movable=3)
+    assert start.tolist() == [3, 3, -1, 1, -1, -1]
+    # rebinding keeps the home node (mpol_rebind_* never touch it)
+    r = mp.rebind(b, mp.from_nodes([0, 1], NB), "6.1")
+    assert r.home_nodes().tolist() == [3, 3, -1, -1, -1, -1]
+    assert r.take([0]).home_nodes().tolist() == [3]
+
+
+# ----------------------------------------------------------------------------- weighted interleave weights
+@pytest.mark.parametrize("bw,want", [({0: 300, 1: 100}, [3, 1]),       # 32*3/4 = 24, 8 -> gcd 8
+                                     ({0: 100, 1: 100}, [1, 1]),       # 16:16
+                                     ({0: 200, 1: 100}, [21, 10]),     # floor(64/3), floor(32/3)
+                                     ({0: 1000, 1: 1}, [31, 1]),       # 32/1001 < 1 -> 1
+                                     ({0: 500}, [32, 1])])             # 32*500/500; node 1 no data: 1
+def test_auto_weights_hand_computed(bw, want):
+    mem = np.array([True, True, False, False])
+    w, src = mp.interleave_weights("6.16", 4, mem, bandwidth=bw)
+    assert w[:2].tolist() == want and w[2:].tolist() == [1, 1] and src == "auto"
+
+
+def test_weights_per_release():
+    mem = np.array([True, True, False, False])
+    bw = {0: 300, 1: 100}
+    assert mp.interleave_weights("6.15", 4, mem, bandwidth=bw) [0].tolist() == [1, 1, 1, 1]
+    # 6.9..6.15: 0 means the default 1; 6.16: EINVAL
+    assert mp.interleave_weights("6.9", 4, mem, written={0: 0, 1: 4})[0].tolist() == [1, 4, 1, 1]
+    with pytest.raises(NumalabError) as e:
+        mp.interleave_weights("6.16", 4, mem, written={0: 0})
+    assert e.value.errno == "EINVAL"
+    # 6.16 manual mode: a written node overrides, the others keep their auto weights
+    w, src = mp.interleave_weights("6.16", 4, mem, written={1: 5}, bandwidth=bw)
+    assert w.tolist() == [3, 5, 1, 1] and src == "written"
+    with pytest.raises(NumalabError):
+        mp.interleave_weights("6.16", 4, mem, written={0: 256})
+    with pytest.raises(NumalabError) as e:
+        mp.interleave_weights("6.8", 4, mem, written={0: 2})
+    assert e.value.errno == "ENOENT"
+
+
+# ----------------------------------------------------------------------------- shmem interleave index
+def test_shm_index_is_biased_by_the_inode_number():
+    assert mp.shm_interleave_index(np.arange(4), 7).tolist() == [7, 8, 9, 10]
+    # order 9 (2 MiB shmem THP) at index 1024 of inode 3: (3 + 1024) >> 9 = 2 before 6.7; 3 + 2 = 5 after
+    assert int(mp.shm_interleave_index(1024, 3, 9, "6.6")) == 2
+    assert int(mp.shm_interleave_index(1024, 3, 9, "6.7")) == 5
+    with pytest.raises(NumalabError):
+        mp.shm_interleave_index(0, -1)

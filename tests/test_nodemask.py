@@ -141,11 +141,14 @@ def test_parselist_edges(impl, text, nbits, expected):
     assert nodes(impl["parselist"](text, nbits)) == nodes(L(expected, nbits))
 
 
-@pytest.mark.parametrize("text", ["N", "0-N", "all", "ALL:1/2", "1,all"])
-def test_parselist_before_5_13_has_no_n_or_all(impl, text):
-    assert impl["parselist"](text, 8, "5.13").any()
+@pytest.mark.parametrize("text,since", [("N", "5.13"), ("0-N", "5.13"), ("all", "5.14"),
+                                        ("ALL:1/2", "5.14"), ("1,all", "5.14")])
+def test_parselist_n_from_5_13_all_from_5_14(impl, text, since):
+    """N arrived in v5.13 (Gortmaker), all in v5.14 (b18def121f07): one release apart."""
+    before = {"5.13": "5.12", "5.14": "5.13"}[since]
+    assert impl["parselist"](text, 8, since).any()
     with pytest.raises(NumalabError) as e:
-        impl["parselist"](text, 8, "5.12")
+        impl["parselist"](text, 8, before)
     assert e.value.errno == "EINVAL"
     assert e.value.position == text.index(text.lstrip("01-,")[0])
 
@@ -601,9 +604,10 @@ def test_wide_masks_match_reference():
             assert got[3][i].tolist() == ref.fold(s, 37)
 
 
-@pytest.mark.parametrize("text", ["all", "0-N", "ALL:1/2"])
-def test_n_and_all_before_5_13_say_why(text):
+@pytest.mark.parametrize("text,before,since", [("all", "5.13", "5.14"), ("0-N", "5.12", "5.13"),
+                                               ("ALL:1/2", "5.13", "5.14")])
+def test_n_and_all_before_their_release_say_why(text, before, since):
     with pytest.raises(NumalabError) as e:
-        nm.parselist(text, 8, kernel="5.10")
-    assert e.value.errno == "EINVAL" and "5.13" in str(e.value)
-    assert nm.parselist(text, 8, kernel="5.13").any()
+        nm.parselist(text, 8, kernel=before)
+    assert e.value.errno == "EINVAL" and since in str(e.value)
+    assert nm.parselist(text, 8, kernel=since).any()

@@ -147,7 +147,7 @@ def test_example_c_cxl(v, when):
 
 
 @pytest.mark.parametrize("v,n1", [("4.10", [1, 2, 0]), ("5.15", [1, 2, 0]), ("6.1", [1, 2, 0]),
-                                  ("6.7", [1, 2, 0]), ("6.8", [2, 0]), ("6.18", [2, 0])])
+                                  ("6.6", [1, 2, 0]), ("6.7", [2, 0]), ("6.18", [2, 0])])
 def test_example_d_memoryless(v, n1):
     zl = zlm.build(topo(flat(3), zones=[["Normal"], [], ["Normal"]]), v)
     assert orders(zl) == {0: [0, 2], 1: n1, 2: [2, 0]}
@@ -241,8 +241,9 @@ def test_possible_offline_nodes_built_from_5_18():
     assert zlm.build(t, "5.17").built.tolist() == [True, True, False]
     zl = zlm.build(t, "5.18")
     assert zl.built.tolist() == [True, True, True]
-    assert zl.fallback_order(2) == [2, 0, 1]        # local first, no memory, before v6.8
-    assert zlm.build(t, "6.8").fallback_order(2) == [0, 1]
+    assert zl.fallback_order(2) == [2, 0, 1]        # local first, no memory, before v6.7
+    assert zlm.build(t, "6.6").fallback_order(2) == [2, 0, 1]
+    assert zlm.build(t, "6.7").fallback_order(2) == [0, 1]
     assert "Fallback order for Node 2" not in " ".join(zlm.build(t, "5.17").boot_log())
 
 

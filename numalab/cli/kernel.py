@@ -2,6 +2,8 @@
 
 Every version-dependent rule numalab models is one row of ``numalab.kernel.VARIANTS``: its name,
 the release window it exists in, the kernel function it lives in, and whether release ``V`` has it.
+Then the changes of the kernel's history numalab does not model (``numalab.kernel.NOT_MODELLED``),
+each with the reason (``--json``: ``not_modelled``).
 
 Examples::
 
@@ -31,7 +33,7 @@ def run(args) -> int:
     k = profile(args.version)
     rows = k.describe()
     if args.json:
-        emit_json({"kernel": k.label, "variants": rows})
+        emit_json({"kernel": k.label, "variants": rows, "not_modelled": k.not_modelled()})
         return 0
     print(f"kernel {k.label}: {sum(r['active'] for r in rows)} of {len(VARIANTS)} rule variants apply")
     w_name = max(len(r["variant"]) for r in rows)
@@ -40,4 +42,8 @@ def run(args) -> int:
     for r in rows:
         mark = "yes" if r["active"] else " - "
         print(f"  {mark}  {r['variant']:<{w_name}}  {r['window']:<{w_win}}  {r['function']:<{w_fn}}  {r['description']}")
+    print("not modelled (history that changes no numalab output):")
+    for c in k.not_modelled():
+        mark = "yes" if c["in_release"] else " - "
+        print(f"  {mark}  {c['since']}+  {c['function']}: {c['change']}; not modelled: {c['reason']}")
     return 0

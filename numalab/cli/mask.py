@@ -34,7 +34,7 @@ def register(subparsers) -> None:
     p.add_argument("--from", dest="source", choices=("list", "hex"), default="list",
                    help="input syntax: kernel list (default) or hex mask")
     p.add_argument("--kernel", default="current",
-                   help="kernel release whose parser to use (before 5.13: no N, no all)")
+                   help="kernel release whose parser to use (before 5.13: no N; before 5.14: no all)")
     p.add_argument("--json", action="store_true", help="same as --to json")
     p.set_defaults(func=run)
 

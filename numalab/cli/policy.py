@@ -4,14 +4,16 @@ One case::
 
     numalab policy TOPO --mems LIST --mode MODE [--flags static|relative|numa_balancing]
         [--nodes LIST] [--then-mems LIST]... [--scope task|vma|shm] [--cpu-node N]
-        [--pages K] [--kernel V] [--json]
+        [--pages K] [--kernel V] [--home-node N] [--inode I] [--order K]
+        [--weights 0=5,1=2] [--bandwidth 0=300,1=100] [--json]
 
 A sweep::
 
     numalab policy --batch FILE --json        # FILE or '-' (stdin): one JSON query per line
 
 A query has the keys ``topology``, ``kernel``, ``mems``, ``then_mems`` (a list), ``mode``,
-``flags`` (a list), ``nodes``, ``scope``, ``cpu_node``, ``pages``; each gives one result line, in
+``flags`` (a list), ``nodes``, ``scope``, ``cpu_node``, ``pages``, ``home_node``, ``inode``,
+``order``, ``weights`` and ``bandwidth`` (``"0=5,1=2"`` or an object); each gives one result line, in
 order. A bad line gets ``{"error": "line N: ...", "steps": []}`` and the others still run.
 Topologies and zonelists are loaded once per batch.
 
@@ -21,7 +23,12 @@ with ``mems``, ``effective``, ``mems_allowed``, ``nodes`` (the effective policy 
 ``reported_mode``, ``reported_flags``, ``reported_nodes`` (what get_mempolicy returns),
 ``eligible`` (ordered node ids a page may come from), ``placement`` (node per page first touched
 in that step) and ``old_pages`` (where the pages of the earlier steps are now). Node sets are
-kernel list strings (``"0-1,3"``).
+kernel list strings (``"0-1,3"``). Also: ``home_node`` (null, or the node and the errno of
+set_mempolicy_home_node, v5.17+), ``shm`` (shm scope: the inode number assumed, whether it is
+the default, the page order; the first page of a real segment lands on the (inode mod k)-th node
+of the mask, and the inode number is not predictable from outside), ``weights`` (weighted
+interleave only: the weights per memory node and where they come from: default, written, or
+auto from bandwidth in 6.16+).
 """
 from __future__ import annotations
 
@@ -32,7 +39,8 @@ from ..errors import NumalabError
 
 __all__ = ["register", "run", "run_query", "run_batch"]
 
-_KEYS = {"topology", "kernel", "mems", "then_mems", "mode", "flags", "nodes", "scope", "cpu_node", "pages"}
+_KEYS = {"topology", "kernel", "mems", "then_mems", "mode", "flags", "nodes", "scope", "cpu_node", "pages",
+         "home_node", "inode", "order", "weights", "bandwidth"}
 
 
 def register(subparsers):
@@ -55,6 +63,18 @@ def register(subparsers):
     p.add_argument("--cpu-node", type=int, default=None, help="node id of the CPU the task runs on")
     p.add_argument("--pages", type=int, default=16, help="pages touched per step (default 16)")
     p.add_argument("--kernel", default="current", help="kernel release, e.g. 6.1 (default: current)")
+    p.add_argument("--home-node", type=int, default=None, metavar="N",
+                   help="call set_mempolicy_home_node(N) on the mapping (v5.17+; BIND/PREFERRED_MANY)")
+    p.add_argument("--inode", type=int, default=None, metavar="I",
+                   help="shm scope: the segment's inode number, added to every page index "
+                        "(default 0; the real one is not predictable from outside)")
+    p.add_argument("--order", type=int, default=0, metavar="K",
+                   help="shm scope: page order of the pages touched (9 = 2 MiB shmem THP)")
+    p.add_argument("--weights", default=None, metavar="N=W,...",
+                   help="values written to weighted_interleave/nodeN (6.9+)")
+    p.add_argument("--bandwidth", default=None, metavar="N=BW,...",
+                   help="bandwidth per node as firmware (HMAT/CXL) reports it; 6.16+ derives the "
+                        "weights from it until one is written")
     p.add_argument("--batch", metavar="FILE", help="JSON lines of queries ('-' for stdin)")
     p.add_argument("--json", action="store_true", help="JSON output")
     p.set_defaults(func=run)
@@ -122,9 +142,21 @@ def run_query(q: dict, *, topo_cache=None, zl_cache=None) -> dict:
     if cpu is not None and (not isinstance(cpu, int) or isinstance(cpu, bool)):
         raise NumalabError("'cpu_node' must be an integer", input=str(cpu))
     mems = q.get("mems")
+    ints = {}
+    for key in ("home_node", "inode", "order"):
+        v = q.get(key)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+            raise NumalabError(f"'{key}' must be an integer", input=str(v))
+        ints[key] = v
+    for key in ("weights", "bandwidth"):
+        v = q.get(key)
+        if v is not None and not isinstance(v, (str, dict)):
+            raise NumalabError(f"'{key}' must be a string like 0=5,1=2 or an object", input=str(v)[:60])
     return run_scenario(topo, kernel, mems=None if mems is None else str(mems),
                         then_mems=[str(m) for m in then], mode=q["mode"], flags=_flags_list(q.get("flags")),
-                        nodes=nodes, scope=q.get("scope") or "task", cpu_node=cpu, pages=pages, zonelists=zl)
+                        nodes=nodes, scope=q.get("scope") or "task", cpu_node=cpu, pages=pages, zonelists=zl,
+                        home_node=ints["home_node"], inode=ints["inode"], order=ints["order"] or 0,
+                        weight_writes=q.get("weights"), bandwidth=q.get("bandwidth"))
 
 
 def run_batch(lines, out) -> int:
@@ -152,6 +184,22 @@ def _text(doc) -> str:
            f"{' (' + '|'.join(doc['flags']) + ')' if doc['flags'] else ''}, task on node {doc['cpu_node']}"]
     if doc["error"]:
         out.append(f"the kernel refuses the policy: {doc['error']} (the task keeps the default policy)")
+    home = doc.get("home_node")
+    if home:
+        if home["error"]:
+            out.append(f"set_mempolicy_home_node({home['node']}) fails: {home['error']}")
+        else:
+            out.append(f"home node {home['node']}: pages start at node {home['node']}'s zonelist")
+    shm = doc.get("shm")
+    if shm:
+        how = "default; " if shm["inode_default"] else ""
+        out.append(f"shm inode number {shm['inode']} ({how}page index + inode number picks the interleave "
+                   f"node; a real segment's inode number is not predictable from outside, so neither is "
+                   f"the node of its first page){', page order ' + str(shm['order']) if shm['order'] else ''}")
+    if doc["mode"] == "WEIGHTED_INTERLEAVE" and doc.get("weights"):
+        w = doc["weights"]
+        vals = ",".join(f"{n}={v}" for n, v in w["values"].items())
+        out.append(f"interleave weights {vals} ({w['source']})")
     for i, s in enumerate(doc["steps"]):
         out.append(f"step {i}: cpuset.mems {s['mems'] if s['mems'] is not None else '(root)'} "
                    f"effective {s['effective']} mems_allowed {s['mems_allowed']}")
@@ -188,7 +236,9 @@ def run(args) -> int:
         raise NumalabError("give --mode", input="numalab policy")
     doc = run_query({"topology": args.topo, "kernel": args.kernel, "mems": args.mems,
                      "then_mems": args.then_mems, "mode": args.mode, "flags": _flags_list(args.flags),
-                     "nodes": args.nodes, "scope": args.scope, "cpu_node": args.cpu_node, "pages": args.pages})
+                     "nodes": args.nodes, "scope": args.scope, "cpu_node": args.cpu_node, "pages": args.pages,
+                     "home_node": args.home_node, "inode": args.inode, "order": args.order,
+                     "weights": args.weights, "bandwidth": args.bandwidth})
     if args.json:
         emit_json(doc)
     else:

@@ -53,13 +53,23 @@ def nearest_hardwall_ancestor(tree, path):
 
 
 def node_allowed(node, mems_allowed, hardwall_mems, *, in_interrupt=False, gfp_hardwall=True,
-                 oom_victim=False, exiting=False):
-    """__cpuset_node_allowed for one node: the decision table, first matching row wins."""
+                 oom_victim=False, exiting=False, memdie=None, kernel=None):
+    """__cpuset_node_allowed for one node: the decision table, first matching row wins.
+
+    Row 3 before v4.14 asks whether this thread has TIF_MEMDIE (``memdie``, default
+    ``oom_victim``); from v4.14 whether its process is an OOM victim (tsk_is_oom_victim).
+    """
     if in_interrupt:
         return True
     if node in mems_allowed:
         return True
-    if oom_victim:
+    victim = oom_victim
+    if kernel is not None:
+        from ..kernel import profile
+
+        if profile(kernel).version < (4, 14):
+            victim = oom_victim if memdie is None else memdie
+    if victim:
         return True
     if gfp_hardwall:
         return False

@@ -256,9 +256,10 @@ def migrate(pages, frm, to):
 
 
 def place(pol, orders, allowed, local, pages, *, mems_allowed=None, policy_zone_ok=True, ilx_offset=0,
-          weights=None):
+          weights=None, home=None):
     """Node of each page for a policy; ``orders[s]`` = node ids reachable from start node ``s`` in
-    zonelist order (zones the request may use), ``allowed`` = nodes the cpuset allows."""
+    zonelist order (zones the request may use), ``allowed`` = nodes the cpuset allows. ``home``:
+    the policy's home node (set_mempolicy_home_node), where BIND and PREFERRED_MANY start."""
     allowed = set(allowed)
     mems_allowed = allowed if mems_allowed is None else set(mems_allowed)
 
@@ -273,14 +274,15 @@ def place(pol, orders, allowed, local, pages, *, mems_allowed=None, policy_zone_
     mode = pol["mode"]
     if mode == PREFERRED:
         return [first(min(pol["nodes"]), allowed)] * pages
+    start = local if home is None or mode not in (BIND, PREFERRED_MANY) else home
     if mode == BIND:
         if policy_zone_ok and pol["nodes"] & mems_allowed:
-            return [first(local, allowed & pol["nodes"])] * pages
-        return [first(local, allowed)] * pages
+            return [first(start, allowed & pol["nodes"])] * pages
+        return [first(start, allowed)] * pages
     if mode == PREFERRED_MANY:
-        n = first(local, allowed & pol["nodes"])
+        n = first(start, allowed & pol["nodes"])
         if n < 0:
-            n = first(local, allowed)
+            n = first(start, allowed)
         return [n] * pages
     out = []
     for i in range(pages):

@@ -60,11 +60,11 @@ def parselist(text, nbits, kernel=None):
     >>> [i for i, b in enumerate(parselist("0-7:2/4", 8)) if b]
     [0, 1, 4, 5]
     """
-    n_all = True
+    has_n = has_all = True
     if kernel is not None:
         from ..kernel import profile
 
-        n_all = profile(kernel).parselist_n_all
+        has_n, has_all = profile(kernel).list_grammar
     s = _bytes(text)
     L = len(s)
     last = nbits - 1
@@ -84,7 +84,7 @@ def parselist(text, nbits, kernel=None):
 
     def getnum(i):
         # bitmap_getnum(): 'N' is the last bit, else decimal digits (at least one)
-        if at(i) == 78 and n_all:  # 'N'
+        if at(i) == 78 and has_n:  # 'N'
             return last, i + 1
         j = i
         value = 0
@@ -109,7 +109,7 @@ def parselist(text, nbits, kernel=None):
         off_pos = group_pos = None
         done = False
         # bitmap_parse_region()
-        if n_all and s[i:i + 3].lower() == b"all":
+        if has_all and s[i:i + 3].lower() == b"all":
             start, end = 0, last
             i += 3
             pattern = True
