@@ -26,6 +26,7 @@ import pandas as pd
 
 from .. import mempolicy as mp
 from .. import zonelist
+from ..nodemask import packed
 from ..alloc import run_scenario, run_scenarios
 from ..cpuset import format_nodes
 from ..kernel import profile
@@ -139,13 +140,13 @@ def _grid_columns(res, label, transition, combos, node_ids):
         for row in words:
             key = row.tobytes()
             if key not in fmt:
-                fmt[key] = format_nodes(mp.unpack(row, nbits))
+                fmt[key] = format_nodes(packed.unpack(row, nbits))
             out.append(fmt[key])
         return out
 
     def members(words):                        # (B, n): node id is in the nodemask
         m = np.zeros((B, n), bool)
-        m[:, inside] = mp.unpack(words, nbits)[:, node_ids[inside]]
+        m[:, inside] = packed.unpack(words, nbits)[:, node_ids[inside]]
         return m
 
     eff = np.stack([members(s["nodes"]) for s in steps], 1)                      # (B, P, n)
