@@ -49,28 +49,30 @@ __all__ = ["CpusetTree", "Cpuset", "MemsChange", "parse_nodes", "format_nodes", 
            "node_allowed_table", "read_cgroup_tree"]
 
 
-def parse_nodes(text, nbits: int, *, where="cpuset.mems") -> np.ndarray:
-    """Parse a kernel list (``"0-1,3"``; ``""`` is empty) into a bool mask of ``nbits`` bits.
+def parse_nodes(text, nbits: int, *, where="cpuset.mems", kernel=None) -> np.ndarray:
+    """A nodemask of ``nbits`` bits from what is written to ``cpuset.mems``.
 
-    Uses :func:`numalab.nodemask.parselist` (bitmap_parselist rules).
+    Text is read as ``cpuset_write_resmask`` does: white space stripped (``strstrip``), then
+    :func:`numalab.nodemask.parselist` (``bitmap_parselist``) with the grammar of ``kernel``
+    (``N`` and ``all`` from v5.13; default the newest release). A bool array passes through
+    (checked for its width); a sequence of node ids is :func:`numalab.nodemask.from_nodes`.
+
+    >>> format_nodes(parse_nodes(" 0-7:2/4\\n", 8)), format_nodes(parse_nodes([3, 1], 8))
+    ('0-1,4-5', '1,3')
     """
     if isinstance(text, np.ndarray):
-        m = np.asarray(text, bool)
-        if m.shape[-1] != nbits:
-            raise NumalabError(f"nodemask has {m.shape[-1]} bits, expected {nbits}", input=where)
-        return m
+        return _nm.as_mask(text, nbits)
     if isinstance(text, (list, tuple)):
-        m = np.zeros(nbits, bool)
-        for i in text:
-            if not 0 <= int(i) < nbits:
-                raise NumalabError(f"node {i} is beyond MAX_NUMNODES-1 = {nbits - 1}", errno="EINVAL", input=where)
-            m[int(i)] = True
-        return m
+        ids = np.asarray(text, np.int64).reshape(-1)
+        if (ids < 0).any():
+            raise NumalabError(f"{where}: node ids cannot be negative", errno="EINVAL", input=str(list(text)))
+        try:
+            return _nm.from_nodes(ids, nbits)
+        except NumalabError as e:
+            raise NumalabError(f"{where}: {e.problem}", errno="EINVAL", input=str(list(text))) from None
     text = "" if text is None else str(text)
-    if not text.strip():
-        return np.zeros(nbits, bool)
     try:
-        return np.asarray(_nm.parselist(text.strip(), nbits), bool)
+        return _nm.parselist(text.strip(), nbits, kernel=kernel)
     except NumalabError as e:
         raise NumalabError(f"{where}: {e.problem}", errno=e.errno or "EINVAL", input=text) from None
 

@@ -51,6 +51,7 @@ import numpy as np
 from .slit import as_table as _slit_table, check as _slit_check, default_distance as _default_distance
 from ._io import atomic_write, jsonable
 from .errors import NumalabError
+from . import nodemask as _nm
 from .nodemask import format_list, from_nodes
 from .topology import X86_64_ZONES, Topology
 
@@ -59,7 +60,7 @@ __all__ = [
     "from_dict", "from_json", "to_dict", "to_json", "save_json",
     "load_snapshot", "load_host", "write_snapshot", "snapshot_files",
     "from_numactl_hardware", "to_numactl_hardware", "from_hwloc_xml",
-    "assign_zones_by_address", "parse_cpulist", "format_cpulist", "parse_size", "qemu_args",
+    "assign_zones_by_address", "parse_cpulist", "parse_cpumask", "format_cpulist", "MAX_CPUS", "parse_size", "qemu_args",
     "DMA_PAGES_PC", "STATES",
 ]
 
@@ -80,27 +81,72 @@ _MIB = 1 << 20
 
 
 # ====================================================================== small parsers
-def parse_cpulist(text: str, where="cpulist") -> list[int]:
-    """CPU ids of a kernel list (``"0-3,8"``; sysfs ``cpulist``) or a blank-separated list.
+#: Width used to read CPU lists and masks whose width (nr_cpu_ids) is not known: NR_CPUS is at
+#: most 8192 on x86_64 (MAXSMP); a larger id is refused (ERANGE) before anything is allocated.
+MAX_CPUS = 1 << 16
+_N_OR_ALL = re.compile(r"N|all", re.I)
 
-    >>> parse_cpulist("0-2,8"), parse_cpulist(""), parse_cpulist(" 4 5 6")
-    ([0, 1, 2, 8], [], [4, 5, 6])
+
+def parse_cpulist(text: str, where="cpulist", *, nbits=None, kernel=None) -> list[int]:
+    """CPU (or node) ids of a kernel list, read with the kernel's own grammar.
+
+    A thin call to :func:`numalab.nodemask.parselist` (``bitmap_parselist``): ``"0-3,8"``,
+    blank-separated ``" 4 5 6"`` and the group form ``"0-7:2/4"`` are all accepted as the kernel
+    accepts them. Without ``nbits`` (the list's width, nr_cpu_ids, is not known) the width is
+    :data:`MAX_CPUS` and the tokens ``N`` and ``all``, which mean "up to the last bit", are
+    refused (EINVAL), since the last bit is not known.
+
+    Parameters
+    ----------
+    text : str
+    where : str
+        What the text is (a file name or field), for error messages.
+    nbits : int, optional
+        The width of the list (``nr_cpu_ids`` or ``MAX_NUMNODES``).
+    kernel : str or KernelProfile, optional
+        The release whose grammar applies (``N`` and ``all`` from v5.13); default the newest.
+
+    Examples
+    --------
+    >>> parse_cpulist("0-2,8"), parse_cpulist(""), parse_cpulist(" 4 5 6"), parse_cpulist("0-7:2/4")
+    ([0, 1, 2, 8], [], [4, 5, 6], [0, 1, 4, 5])
+    >>> parse_cpulist("3-1", "node0/cpulist")
+    Traceback (most recent call last):
+    ...
+    numalab.errors.NumalabError: 'node0/cpulist': not a kernel list: range start 3 is after its end 1 [EINVAL at position 0]
     """
-    text = (text or "").strip()
-    if not text:
-        return []
-    out = []
-    parts = text.split(",") if "," in text or "-" in text else text.split()
-    for part in parts:
-        part = part.strip()
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-        if not m:
-            raise NumalabError(f"not a CPU list ({part!r} is neither N nor N-M)", input=where)
-        a, b = int(m.group(1)), int(m.group(2) or m.group(1))
-        if b < a:
-            raise NumalabError(f"CPU range {part} runs backwards", input=where)
-        out.extend(range(a, b + 1))
-    return out
+    text = "" if text is None else str(text)
+    if nbits is None:
+        bad = _N_OR_ALL.search(text)
+        if bad:
+            raise NumalabError("not a kernel list: 'N' and 'all' need the list's width",
+                               errno="EINVAL", input=where, position=bad.start())
+    try:
+        mask = _nm.parselist(text, MAX_CPUS if nbits is None else nbits, kernel=kernel)
+    except NumalabError as e:
+        raise NumalabError(f"not a kernel list: {e.problem}", errno=e.errno, input=where,
+                           position=e.position) from None
+    return _nm.to_nodes(mask).tolist()
+
+
+def parse_cpumask(text: str, where="cpumap", *, nbits=None) -> list[int]:
+    """CPU (or node) ids of a kernel hex mask (sysfs ``cpumap``, ``%*pb``), read by the kernel's
+    ``bitmap_parse`` grammar (:func:`numalab.nodemask.parse_hex`).
+
+    Without ``nbits`` the width is the number of 32-bit chunks given, at most :data:`MAX_CPUS`.
+
+    >>> parse_cpumask("00000000,0000f00f\\n")
+    [0, 1, 2, 3, 12, 13, 14, 15]
+    """
+    text = "" if text is None else str(text)
+    if nbits is None:
+        nbits = min(32 * (text.count(",") + 1), MAX_CPUS)
+    try:
+        mask = _nm.parse_hex(text, nbits)
+    except NumalabError as e:
+        raise NumalabError(f"not a hex mask: {e.problem}", errno=e.errno, input=where,
+                           position=e.position) from None
+    return _nm.to_nodes(mask).tolist()
 
 
 def format_cpulist(ids) -> str:
@@ -111,16 +157,6 @@ def format_cpulist(ids) -> str:
     """
     ids = [int(x) for x in ids]
     return str(format_list(from_nodes(ids, max(ids) + 1))) if ids else ""
-
-
-def _parse_cpumap(text: str, where) -> list[int]:
-    """sysfs ``cpumap``: comma-separated 32-bit hex words, most significant first."""
-    words = (text or "").strip().split(",")
-    try:
-        value = int("".join(w.strip().rjust(8, "0") for w in words) or "0", 16)
-    except ValueError:
-        raise NumalabError("not a hex CPU mask", input=where) from None
-    return [i for i in range(value.bit_length()) if value >> i & 1]
 
 
 def parse_size(text, where="size") -> int:
@@ -709,7 +745,7 @@ def _from_tree(tree: _Tree, *, name, source, host=False) -> Topology:
         else:
             cm = tree.read(f"{base}/cpumap")
             if cm is not None:
-                cpus[idx[nid]] = _parse_cpumap(cm, f"{where}/{base}/cpumap")
+                cpus[idx[nid]] = parse_cpumask(cm, f"{where}/{base}/cpumap")
         dt = tree.read(f"{base}/distance")
         if dt is not None and nid in set(online_ids):
             try:
@@ -1047,11 +1083,10 @@ def from_hwloc_xml(text: str, *, where="hwloc XML", name="hwloc") -> Topology:
             pus[int(o.get("os_index"))] = o.get("cpuset")
 
     def cpuset_bits(s):
-        if not s:
-            return set()
-        words = s.replace("0x", "").split(",")
-        val = int("".join(w.rjust(8, "0") for w in words), 16)
-        return {i for i in range(val.bit_length()) if val >> i & 1}
+        """hwloc bitmap text: the kernel's hex mask with a ``0x`` before every 32-bit word."""
+        words = (s or "").split(",")
+        return set(parse_cpumask(",".join(w.strip().removeprefix("0x") for w in words),
+                                 f"{where}: cpuset"))
 
     nodes = [o for o in objs if o.get("type") == "NUMANode"]
     if not nodes:

@@ -116,8 +116,9 @@ def first(words) -> np.ndarray:
     nz = words != 0
     widx = np.where(nz.any(axis=-1), nz.argmax(axis=-1), W)
     w = np.take_along_axis(words, np.minimum(widx, W - 1)[..., None], axis=-1)[..., 0]
-    low = w & (~w + np.uint64(1))                        # isolate the lowest set bit
-    pos = np.bitwise_count(low - np.uint64(1)).astype(np.int64)
+    with np.errstate(over="ignore"):                     # 0 wraps around: harmless, masked below
+        low = w & (~w + np.uint64(1))                    # isolate the lowest set bit
+        pos = np.bitwise_count(low - np.uint64(1)).astype(np.int64)
     return np.where(widx < W, widx * 64 + pos, W * 64)
 
 

@@ -37,15 +37,6 @@ MODE_ORDER = ("default", "local", "preferred", "bind", "interleave", "preferred_
 FLAG_CHOICES = ((), ("static",), ("relative",), ("numa_balancing",))
 
 
-def _ids(text):
-    out = []
-    for part in (text or "").split(","):
-        if part:
-            a, _, b = part.partition("-")
-            out += range(int(a), int(b or a) + 1)
-    return set(out)
-
-
 def version_diff(grid: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     """Where two kernel versions of a :func:`grid_table` disagree, counted per case and state.
 
