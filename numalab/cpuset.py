@@ -35,7 +35,6 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import os
 import pathlib
 
 import numpy as np
@@ -43,6 +42,7 @@ import numpy as np
 from . import nodemask as _nm
 from .errors import NumalabError
 from .kernel import profile
+from .sources.cgroup import read_cgroup_dirs
 from .topology import Topology
 
 __all__ = ["CpusetTree", "Cpuset", "MemsChange", "parse_nodes", "format_nodes", "node_allowed",
@@ -365,45 +365,28 @@ def node_allowed_table(tree: CpusetTree, path, nodes=None) -> list:
 def read_cgroup_tree(root, topo: Topology, *, kernel="current") -> CpusetTree:
     """Read a cgroup v2 cpuset tree from ``ROOT/sys/fs/cgroup`` (a snapshot dir, or ``"host"``).
 
-    Every directory with a ``cpuset.mems`` file becomes a cpuset; ``cpuset.mems.effective`` is
-    read too and must agree with the v2 rule (a mismatch is reported, never silently accepted).
-    A non-empty ``cgroup.procs`` marks the cpuset populated.
+    The files are read by :func:`numalab.sources.cgroup.read_cgroup_dirs`: every directory with a
+    ``cpuset.mems`` file becomes a cpuset; ``cpuset.mems.effective`` is read too and must agree
+    with the v2 rule (a mismatch is reported, never silently accepted). A non-empty
+    ``cgroup.procs`` marks the cpuset populated. Lists are parsed with ``kernel``'s grammar.
     """
-    base = pathlib.Path("/" if str(root) == "host" else root) / "sys" / "fs" / "cgroup"
-    if not base.is_dir():
-        raise NumalabError("no cgroup v2 tree here (missing sys/fs/cgroup)", input=str(base))
     tree = CpusetTree(topo, "v2", kernel)
-    found = []
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames.sort()
-        rel = "/" + os.path.relpath(dirpath, base).replace(os.sep, "/").lstrip("./")
-        rel = "/" if rel in ("/.", "/") else rel.rstrip("/")
-        if rel != "/" and "cpuset.mems" not in filenames and "cpuset.mems.effective" not in filenames:
+    for cg in read_cgroup_dirs(root):
+        where = pathlib.Path(cg.where)
+        if cg.path == "/":
+            if cg.effective:
+                tree.n_memory = parse_nodes(cg.effective, tree.nbits, where=str(where / "cpuset.mems.effective"),
+                                            kernel=kernel)
             continue
-        found.append((rel, pathlib.Path(dirpath)))
-    found.sort(key=lambda x: (x[0].count("/") if x[0] != "/" else 0, x[0]))
-    for rel, d in found:
-        def rd(name):
-            f = d / name
-            try:
-                return f.read_text().strip() if f.exists() else None
-            except OSError:
-                return None
-        mems = rd("cpuset.mems")
-        eff = rd("cpuset.mems.effective")
-        procs = rd("cgroup.procs")
-        if rel == "/":
-            if eff:
-                tree.n_memory = parse_nodes(eff, tree.nbits, where=str(d / "cpuset.mems.effective"))
+        if _parent(cg.path) not in tree:
             continue
-        if _parent(rel) not in tree:
-            continue
-        tree._sets[rel] = Cpuset(rel, parse_nodes(mems or "", tree.nbits, where=str(d / "cpuset.mems")),
-                                 populated=bool(procs), mems_unset=not mems)
-        if eff is not None:
-            got = parse_nodes(eff, tree.nbits, where=str(d / "cpuset.mems.effective"))
-            want = tree.effective(rel)
+        tree._sets[cg.path] = Cpuset(cg.path, parse_nodes(cg.mems or "", tree.nbits, where=str(where / "cpuset.mems"),
+                                                          kernel=kernel),
+                                     populated=cg.populated, mems_unset=not cg.mems)
+        if cg.effective is not None:
+            got = parse_nodes(cg.effective, tree.nbits, where=str(where / "cpuset.mems.effective"), kernel=kernel)
+            want = tree.effective(cg.path)
             if not np.array_equal(got, want):
                 raise NumalabError(f"cpuset.mems.effective is {format_nodes(got)!r} but the v2 rule gives "
-                                   f"{format_nodes(want)!r}", input=str(d))
+                                   f"{format_nodes(want)!r}", input=str(where))
     return tree
