@@ -207,7 +207,8 @@ def build(topo: Topology, kernel="current", when: str = "boot", *, zonelist_orde
     Returns
     -------
     Zonelists
-        Cached per (topology object, kernel window, when, zonelist_order).
+        Cached per (topology content, kernel profile, when, zonelist_order); the arrays are
+        read-only and shared between equal calls.
 
     Raises
     ------
@@ -236,11 +237,17 @@ def build(topo: Topology, kernel="current", when: str = "boot", *, zonelist_orde
         raise NumalabError(f"kernel {k.label} has no zone-ordered zonelists (removed in v4.14; "
                            "vm.numa_zonelist_order accepts only 'Node' there)",
                            errno="EINVAL", input=zonelist_order)
-    return _build_cached(topo, k, when, zonelist_order)
+    zl = _build_cached(topo, k, when, zonelist_order)
+    if zl.topology is not topo:  # an equal machine loaded again: same arrays, this one's name and notes
+        zl = dataclasses.replace(zl, topology=topo)
+    return zl
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=64)
 def _build_cached(topo, k, when, zonelist_order):
+    """The pure builder, cached by value: a :class:`Topology` hashes by its content, a
+    :class:`KernelProfile` by its rule variants, so equal inputs share one build (no caller needs
+    a cache of its own)."""
     return _build(topo, k, when, zonelist_order)
 
 
