@@ -12,6 +12,7 @@ import re
 import numpy as np
 
 from ..errors import NumalabError
+from ..kernel import profile
 from ._common import (_CHUNK_ROWS, _U32, _as_bytes, _check_nbits, _flat_strings, _hex_layout,
                       _joined, _show)
 
@@ -19,11 +20,8 @@ __all__ = ["parselist", "parse_hex"]
 
 
 def _n_all(kernel) -> bool:
-    if kernel is None:
-        return True
-    from ..kernel import profile
-
-    return bool(profile(kernel).parselist_n_all)
+    """Does the grammar of ``kernel`` (a release or a KernelProfile; None: the newest) know N/all?"""
+    return True if kernel is None else bool(profile(kernel).parselist_n_all)
 
 
 def parselist(text, nbits, *, kernel=None) -> np.ndarray:
@@ -44,9 +42,9 @@ def parselist(text, nbits, *, kernel=None) -> np.ndarray:
         byte offsets (character offsets for ASCII text).
     nbits : int
         Width of the mask (the kernel passes ``MAX_NUMNODES`` or ``nr_cpu_ids``).
-    kernel : str, optional
-        Kernel release. Before 5.13 the tokens ``N`` and ``all`` do not exist (``EINVAL``).
-        Older kernels are otherwise modelled with the v5.13+ grammar.
+    kernel : str or KernelProfile, optional
+        Kernel release (default: the newest modelled). Before 5.13 the tokens ``N`` and ``all``
+        do not exist (``EINVAL``). Older kernels are otherwise modelled with the v5.13+ grammar.
 
     Returns
     -------
