@@ -45,8 +45,10 @@ import numpy as np
 
 from .errors import NumalabError
 from .kernel import profile
-from .nodemask.packed import apply_map, as_words as _as_words, first as first_bit, from_nodes, pack
-from .nodemask.packed import relative_map, remap_map, unpack, weight, words_for
+# Packed nodemasks are numalab.nodemask.packed; pack, from_nodes, weight, words_for and first_bit
+# stay importable from here for code written before the move (not in __all__).
+from .nodemask.packed import apply_map, as_words as _as_words, first as first_bit, from_nodes, pack  # noqa: F401
+from .nodemask.packed import relative_map, remap_map, unpack, weight, words_for  # noqa: F401
 from .nodemask.packed import to_nodes as to_node_array
 
 __all__ = [
