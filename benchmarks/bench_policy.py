@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from numalab import mempolicy as mp
+from numalab.nodemask import packed as pk
 from numalab.reference import mempolicy as ref
 
 NB = 64
@@ -25,8 +26,8 @@ def _inputs(n, seed=0):
     flags = rng.choice([0, mp.MPOL_F_STATIC_NODES, mp.MPOL_F_RELATIVE_NODES], size=n)
     user = rng.integers(0, np.iinfo(np.int64).max, size=(n, 1), dtype=np.int64).astype(np.uint64)
     user |= np.uint64(1)                                            # never empty
-    allowed = mp.from_nodes(range(0, 48), NB)                       # cpuset mems 0-47
-    new = mp.from_nodes(range(16, 64), NB)                          # cpuset.mems written 16-63
+    allowed = pk.from_nodes(range(0, 48), NB)                       # cpuset mems 0-47
+    new = pk.from_nodes(range(16, 64), NB)                          # cpuset.mems written 16-63
     return modes, flags, user, allowed, new
 
 
@@ -93,9 +94,9 @@ def rows(quick=False):
     t_create, pol = _best(lambda: mp.create(modes, flags, user, allowed, KERNEL, nbits=NB), 3)
     t_rebind, _ = _best(lambda: mp.rebind(pol, new, KERNEL), 3)
 
-    allowed_set = set(mp.to_nodes(allowed, NB))
-    new_set = set(mp.to_nodes(new, NB))
-    users = [set(mp.to_nodes(user[i], NB)) for i in range(sub)]
+    allowed_set = set(pk.to_nodes(allowed, NB).tolist())
+    new_set = set(pk.to_nodes(new, NB).tolist())
+    users = [set(pk.to_nodes(user[i], NB).tolist()) for i in range(sub)]
     t0 = time.perf_counter()
     refs = [ref.create(int(modes[i]), int(flags[i]), users[i], allowed_set, KERNEL) for i in range(sub)]
     ref_create = (time.perf_counter() - t0) * n / sub

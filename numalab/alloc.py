@@ -33,6 +33,7 @@ from . import mempolicy as mp
 from . import zonelist as zlmod
 from .cpuset import CpusetTree, format_nodes, parse_nodes
 from .errors import NumalabError
+from .nodemask import packed
 from .kernel import profile
 from .topology import Topology
 
@@ -147,7 +148,7 @@ def place(pol: mp.PolicyBatch, zl, mems_allowed, cpu_node: int, pages: int, *, g
                                           zone_movable=movable,
                                           high_memory=topo.mask(topo.has_normal_memory))
     nbits = pol.nbits
-    pmask = topo.gather(mp.unpack(mask, nbits))                    # (B, n)
+    pmask = topo.gather(packed.unpack(mask, nbits))                    # (B, n)
     filt = np.where(use[:, None], pmask & allowed[None, :], allowed[None, :])
     st = np.full(B, local, np.int64)
     has_start = start >= 0
@@ -222,7 +223,7 @@ def migrate_pages(page_nodes, frm, to) -> np.ndarray:
     nbits = frm.size
     cur = np.array(page_nodes, np.int64, copy=True)
     wf, wt = int(frm.sum()), int(to.sum())
-    dest_of = np.asarray(mp.remap_map(mp.pack(frm), mp.pack(to), nbits), np.int64)
+    dest_of = np.asarray(packed.remap_map(packed.pack(frm), packed.pack(to), nbits), np.int64)
     # Sources the kernel may pick at all: a node kept by the weight rule, or one remapped onto
     # itself, is skipped in every pass.
     movable = frm & (dest_of != np.arange(nbits))
@@ -327,14 +328,14 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
     for i, s in enumerate(b["steps"]):
         st = {"mems": s["mems"], "effective": format_nodes(s["effective"]),
               "mems_allowed": format_nodes(s["mems_allowed"]),
-              "nodes": format_nodes(mp.unpack(s["nodes"][0], nbits)),
+              "nodes": format_nodes(packed.unpack(s["nodes"][0], nbits)),
               "reported_mode": mp.MODE_NAMES.get(int(s["reported_mode"][0]), f"MODE_{int(s['reported_mode'][0])}"),
               "reported_flags": mp.flag_names(int(s["reported_flags"][0])),
-              "reported_nodes": format_nodes(mp.unpack(s["reported_nodes"][0], nbits)),
+              "reported_nodes": format_nodes(packed.unpack(s["reported_nodes"][0], nbits)),
               "eligible": s["eligible"][0], "placement": s["placement"][0].tolist(),
               "old_pages": [h[0].tolist() for h in s["old_pages"]]}
         if s["transient_nodes"] is not None:
-            st["transient_nodes"] = format_nodes(mp.unpack(s["transient_nodes"][0], nbits))
+            st["transient_nodes"] = format_nodes(packed.unpack(s["transient_nodes"][0], nbits))
         steps.append(st)
     mval, fbits = int(b["mode"][0]), int(b["flags"][0])
     home = None if b["home_node"] is None else {"node": b["home_node"]["node"],

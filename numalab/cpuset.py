@@ -35,7 +35,6 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import os
 import pathlib
 
 import numpy as np
@@ -43,6 +42,7 @@ import numpy as np
 from . import nodemask as _nm
 from .errors import NumalabError
 from .kernel import profile
+from .sources.cgroup import read_cgroup_dirs
 from .topology import Topology
 
 __all__ = ["CpusetTree", "Cpuset", "MemsChange", "parse_nodes", "format_nodes", "node_allowed",
@@ -50,28 +50,29 @@ __all__ = ["CpusetTree", "Cpuset", "MemsChange", "parse_nodes", "format_nodes", 
 
 
 def parse_nodes(text, nbits: int, *, where="cpuset.mems", kernel=None) -> np.ndarray:
-    """Parse a kernel list (``"0-1,3"``; ``""`` is empty) into a bool mask of ``nbits`` bits.
+    """A nodemask of ``nbits`` bits from what is written to ``cpuset.mems``.
 
-    Uses :func:`numalab.nodemask.parselist` (bitmap_parselist rules) with the grammar of
-    ``kernel`` (``N`` from v5.13, ``all`` from v5.14; ``None``: the newest grammar).
+    Text is read as ``cpuset_write_resmask`` does: white space stripped (``strstrip``), then
+    :func:`numalab.nodemask.parselist` (``bitmap_parselist``) with the grammar of ``kernel``
+    (``N`` from v5.13, ``all`` from v5.14; default the newest release). A bool array passes through
+    (checked for its width); a sequence of node ids is :func:`numalab.nodemask.from_nodes`.
+
+    >>> format_nodes(parse_nodes(" 0-7:2/4\\n", 8)), format_nodes(parse_nodes([3, 1], 8))
+    ('0-1,4-5', '1,3')
     """
     if isinstance(text, np.ndarray):
-        m = np.asarray(text, bool)
-        if m.shape[-1] != nbits:
-            raise NumalabError(f"nodemask has {m.shape[-1]} bits, expected {nbits}", input=where)
-        return m
+        return _nm.as_mask(text, nbits)
     if isinstance(text, (list, tuple)):
-        m = np.zeros(nbits, bool)
-        for i in text:
-            if not 0 <= int(i) < nbits:
-                raise NumalabError(f"node {i} is beyond MAX_NUMNODES-1 = {nbits - 1}", errno="EINVAL", input=where)
-            m[int(i)] = True
-        return m
+        ids = np.asarray(text, np.int64).reshape(-1)
+        if (ids < 0).any():
+            raise NumalabError(f"{where}: node ids cannot be negative", errno="EINVAL", input=str(list(text)))
+        try:
+            return _nm.from_nodes(ids, nbits)
+        except NumalabError as e:
+            raise NumalabError(f"{where}: {e.problem}", errno="EINVAL", input=str(list(text))) from None
     text = "" if text is None else str(text)
-    if not text.strip():
-        return np.zeros(nbits, bool)
     try:
-        return np.asarray(_nm.parselist(text.strip(), nbits, kernel=kernel), bool)
+        return _nm.parselist(text.strip(), nbits, kernel=kernel)
     except NumalabError as e:
         raise NumalabError(f"{where}: {e.problem}", errno=e.errno or "EINVAL", input=text) from None
 
@@ -408,45 +409,28 @@ def node_allowed_table(tree: CpusetTree, path, nodes=None) -> list:
 def read_cgroup_tree(root, topo: Topology, *, kernel="current") -> CpusetTree:
     """Read a cgroup v2 cpuset tree from ``ROOT/sys/fs/cgroup`` (a snapshot dir, or ``"host"``).
 
-    Every directory with a ``cpuset.mems`` file becomes a cpuset; ``cpuset.mems.effective`` is
-    read too and must agree with the v2 rule (a mismatch is reported, never silently accepted).
-    A non-empty ``cgroup.procs`` marks the cpuset populated.
+    The files are read by :func:`numalab.sources.cgroup.read_cgroup_dirs`: every directory with a
+    ``cpuset.mems`` file becomes a cpuset; ``cpuset.mems.effective`` is read too and must agree
+    with the v2 rule (a mismatch is reported, never silently accepted). A non-empty
+    ``cgroup.procs`` marks the cpuset populated. Lists are parsed with ``kernel``'s grammar.
     """
-    base = pathlib.Path("/" if str(root) == "host" else root) / "sys" / "fs" / "cgroup"
-    if not base.is_dir():
-        raise NumalabError("no cgroup v2 tree here (missing sys/fs/cgroup)", input=str(base))
     tree = CpusetTree(topo, "v2", kernel)
-    found = []
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames.sort()
-        rel = "/" + os.path.relpath(dirpath, base).replace(os.sep, "/").lstrip("./")
-        rel = "/" if rel in ("/.", "/") else rel.rstrip("/")
-        if rel != "/" and "cpuset.mems" not in filenames and "cpuset.mems.effective" not in filenames:
+    for cg in read_cgroup_dirs(root):
+        where = pathlib.Path(cg.where)
+        if cg.path == "/":
+            if cg.effective:
+                tree.n_memory = parse_nodes(cg.effective, tree.nbits, where=str(where / "cpuset.mems.effective"),
+                                            kernel=kernel)
             continue
-        found.append((rel, pathlib.Path(dirpath)))
-    found.sort(key=lambda x: (x[0].count("/") if x[0] != "/" else 0, x[0]))
-    for rel, d in found:
-        def rd(name):
-            f = d / name
-            try:
-                return f.read_text().strip() if f.exists() else None
-            except OSError:
-                return None
-        mems = rd("cpuset.mems")
-        eff = rd("cpuset.mems.effective")
-        procs = rd("cgroup.procs")
-        if rel == "/":
-            if eff:
-                tree.n_memory = parse_nodes(eff, tree.nbits, where=str(d / "cpuset.mems.effective"))
+        if _parent(cg.path) not in tree:
             continue
-        if _parent(rel) not in tree:
-            continue
-        tree._sets[rel] = Cpuset(rel, parse_nodes(mems or "", tree.nbits, where=str(d / "cpuset.mems")),
-                                 populated=bool(procs), mems_unset=not mems)
-        if eff is not None:
-            got = parse_nodes(eff, tree.nbits, where=str(d / "cpuset.mems.effective"))
-            want = tree.effective(rel)
+        tree._sets[cg.path] = Cpuset(cg.path, parse_nodes(cg.mems or "", tree.nbits, where=str(where / "cpuset.mems"),
+                                                          kernel=kernel),
+                                     populated=cg.populated, mems_unset=not cg.mems)
+        if cg.effective is not None:
+            got = parse_nodes(cg.effective, tree.nbits, where=str(where / "cpuset.mems.effective"), kernel=kernel)
+            want = tree.effective(cg.path)
             if not np.array_equal(got, want):
                 raise NumalabError(f"cpuset.mems.effective is {format_nodes(got)!r} but the v2 rule gives "
-                                   f"{format_nodes(want)!r}", input=str(d))
+                                   f"{format_nodes(want)!r}", input=str(where))
     return tree

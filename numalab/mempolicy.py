@@ -23,17 +23,18 @@ rules:
 Examples
 --------
 >>> import numpy as np
->>> from numalab.mempolicy import create, rebind, report, from_nodes, to_nodes
+>>> from numalab.mempolicy import create, rebind, report
+>>> from numalab.nodemask.packed import from_nodes, to_nodes
 >>> user = from_nodes([[1, 3]], 64)                 # the user's nodemask {1,3}
 >>> allowed = from_nodes([0, 1, 2, 3], 64)          # the task's cpuset mems 0-3
 >>> pol = create(["BIND"], [0], user, allowed, "6.1")
->>> pol.errno_names().tolist(), to_nodes(pol.nodes[0])
+>>> pol.errno_names().tolist(), to_nodes(pol.nodes[0]).tolist()
 ([None], [1, 3])
 >>> pol2 = rebind(pol, from_nodes([0, 1], 64), "6.1")   # cpuset.mems 0-3 -> 0-1
->>> to_nodes(pol2.nodes[0])                               # {1,3} remapped onto {0,1}
+>>> to_nodes(pol2.nodes[0]).tolist()                      # {1,3} remapped onto {0,1}
 [1]
 >>> mode, flags, mask = report(pol2, nr_node_ids=4)
->>> MODE_NAMES[int(mode[0])], to_nodes(mask[0])
+>>> MODE_NAMES[int(mode[0])], to_nodes(mask[0]).tolist()
 ('BIND', [1])
 """
 from __future__ import annotations
@@ -44,14 +45,17 @@ import numpy as np
 
 from .errors import NumalabError
 from .kernel import profile
+# Packed nodemasks are numalab.nodemask.packed; pack, from_nodes, weight, words_for and first_bit
+# stay importable from here for code written before the move (not in __all__).
+from .nodemask.packed import apply_map, as_words as _as_words, first as first_bit, from_nodes, pack  # noqa: F401
+from .nodemask.packed import relative_map, remap_map, unpack, weight, words_for  # noqa: F401
+from .nodemask.packed import to_nodes as to_node_array
 
 __all__ = [
     "MODES", "MODE_NAMES", "FLAGS", "FLAG_NAMES",
     "MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES", "MPOL_F_NUMA_BALANCING",
     "ERRNOS", "PolicyBatch",
     "mode_value", "flag_bits", "flag_names", "mode_max", "mode_flags_mask",
-    "pack", "unpack", "from_nodes", "to_nodes", "weight", "first_bit", "words_for",
-    "relative_map", "remap_map", "apply_map",
     "create", "rebind", "rebind_steps", "report", "cut_reported",
     "policy_nodemask", "interleave_static", "interleave_dynamic",
     "weighted_interleave_static", "weighted_interleave_dynamic",
@@ -137,147 +141,14 @@ def mode_flags_mask(kernel) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# packed nodemasks
-def words_for(nbits: int) -> int:
-    """Number of 64-bit words holding ``nbits`` node bits."""
-    return max(1, -(-int(nbits) // 64))
-
-
-def pack(mask) -> np.ndarray:
-    """Pack a bool nodemask ``(..., nbits)`` into ``(..., W)`` uint64 words (bit b -> word b//64).
-
-    >>> pack(np.array([1, 0, 1, 1], bool)).tolist()
-    [13]
-    """
-    mask = np.asarray(mask, bool)
-    nbits = mask.shape[-1]
-    W = words_for(nbits)
-    if nbits != W * 64:
-        pad = np.zeros(mask.shape[:-1] + (W * 64 - nbits,), bool)
-        mask = np.concatenate([mask, pad], axis=-1)
-    b = np.packbits(mask, axis=-1, bitorder="little")
-    return np.ascontiguousarray(b).view("<u8").astype(np.uint64, copy=False)
-
-
-def unpack(words, nbits: int) -> np.ndarray:
-    """Unpack ``(..., W)`` uint64 words into a bool nodemask ``(..., nbits)``."""
-    words = np.ascontiguousarray(np.asarray(words, np.uint64)).astype("<u8", copy=False)
-    b = np.unpackbits(words.view(np.uint8), axis=-1, bitorder="little")
-    return b[..., :nbits].astype(bool)
-
-
-def from_nodes(ids, nbits: int) -> np.ndarray:
-    """Packed nodemask(s) from node ids: a list gives ``(W,)``, a list of lists ``(B, W)``."""
-    ids = list(ids)
-    if ids and isinstance(ids[0], (list, tuple, np.ndarray)):
-        return np.stack([from_nodes(row, nbits) for row in ids])
-    m = np.zeros(nbits, bool)
-    for i in ids:
-        if not 0 <= int(i) < nbits:
-            raise NumalabError(f"node {i} is outside the {nbits}-bit nodemask", input=i)
-        m[int(i)] = True
-    return pack(m)
-
-
+# packed nodemasks live in numalab.nodemask.packed
 def to_nodes(words, nbits: int | None = None) -> list:
-    """Node ids set in one packed nodemask ``(W,)``."""
-    words = np.asarray(words, np.uint64).reshape(-1)
-    return np.flatnonzero(unpack(words, nbits or words.size * 64)).tolist()
+    """Deprecated: node ids of one packed nodemask as a list.
 
-
-def weight(words) -> np.ndarray:
-    """nodes_weight over the last axis of packed words."""
-    return np.bitwise_count(np.asarray(words, np.uint64)).sum(axis=-1, dtype=np.int64)
-
-
-def first_bit(words) -> np.ndarray:
-    """first_node(): lowest set bit of each packed nodemask, or ``W*64`` (MAX_NUMNODES) if empty."""
-    words = np.asarray(words, np.uint64)
-    W = words.shape[-1]
-    nz = words != 0
-    widx = np.where(nz.any(axis=-1), nz.argmax(axis=-1), W)
-    w = np.take_along_axis(words, np.minimum(widx, W - 1)[..., None], axis=-1)[..., 0]
-    low = w & (~w + np.uint64(1))                        # isolate the lowest set bit
-    pos = np.bitwise_count(low - np.uint64(1)).astype(np.int64)
-    return np.where(widx < W, widx * 64 + pos, W * 64)
-
-
-def _nth(mask_bool_row: np.ndarray) -> np.ndarray:
-    """Positions of the set bits of one bool nodemask (``bitmap_ord_to_pos`` for every ordinal)."""
-    return np.flatnonzero(mask_bool_row)
-
-
-def relative_map(rel_words, nbits: int) -> np.ndarray:
-    """Destination of every source bit under ``mpol_relative_nodemask(., user, rel)``.
-
-    The kernel folds the user mask modulo ``weight(rel)`` (bitmap_fold) and maps the folded bits
-    onto the set bits of ``rel`` (bitmap_onto): bit ``b`` goes to the ``(b mod weight)``-th set
-    bit of ``rel``. An empty ``rel`` is a division by zero in the kernel: refused here.
+    Kept so that callers written against the old ``numalab.mempolicy.to_nodes`` keep working;
+    use :func:`numalab.nodemask.packed.to_nodes` (an array, like :func:`numalab.nodemask.to_nodes`).
     """
-    pos = _nth(unpack(rel_words, nbits))
-    if pos.size == 0:
-        raise NumalabError("relative nodemask onto an empty set: the kernel divides by zero "
-                           "(bitmap_fold with weight 0)", input="rel")
-    return pos[np.arange(nbits) % pos.size]
-
-
-def remap_map(old_words, new_words, nbits: int) -> np.ndarray:
-    """Destination of every bit under ``nodes_remap(., old, new)`` (bitmap_remap).
-
-    A bit of ``old`` with ordinal ``k`` goes to the ``(k mod weight(new))``-th bit of ``new``; a bit
-    outside ``old`` (or any bit when ``new`` is empty) maps to itself.
-    """
-    old = unpack(old_words, nbits)
-    newpos = _nth(unpack(new_words, nbits))
-    dest = np.arange(nbits)
-    if newpos.size:
-        ordi = np.cumsum(old) - 1
-        dest = np.where(old, newpos[np.maximum(ordi, 0) % newpos.size], dest)
-    return dest
-
-
-_BYTE_BITS = ((np.arange(256)[:, None] >> np.arange(8)[None, :]) & 1).astype(bool)  # (256, 8)
-
-
-def apply_map(words, dest, nbits: int) -> np.ndarray:
-    """Move every set bit ``b`` of packed nodemasks to ``dest[b]`` (OR-combined); ``dest<0`` drops.
-
-    Vectorized with one 256-entry lookup table per used byte of the nodemask: a bit mapping is
-    the common form of every rebind (remap, fold+onto) once the old and new mems are fixed.
-    """
-    words = np.asarray(words, np.uint64)
-    shape = words.shape
-    words2 = words.reshape(-1, shape[-1])
-    W = shape[-1]
-    out = np.zeros_like(words2)
-    if words2.shape[0] == 0:
-        return out.reshape(shape)
-    dest = np.asarray(dest, np.int64)
-    full = np.full(W * 64, -1, np.int64)
-    full[: dest.size] = dest
-    used = np.bitwise_or.reduce(words2, axis=0).astype("<u8").view(np.uint8)   # (W*8,)
-    for byte in np.flatnonzero(used):
-        d = full[byte * 8: byte * 8 + 8]
-        contrib = np.zeros((8, W), np.uint64)
-        ok = d >= 0
-        contrib[np.flatnonzero(ok), d[ok] // 64] = np.left_shift(np.uint64(1), (d[ok] % 64).astype(np.uint64))
-        table = np.bitwise_or.reduce(np.where(_BYTE_BITS[:, :, None], contrib[None], np.uint64(0)), axis=1)
-        vals = (words2[:, byte // 8] >> np.uint64(8 * (byte % 8))) & np.uint64(0xFF)
-        out |= table[vals.astype(np.intp)]
-    return out.reshape(shape)
-
-
-def _as_words(mask, nbits, B=None):
-    """Accept bool masks ``(..., nbits)`` or packed words; broadcast to ``(B, W)``."""
-    a = np.asarray(mask)
-    if a.dtype == bool:
-        if a.shape[-1] != nbits:
-            raise NumalabError(f"nodemask has {a.shape[-1]} bits, expected {nbits}", input="mask")
-        a = pack(a)
-    a = np.asarray(a, np.uint64)
-    if B is not None:
-        a = np.broadcast_to(a, (B, a.shape[-1]))
-    return a
+    return to_node_array(np.asarray(words, np.uint64).reshape(-1), nbits).tolist()
 
 
 def _grouped(rows_words):
@@ -356,7 +227,8 @@ class PolicyBatch:
         """One policy as plain values (node lists by id)."""
         return {"mode": MODE_NAMES.get(int(self.mode[i]), int(self.mode[i])),
                 "flags": flag_names(int(self.flags[i])), "local": bool(self.local[i]),
-                "nodes": to_nodes(self.nodes[i], self.nbits), "w": to_nodes(self.w[i], self.nbits),
+                "nodes": to_node_array(self.nodes[i], self.nbits).tolist(),
+                "w": to_node_array(self.w[i], self.nbits).tolist(),
                 "errno": ERRNOS[int(self.errno[i])], "home_node": int(self.home_nodes()[i])}
 
 
@@ -411,7 +283,7 @@ def create(mode, flags, user, allowed, kernel="current", *, n_memory=None, nbits
     --------
     >>> b = create(["preferred", "bind", "local"], [0, MPOL_F_STATIC_NODES, 0],
     ...            from_nodes([[0, 1], [2], []], 64), from_nodes([1], 64), "6.1")
-    >>> b.errno_names().tolist(), [to_nodes(r) for r in b.nodes]
+    >>> b.errno_names().tolist(), [to_node_array(r).tolist() for r in b.nodes]
     ([None, 'EINVAL', None], [[1], [], []])
     """
     k = profile(kernel)

@@ -56,7 +56,6 @@ __all__ = [
     "default_notebooks",
     "execute",
     "kernel_env",
-    "execute_notebook",
     "count_charts",
     "cell_seconds",
     "chart_versions",
@@ -263,14 +262,6 @@ def execute(path, *, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = KERNEL
     idx = current["index"]
     src = _first_line(nb.cells[idx].source) if idx is not None else ""
     return None, NotebookFailure(name, idx, src, ename, " ".join(str(evalue).split()))
-
-
-def execute_notebook(path, *, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = KERNEL_NAME):
-    """Execute one notebook and return it; raise :class:`NumalabError` naming the failing cell."""
-    nb, failure = execute(path, timeout=timeout, kernel_name=kernel_name)
-    if failure is not None:
-        raise NumalabError(failure.message().split(": ", 1)[1], input=failure.notebook)
-    return nb
 
 
 # --------------------------------------------------------------------------- charts

@@ -246,7 +246,20 @@ class Topology:
                 and all(np.array_equal(getattr(self, s), getattr(other, s))
                         for s in ("has_memory", "has_cpu", "has_normal_memory")))
 
-    __hash__ = object.__hash__
+    def __hash__(self):
+        """Hash of the content :meth:`__eq__` compares (computed once): two loads of the same
+        machine are equal and hash alike, so caches keyed by a topology (the zonelist build) hit."""
+        h = self.__dict__.get("_content_hash")
+        if h is None:
+            arrays = ("node_ids", "distance", "cpu_ids", "cpu_node", "present_pages", "managed_pages",
+                      "possible", "online", "has_memory", "has_cpu", "has_normal_memory")
+            parts = [self.zone_types, int(self.nodes_shift), int(self.page_size)]
+            for a in arrays:
+                v = np.asarray(getattr(self, a))
+                parts.append((v.shape, np.ascontiguousarray(v, np.int64).tobytes()))
+            h = hash(tuple(parts))
+            object.__setattr__(self, "_content_hash", h)
+        return h
 
     def __repr__(self):
         return (f"Topology({self.name!r}, nodes={self.node_ids.tolist()}, cpus={self.cpu_ids.size}, "

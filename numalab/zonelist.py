@@ -52,11 +52,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 
 import numpy as np
 
 from .errors import NumalabError
+from .gfp import FALLBACK, NOFALLBACK, gfp_zone, parse_gfp, zonelist_for  # noqa: F401  (names kept here)
 from .kernel import KernelProfile, profile
 from .topology import Topology
 
@@ -65,46 +65,18 @@ __all__ = [
     "WHEN",
     "FALLBACK",
     "NOFALLBACK",
-    "GFP_FLAGS",
-    "GFP_NAMES",
     "Zonelists",
     "build",
-    "gfp_zone",
-    "parse_gfp",
-    "zonelist_for",
     "candidate_mask",
     "candidates",
     "decode",
-    "explain",
-    "worked_examples",
 ]
 
 #: include/linux/topology.h generic default (ia64 used 255 until ia64 was removed in v6.7).
 PENALTY_FOR_NODE_WITH_CPUS = 1
 #: ``"boot"``: no node counts as having CPUs; ``"rebuild"``: every node with CPUs does.
 WHEN = ("boot", "rebuild")
-FALLBACK = "FALLBACK"
-NOFALLBACK = "NOFALLBACK"
 _INT_MAX = 2**31 - 1
-
-#: Zone-modifier bits of include/linux/gfp.h (the same values in every modelled release) and
-#: ``__GFP_THISNODE`` (whose bit value changed across releases, so it is only accepted by name).
-GFP_FLAGS = {"__GFP_DMA": 0x01, "__GFP_HIGHMEM": 0x02, "__GFP_DMA32": 0x04, "__GFP_MOVABLE": 0x08,
-             "__GFP_THISNODE": 0x100000}
-_THISNODE = GFP_FLAGS["__GFP_THISNODE"]
-#: Composite gfp masks by their zone modifiers (the reclaim/IO bits do not change the zone).
-GFP_NAMES = {
-    "GFP_KERNEL": 0, "GFP_KERNEL_ACCOUNT": 0, "GFP_USER": 0, "GFP_ATOMIC": 0, "GFP_NOWAIT": 0,
-    "GFP_NOIO": 0, "GFP_NOFS": 0,
-    "GFP_HIGHUSER": 0x02, "GFP_HIGHUSER_MOVABLE": 0x0A, "GFP_TRANSHUGE_LIGHT": 0x0A,
-    "GFP_TRANSHUGE": 0x0A, "GFP_DMA": 0x01, "GFP_DMA32": 0x04,
-}
-# gfp_zone(): GFP_ZONE_TABLE for a 64-bit kernel without ZONE_HIGHMEM, by (DMA, HIGHMEM, DMA32,
-# MOVABLE) bits; OPT_ZONE_HIGHMEM is ZONE_NORMAL there. Missing entries are the combinations the
-# kernel calls invalid (GFP_ZONE_BAD: VM_BUG_ON under CONFIG_DEBUG_VM).
-_GFP_ZONE_TABLE = {0x0: "Normal", 0x1: "DMA", 0x2: "Normal", 0x4: "DMA32", 0x8: "Normal",
-                   0x9: "DMA", 0xA: "Movable", 0xC: "DMA32"}
-
 
 # ----------------------------------------------------------------------------------- result
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -189,12 +161,10 @@ class Zonelists:
             return self.nofallback
         raise NumalabError("zonelist must be FALLBACK or NOFALLBACK", input=which)
 
-    def boot_log(self) -> list:
-        """The lines the kernel logs for this build (see :func:`boot_log_lines`)."""
-        return boot_log_lines(self)
-
     def to_dict(self) -> dict:
-        """JSON-ready summary: ``kernel``, ``when``, ``fallback_order``, ``zonelists``, ``policy_zone``."""
+        """JSON-ready summary: ``kernel``, ``when``, ``fallback_order``, ``zonelists``, ``policy_zone``.
+
+        The kernel's boot messages are :func:`numalab.viz.text.boot_log_lines`."""
         t = self.topology
         built_ids = [int(x) for x in t.node_ids[self.built]]
         return {
@@ -210,7 +180,6 @@ class Zonelists:
             "policy_zone": self.policy_zone_name,
             "policy_zone_index": int(self.policy_zone),
             "cpu_penalised_nodes": [int(x) for x in t.node_ids[self.cpu_penalised]],
-            "boot_log": self.boot_log(),
         }
 
 
@@ -238,7 +207,8 @@ def build(topo: Topology, kernel="current", when: str = "boot", *, zonelist_orde
     Returns
     -------
     Zonelists
-        Cached per (topology object, kernel window, when, zonelist_order).
+        Cached per (topology content, kernel profile, when, zonelist_order); the arrays are
+        read-only and shared between equal calls.
 
     Raises
     ------
@@ -248,7 +218,9 @@ def build(topo: Topology, kernel="current", when: str = "boot", *, zonelist_orde
 
     Examples
     --------
-    >>> t = worked_examples()["A-flat4"]
+    >>> pages = np.zeros((4, 5), int); pages[:, 2] = 262144         # 1 GiB of Normal per node
+    >>> t = Topology(name="flat4", node_ids=np.arange(4), distance=np.where(np.eye(4, dtype=bool), 10, 20),
+    ...              cpu_ids=np.arange(4), cpu_node=np.arange(4), present_pages=pages, managed_pages=pages)
     >>> [build(t).fallback_order(k) for k in range(4)]
     [[0, 1, 2, 3], [1, 2, 3, 0], [2, 3, 0, 1], [3, 0, 1, 2]]
     """
@@ -265,11 +237,17 @@ def build(topo: Topology, kernel="current", when: str = "boot", *, zonelist_orde
         raise NumalabError(f"kernel {k.label} has no zone-ordered zonelists (removed in v4.14; "
                            "vm.numa_zonelist_order accepts only 'Node' there)",
                            errno="EINVAL", input=zonelist_order)
-    return _build_cached(topo, k, when, zonelist_order)
+    zl = _build_cached(topo, k, when, zonelist_order)
+    if zl.topology is not topo:  # an equal machine loaded again: same arrays, this one's name and notes
+        zl = dataclasses.replace(zl, topology=topo)
+    return zl
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=64)
 def _build_cached(topo, k, when, zonelist_order):
+    """The pure builder, cached by value: a :class:`Topology` hashes by its content, a
+    :class:`KernelProfile` by its rule variants, so equal inputs share one build (no caller needs
+    a cache of its own)."""
     return _build(topo, k, when, zonelist_order)
 
 
@@ -412,71 +390,6 @@ def _fallback_codes_zone_order(order, qual):
     return out, keep.sum(axis=1)
 
 
-# ----------------------------------------------------------------------------- gfp handling
-def parse_gfp(gfp) -> tuple:
-    """Split a gfp mask into ``(zone modifier bits, thisnode)``.
-
-    Accepts names joined by ``|`` (``"GFP_KERNEL|__GFP_THISNODE"``, case-insensitive) or an int
-    whose low four bits are the zone modifiers (``__GFP_THISNODE`` only by name: its bit value
-    differs between releases).
-
-    Examples
-    --------
-    >>> parse_gfp("GFP_HIGHUSER_MOVABLE"), parse_gfp("GFP_KERNEL | __GFP_THISNODE")
-    ((10, False), (0, True))
-    """
-    if isinstance(gfp, (int, np.integer)) and not isinstance(gfp, bool):
-        if gfp < 0:
-            raise NumalabError("a gfp mask cannot be negative", input=gfp)
-        return int(gfp) & 0xF, False
-    text = str(gfp)
-    bits, thisnode = 0, False
-    for part in re.split(r"\s*\|\s*", text.strip()):
-        name = part.upper()
-        if name in GFP_NAMES:
-            bits |= GFP_NAMES[name]
-        elif name == "__GFP_THISNODE":
-            thisnode = True
-        elif name in GFP_FLAGS:
-            bits |= GFP_FLAGS[name]
-        else:
-            known = ", ".join(list(GFP_NAMES) + list(GFP_FLAGS))
-            raise NumalabError(f"unknown gfp flag {part!r}; known: {known}", input=text)
-    return bits, thisnode
-
-
-def gfp_zone(gfp, topo: Topology | None = None) -> int:
-    """highest_zoneidx for a gfp mask (gfp_zone(), include/linux/gfp.h), as a zone type index.
-
-    ZONE_DMA/ZONE_DMA32 absent from the topology's zone types fall back to ZONE_NORMAL, as the
-    kernel's OPT_ZONE_DMA/OPT_ZONE_DMA32 do.
-
-    Raises
-    ------
-    NumalabError
-        An invalid combination of zone modifiers (e.g. __GFP_DMA|__GFP_DMA32).
-
-    Examples
-    --------
-    >>> [gfp_zone(g) for g in ("GFP_KERNEL", "GFP_DMA32", "GFP_DMA", "GFP_HIGHUSER_MOVABLE")]
-    [2, 1, 0, 3]
-    """
-    bits, _ = parse_gfp(gfp)
-    name = _GFP_ZONE_TABLE.get(bits)
-    if name is None:
-        raise NumalabError("invalid combination of gfp zone modifiers (GFP_ZONE_BAD: the kernel "
-                           "hits VM_BUG_ON with CONFIG_DEBUG_VM)", input=str(gfp))
-    zones = topo.zone_types if topo is not None else ("DMA", "DMA32", "Normal", "Movable", "Device")
-    if name in zones:
-        return zones.index(name)
-    return zones.index("Normal")
-
-
-def zonelist_for(gfp) -> str:
-    """``"NOFALLBACK"`` for ``__GFP_THISNODE``, else ``"FALLBACK"`` (gfp_zonelist())."""
-    return NOFALLBACK if parse_gfp(gfp)[1] else FALLBACK
-
-
 # -------------------------------------------------------------------------------- iteration
 def _resolve(zl, highest_zoneidx, zonelist):
     if isinstance(highest_zoneidx, str):
@@ -536,7 +449,9 @@ def candidates(zl: Zonelists, start_index, highest_zoneidx, nodemask=None, *, zo
 
     Examples
     --------
-    >>> t = worked_examples()["E-zones"]
+    >>> pages = np.array([[4096, 262144, 262144, 0, 0], [0, 0, 262144, 0, 0]])  # DMA+DMA32+Normal, Normal
+    >>> t = Topology(name="zones", node_ids=[0, 1], distance=[[10, 20], [20, 10]], cpu_ids=[0, 1],
+    ...              cpu_node=[0, 1], present_pages=pages, managed_pages=pages)
     >>> zl = build(t, "6.18")
     >>> decode(zl, candidates(zl, 1, "GFP_KERNEL"))
     [(1, 'Normal'), (0, 'Normal'), (0, 'DMA32'), (0, 'DMA')]
@@ -559,161 +474,3 @@ def decode(zl: Zonelists, codes) -> list:
             break
         out.append((int(zl.topology.node_ids[c // Z]), zl.topology.zone_types[c % Z]))
     return out
-
-
-# ------------------------------------------------------------------------------ explanation
-def explain(zl: Zonelists, node: int):
-    """Why a node's fallback order is what it is: one row per position.
-
-    Parameters
-    ----------
-    zl : Zonelists
-    node : int
-        Node *id* whose order is explained.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns: ``position``, ``node``, ``distance`` (raw SLIT), ``lower_id_penalty``
-        (``[n < local]``), ``cpu_penalty``, ``penalised`` (their sum), ``node_load`` (at pick
-        time), ``value`` (``penalised * scale + node_load``, what find_next_best_node compares),
-        ``runner_up`` (best node left behind at that pick), ``runner_up_value``, ``reason``
-        (why the pick beat the runner-up) and ``load_bump`` (what the pick did to node_load).
-
-    Examples
-    --------
-    >>> t = worked_examples()["B-2x2-subnuma"]
-    >>> df = explain(build(t, "5.15"), 3)
-    >>> df["node"].tolist()
-    [3, 2, 0, 1]
-    >>> print(df.loc[2, "reason"])
-    same penalised distance 22; lower node_load 2 < 3
-    """
-    import pandas as pd
-
-    t = zl.topology
-    i = t.index_of(node)
-    cols = ["position", "node", "distance", "lower_id_penalty", "cpu_penalty", "penalised",
-            "node_load", "value", "runner_up", "runner_up_value", "reason", "load_bump"]
-    if not zl.built[i]:
-        df = pd.DataFrame(columns=cols)
-        df.attrs["note"] = (f"node {node} is not built by kernel {zl.kernel.label} "
-                            "(only online nodes before v5.18)")
-        return df
-    seq = zl.order[i, : zl.order_len[i]]
-    ids = t.node_ids
-    load = zl.node_load[i]
-    pen = zl.penalised[i]
-    dist = t.distance[i]
-    value = pen * zl.scale + load
-    nr_online = int(t.online.sum())
-    rows = []
-    prev_d = int(dist[i])
-    for p, j in enumerate(seq.tolist()):
-        is_local = j == i
-        lower = int(ids[j] < ids[i]) if not is_local else 0
-        cpu = PENALTY_FOR_NODE_WITH_CPUS * int(zl.cpu_penalised[j]) if not is_local else 0
-        nxt = [x for x in seq[p + 1:].tolist() if x != i]
-        r = nxt[0] if nxt else None
-        if is_local:
-            reason = "local node first" + ("" if t.has_memory[i] else
-                                           " (memoryless: contributes no zones; skipped from v6.8)")
-            v = None
-        else:
-            v = int(value[j])
-            if r is None:
-                reason = "only candidate left"
-            else:
-                rp, lp, rl, ll = int(pen[r]), int(pen[j]), int(load[r]), int(load[j])
-                if lp < rp:
-                    reason = f"nearer: penalised distance {lp} < {rp}"
-                    parts = []
-                    if int(dist[j]) == int(dist[r]):
-                        parts.append(f"same raw distance {int(dist[j])}")
-                    if int(ids[r] < ids[i]) and not int(ids[j] < ids[i]):
-                        parts.append(f"node {int(ids[r])} is below node {int(ids[i])} (+1)")
-                    if zl.cpu_penalised[r] and not zl.cpu_penalised[j]:
-                        parts.append(f"node {int(ids[r])} has CPUs (+{PENALTY_FOR_NODE_WITH_CPUS})")
-                    if parts:
-                        reason += " (" + "; ".join(parts) + ")"
-                elif ll < rl:
-                    reason = f"same penalised distance {lp}; lower node_load {ll} < {rl}"
-                else:
-                    reason = f"same value {v}; lower node id {int(ids[j])} < {int(ids[r])}"
-        d = int(dist[j])
-        if d != prev_d:
-            bump = {"increment": "+= 1", "accumulate": f"+= {nr_online - p}",
-                    "assign": f"= {nr_online - p}"}[zl.kernel.node_load]
-            bump = f"node_load[{int(ids[j])}] {bump} (first node at distance {d})"
-        else:
-            bump = ""
-        prev_d = d
-        rows.append({
-            "position": p, "node": int(ids[j]), "distance": d, "lower_id_penalty": lower,
-            "cpu_penalty": cpu, "penalised": d + lower + cpu, "node_load": int(load[j]),
-            "value": v, "runner_up": None if r is None or is_local else int(ids[r]),
-            "runner_up_value": None if r is None or is_local else int(value[r]),
-            "reason": reason, "load_bump": bump,
-        })
-    df = pd.DataFrame(rows, columns=cols)
-    for c in ("value", "runner_up", "runner_up_value"):
-        df[c] = df[c].astype("Int64")
-    df.attrs.update(node=int(node), kernel=zl.kernel.label, when=zl.when, scale=zl.scale)
-    return df
-
-
-# ------------------------------------------------------------------------------- boot log
-def boot_log_lines(zl: Zonelists) -> list:
-    """The boot messages of this build: ``Fallback order for Node N:``, ``Built ...``, ``Policy zone:``.
-
-    ``Fallback order`` lines exist from v5.16 (kernels before print none; they are still listed
-    here, prefixed by ``#``). The kernel ends the ``Built`` line with ``Total pages: N``, computed
-    from boot-time estimates of managed pages minus high watermarks that no snapshot holds; numalab
-    cannot reproduce that number, so it leaves it out and says so in a ``#`` line rather than print
-    a different one.
-    """
-    t = zl.topology
-    lines = []
-    prefix = "" if zl.kernel.print_fallback_order else "# "
-    for i in np.flatnonzero(zl.built):
-        nodes = " ".join(str(int(t.node_ids[j])) for j in zl.order[i, : zl.order_len[i]])
-        lines.append(f"{prefix}Fallback order for Node {int(t.node_ids[i])}: {nodes} ")
-    lines.append(f"Built {int(t.online.sum())} zonelists, mobility grouping on.")
-    lines.append("# (the kernel also prints 'Total pages', from boot-time watermarks numalab does not model)")
-    lines.append(f"Policy zone: {zl.policy_zone_name}")
-    return lines
-
-
-# ------------------------------------------------------------------------- worked examples
-def worked_examples() -> dict:
-    """Small topologies from the reference's worked examples and the real-kernel recordings.
-
-    Keys: ``A-flat4`` (10/20, all CPUs), ``B-2x2-subnuma`` (2 sockets x 2 sub-NUMA nodes),
-    ``C-cxl4`` (CPU nodes 0-1, CPU-less 2-3), ``D-memoryless`` (3 nodes, node 1 without memory),
-    ``E-zones`` (node 0 DMA+DMA32+Normal, node 1 Normal), ``eight-2socket``, ``penalty-tie``.
-    Every node has one CPU unless said otherwise; Normal zones hold 1 GiB.
-    """
-    def topo(name, dist, cpus_on, zones):
-        n = len(dist)
-        pages = np.zeros((n, 5), np.int64)
-        for i, zs in enumerate(zones):
-            for z in zs:
-                pages[i, ("DMA", "DMA32", "Normal", "Movable", "Device").index(z)] = 4096 if z == "DMA" else 262144
-        cpus = [i for i in range(n) if i in cpus_on]
-        return Topology(name=name, node_ids=np.arange(n), distance=np.array(dist),
-                        cpu_ids=np.arange(len(cpus)), cpu_node=np.array(cpus, np.int64),
-                        present_pages=pages, managed_pages=pages, source="numalab.zonelist.worked_examples")
-
-    flat = lambda n, r: [[10 if i == j else r for j in range(n)] for i in range(n)]  # noqa: E731
-    two_groups = [[10 if i == j else (12 if i // 4 == j // 4 else 32) for j in range(8)] for i in range(8)]
-    return {
-        "A-flat4": topo("A-flat4", flat(4, 20), range(4), [["Normal"]] * 4),
-        "B-2x2-subnuma": topo("B-2x2-subnuma", [[10, 11, 21, 21], [11, 10, 21, 21], [21, 21, 10, 11],
-                                                 [21, 21, 11, 10]], range(4), [["Normal"]] * 4),
-        "C-cxl4": topo("C-cxl4", [[10, 21, 14, 24], [21, 10, 24, 14], [14, 24, 10, 26],
-                                   [24, 14, 26, 10]], (0, 1), [["Normal"]] * 4),
-        "D-memoryless": topo("D-memoryless", flat(3, 20), range(3), [["Normal"], [], ["Normal"]]),
-        "E-zones": topo("E-zones", flat(2, 20), range(2), [["DMA", "DMA32", "Normal"], ["Normal"]]),
-        "eight-2socket": topo("eight-2socket", two_groups, range(8), [["Normal"]] * 8),
-        "penalty-tie": topo("penalty-tie", flat(4, 20), (0, 1), [["Normal"]] * 4),
-    }

@@ -2,7 +2,6 @@
 import os
 import pathlib
 
-import pytest
 from hypothesis import HealthCheck, settings
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -17,8 +16,3 @@ settings.register_profile("thorough", deadline=None, max_examples=3000,
 settings.register_profile("quick", deadline=None, max_examples=30,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("NUMALAB_HYPOTHESIS", "default"))
-
-
-@pytest.fixture(scope="session")
-def root():
-    return ROOT

@@ -46,6 +46,14 @@ def test_memoryless():
     assert t.has_cpu.all()
 
 
+
+def test_memoryless_of_a_preset_through_load():
+    # load() hands itself to from_call, so a call may name anything load takes (cxl4: nodes 0-3)
+    assert sources.load("memoryless('cxl4', nodes=[1])").has_memory.tolist() == [True, False, True, True]
+    with pytest.raises(NumalabError, match="not a generator call"):
+        g.from_call("memoryless('cxl4', nodes=[1])")     # without load: only generator calls
+
+
 def test_distances_that_the_kernel_would_reject_become_defaults():
     t = g.flat(nodes=2, remote=10)
     assert t.distance.tolist() == [[10, 20], [20, 10]]

@@ -7,15 +7,15 @@ import pytest
 
 PKG = pathlib.Path(__file__).resolve().parent.parent / "numalab"
 
-#: Layer of every module (by dotted name under numalab, first match of the longest prefix).
+#: Layer of every module (by dotted name under numalab, the longest matching prefix wins).
 LAYERS = {
     "errors": 0, "_io": 0,
-    "nodemask": 1, "kernel": 1,
+    "nodemask": 1, "kernel": 1, "gfp": 1,
     "topology": 2,
-    "generators": 3, "slit": 3, "sources": 3,
+    "generators": 3, "slit": 3, "sources": 3, "qemu": 3,
     "zonelist": 4, "cpuset": 4, "reference": 4,
     "mempolicy": 5,
-    "alloc": 6, "cost": 6, "race": 6,
+    "alloc": 6,
     "viz": 7, "widgets": 7,
     "report": 8,
     "cli": 9, "__main__": 9, "__init__": 9,
@@ -23,10 +23,12 @@ LAYERS = {
 
 
 def layer_of(dotted: str) -> int:
-    first = dotted.split(".")[0]
-    if first not in LAYERS:
-        raise KeyError(f"module numalab.{dotted} has no layer in tests/test_layers.py: add it")
-    return LAYERS[first]
+    parts = dotted.split(".")
+    for k in range(len(parts), 0, -1):
+        key = ".".join(parts[:k])
+        if key in LAYERS:
+            return LAYERS[key]
+    raise KeyError(f"module numalab.{dotted} has no layer in tests/test_layers.py: add it")
 
 
 def modules():
@@ -72,6 +74,75 @@ def numalab_imports(dotted: str, path: pathlib.Path):
 def test_every_module_has_a_layer():
     for dotted, _ in modules():
         layer_of(dotted)
+
+
+def test_every_layer_names_a_module_that_exists():
+    existing = {dotted for dotted, _ in modules()} | {"__init__"}
+    missing = sorted(name for name in LAYERS if name not in existing)
+    assert not missing, f"LAYERS names modules that do not exist: {missing}"
+
+
+def _module_of(target: str, existing) -> str:
+    """The module an import target lands in: itself, or the longest existing prefix (a name
+    imported from a module, ``from .base import as_mask`` -> ``nodemask.base``)."""
+    parts = target.split(".")
+    for k in range(len(parts), 0, -1):
+        if ".".join(parts[:k]) in existing:
+            return ".".join(parts[:k])
+    return "__init__"
+
+
+def import_graph():
+    """{module: {modules it imports}} over every static import, at module level or inside a
+    function (a deferred import is still a dependency)."""
+    mods = dict(modules())
+    existing = set(mods) | {"__init__"}
+    graph = {}
+    for dotted, path in mods.items():
+        graph[dotted] = {_module_of(t, existing) for t, _ in numalab_imports(dotted, path)} - {dotted}
+    return graph
+
+
+def find_cycles(graph) -> list:
+    """Strongly connected components with more than one module (Tarjan), each sorted."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circle():
+    """No module imports, directly or through others, a module that imports it back (inside a
+    layer too, e.g. generators <-> sources); deferred imports count."""
+    assert find_cycles(import_graph()) == []
+
+
+def test_the_circle_finder_sees_a_circle():
+    assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert find_cycles({"a": {"b"}, "b": set()}) == []
 
 
 @pytest.mark.parametrize("dotted,path", list(modules()), ids=lambda x: str(x) if isinstance(x, str) else "")

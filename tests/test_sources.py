@@ -198,6 +198,55 @@ def test_old_zoneinfo_with_only_populated_zones(tmp_path):
     assert any("only populated zones" in n for n in t.notes)
 
 
+def test_sysfs_lists_are_read_with_the_kernels_grammar(tmp_path):
+    # issue 9 item 9: "0-7:2/4" is a valid kernel list (bits 0,1,4,5), and so is a blank-separated one
+    node = tmp_path / "sys/devices/system/node"
+    for n, cpus in ((0, "0-7:2/4\n"), (1, " 2 3 \n")):
+        (node / f"node{n}").mkdir(parents=True)
+        (node / f"node{n}/distance").write_text(["10 21", "21 10"][n])
+        (node / f"node{n}/cpulist").write_text(cpus)
+    (node / "online").write_text("0-1\n")
+    t = sources.load(tmp_path)
+    assert t.cpus_of(0).tolist() == [0, 1, 4, 5] and t.cpus_of(1).tolist() == [2, 3]
+
+
+@pytest.mark.parametrize("text,ids", [
+    ("0-7:2/4", [0, 1, 4, 5]), ("1,3-4", [1, 3, 4]), ("2 0", [0, 2]), ("", []), ("\n", []),
+    ("0-9:3/5,20", [0, 1, 2, 5, 6, 7, 20])])
+def test_parse_cpulist_hand_computed(text, ids):
+    assert sources.parse_cpulist(text) == ids
+
+
+@pytest.mark.parametrize("text,errno", [("3-1", "EINVAL"), ("0-x", "EINVAL"), ("0-1:3/2", "EINVAL"),
+                                        ("N", "EINVAL"), ("all", "EINVAL"), ("70000", "ERANGE"),
+                                        ("4294967296", "EOVERFLOW")])
+def test_parse_cpulist_refuses_what_the_kernel_refuses(text, errno):
+    with pytest.raises(NumalabError, match=r"^'node0/cpulist': not a kernel list") as e:
+        sources.parse_cpulist(text, "node0/cpulist")
+    assert e.value.errno == errno
+
+
+def test_parse_cpulist_with_a_width_and_a_kernel():
+    assert sources.parse_cpulist("N", nbits=8) == [7]
+    assert sources.parse_cpulist("all:1/4", nbits=8) == [0, 4]
+    with pytest.raises(NumalabError, match="5.13"):
+        sources.parse_cpulist("N", nbits=8, kernel="5.10")
+
+
+def test_hex_masks_of_sysfs_and_hwloc():
+    assert sources.parse_cpumask("00000001,00000003\n") == [0, 1, 32]
+    assert sources.parse_cpumask("") == []
+    with pytest.raises(NumalabError, match="not a hex mask") as e:
+        sources.parse_cpumask("0000000g", "node0/cpumap")
+    assert e.value.errno == "EINVAL"
+    xml = (FIX / "hwloc-2n.xml").read_text().replace('cpuset="0x0000000c" nodeset="0x00000002" gp_index="11"',
+                                                      'cpuset="0x0000000c,0x00000000" nodeset="0x00000002" gp_index="11"')
+    t = sources.from_hwloc_xml(xml, where="x.xml")
+    assert t.cpus_of(1).tolist() == []          # node 1 now holds CPUs 34-35: no PU of the file
+    with pytest.raises(NumalabError, match="not a hex mask"):
+        sources.from_hwloc_xml(xml.replace('cpuset="0x00000004"', 'cpuset="0xf...f"'), where="x.xml")
+
+
 # ---------------------------------------------------------------- JSON format
 def test_every_preset_loads_and_round_trips():
     names = [n for n, _ in sources.presets()]
@@ -294,7 +343,7 @@ def test_inputs_no_kernel_could_see_are_errors(fname, match):
 
 @pytest.mark.parametrize("doc,match", [
     ({"nodes": [{"id": 0, "cpus": "0"}]}, "mem_mib"),
-    ({"nodes": [{"id": 0, "cpus": "0-x", "mem_mib": 1}]}, "not a CPU list"),
+    ({"nodes": [{"id": 0, "cpus": "0-x", "mem_mib": 1}]}, "not a kernel list: expected a number"),
     ({"nodes": [{"id": "a", "cpus": "0", "mem_mib": 1}]}, "'id' has the wrong type"),
     ({"nodes": [{"id": 0, "cpus": "0", "zones": {"Highmem": [1, 1]}}]}, "not one of zone_types"),
     ({"nodes": [{"id": 0, "cpus": "0", "zones": {"Normal": [1, 2]}}]}, "managed pages .2. exceed present"),
@@ -433,45 +482,8 @@ def test_hwloc_xml():
     assert t.distance.tolist() == [[10, 21], [21, 10]]
 
 
-# ---------------------------------------------------------------- QEMU
-def test_qemu_args_two_node_hand_checked():
-    t = sources.from_dict({"nodes": [{"id": 0, "cpus": "0-1", "mem_mib": 512}, {"id": 1, "cpus": "2", "mem_mib": 0}],
-                           "distance": [[10, 21], [21, 10]]})
-    args, notes = sources.qemu_args(t)
-    assert args == ["-smp", "3", "-m", "512M", "-object", "memory-backend-ram,id=mem0,size=512M",
-                    "-numa", "node,nodeid=0,cpus=0-1,memdev=mem0", "-numa", "node,nodeid=1,cpus=2",
-                    "-numa", "dist,src=0,dst=1,val=21"]
-    args, _ = sources.qemu_args(t, "256M")
-    assert "memory-backend-ram,id=mem0,size=256M" in args and args[3] == "256M"
-
-
-def test_qemu_args_sparse_ids_and_cpus_are_renumbered():
-    t = sources.load(FIX / "numactl-sparse-cpuless.txt")
-    args, notes = sources.qemu_args(t, "128M")
-    assert "node,nodeid=2,memdev=mem2" in args
-    assert "dist,src=1,dst=2,val=80" in args
-    assert any("8->1" in n and "250->2" in n for n in notes)
-
-
-def test_qemu_args_asymmetric_gives_both_directions():
-    t = sources.from_dict({"nodes": [{"id": 0, "cpus": "0", "mem_mib": 64}, {"id": 1, "cpus": "1", "mem_mib": 64}],
-                           "distance": [[10, 15], [30, 10]]})
-    args, _ = sources.qemu_args(t)
-    assert "dist,src=0,dst=1,val=15" in args and "dist,src=1,dst=0,val=30" in args
-
-
 def test_parse_size():
     assert sources.parse_size("256M") == 256 << 20
     assert sources.parse_size("2G") == 2 << 30
     with pytest.raises(NumalabError):
         sources.parse_size("lots")
-
-
-def test_qemu_args_predicts_the_guest_node_numbering():
-    """A real 6.1 guest booted from cpuless-low-ids renumbered QEMU nodes 0,1,2,3 to Linux 2,3,0,1
-    (tests/data/kernel-truth/recorded/cpuless-low-ids): qemu-args must say so."""
-    rec = ROOT / "tests" / "data" / "kernel-truth" / "recorded" / "cpuless-low-ids" / "topology.json"
-    _, notes = sources.qemu_args(sources.load(str(rec)), "256M")
-    assert any("QEMU node -> Linux node 0->2, 1->3, 2->0, 3->1:" in n for n in notes), notes
-    _, notes = sources.qemu_args(sources.load("cxl4"), "256M")
-    assert not any("Linux node" in n for n in notes)

@@ -68,3 +68,19 @@ def test_equality_ignores_notes_but_not_zones():
     assert a == make(notes=("x",), source="elsewhere")
     assert a != make(managed_pages=[[10, 20, 30, 0, 0], [0] * 5, [0, 0, 0, 7, 0]])
     assert a != make(nodes_shift=6)
+
+
+def test_hash_follows_content_like_eq():
+    from numalab import sources, zonelist
+
+    a, b = sources.load("cxl4"), sources.load("cxl4")
+    assert a is not b and a == b and hash(a) == hash(b) and len({a, b}) == 1
+    renamed = a.replace(name="other", notes=("x",))          # name and notes are not content
+    assert renamed == a and hash(renamed) == hash(a)
+    pages = a.managed_pages.copy()
+    pages[0, 1] -= 1
+    changed = a.replace(managed_pages=pages)
+    assert changed != a and hash(changed) != hash(a)
+    # the zonelist cache is keyed by content: one build, but each caller gets its own topology
+    za, zb = zonelist.build(a, "6.1"), zonelist.build(renamed, "6.1")
+    assert za.order is zb.order and zb.topology is renamed and zb.to_dict()["topology"] == "other"

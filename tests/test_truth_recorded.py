@@ -13,6 +13,7 @@ import pytest
 
 from numalab import sources, zonelist
 from numalab.reference import zonelist as ref
+from numalab.viz.text import boot_log_lines
 
 RECORDED = pathlib.Path(__file__).resolve().parent / "data" / "kernel-truth" / "recorded"
 DIRS = sorted(p for p in RECORDED.iterdir() if (p / "expected.json").is_file()) if RECORDED.is_dir() else []
@@ -125,6 +126,6 @@ def test_boot_log_lines(d):
     want = [ln for ln in log[:first_built] if ln.startswith("Fallback order for Node ")]
     want.append(log[first_built].split("  Total pages:")[0])
     zl = zonelist.build(sources.load(str(d)), kernel=major_minor(e["kernel"]), when="boot")
-    got = [ln for ln in zl.boot_log() if ln.startswith("Fallback order for Node ")]
-    got += [ln.split("  Total pages:")[0] for ln in zl.boot_log() if ln.startswith("Built ")]
+    got = [ln for ln in boot_log_lines(zl) if ln.startswith("Fallback order for Node ")]
+    got += [ln.split("  Total pages:")[0] for ln in boot_log_lines(zl) if ln.startswith("Built ")]
     assert got == want

@@ -19,6 +19,7 @@ from numalab import alloc, cpuset, kernel, mempolicy as mp, nodemask as nm, zone
 from numalab.cli import main
 from numalab.errors import NumalabError
 from numalab.topology import Topology
+from numalab.viz.text import boot_log_lines, explain
 
 RACE_VARIANTS = {"check_retry_cpuset", "retry_cpuset_each_loop", "seqcount_always", "il_prev"}
 ZONES = ("DMA", "DMA32", "Normal", "Movable", "Device")
@@ -82,7 +83,7 @@ def explained_values(v):
     nr_online_nodes * MAX_NUMNODES before 5.19 and MAX_NUMNODES from 5.19: the orders do not
     change (node_load never reaches either scale), the explained values do.
     """
-    return tuple(int(x) for x in zlm.explain(zlm.build(_topo(_flat(4)), v), 0)["value"].tolist()[1:])
+    return tuple(int(x) for x in explain(zlm.build(_topo(_flat(4)), v), 0)["value"].tolist()[1:])
 
 
 def zones_qualify(v):
@@ -109,7 +110,7 @@ def zone_order(v):
 
 
 def boot_log(v):
-    return tuple(zlm.build(EXAMPLE_B, v).boot_log()[:1])
+    return tuple(boot_log_lines(zlm.build(EXAMPLE_B, v))[:1])
 
 
 def parse(text):

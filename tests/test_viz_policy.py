@@ -200,13 +200,13 @@ def test_panel_refresh_at_64_nodes(t64):
 def test_migrate_pages_matches_a_node_by_node_replay():
     # the kernel's do_migrate_pages loop written out plainly, on random masks
     from numalab.alloc import migrate_pages
-    from numalab import mempolicy as mp
+    from numalab.nodemask import packed
     rng = np.random.default_rng(5)
     for _ in range(200):
         frm = rng.random(16) < 0.5
         to = rng.random(16) < 0.5
         pages = rng.integers(-1, 16, size=30)
-        dest_of = mp.remap_map(mp.pack(frm), mp.pack(to), 16)
+        dest_of = packed.remap_map(packed.pack(frm), packed.pack(to), 16)
         cur = pages.copy()
         tmp = frm.copy()
         while tmp.any():

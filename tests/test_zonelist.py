@@ -1,4 +1,4 @@
-"""numalab.zonelist: node order, zonelists, gfp handling, iteration and explanation.
+"""numalab.zonelist: node order, zonelists and iteration; numalab.viz.text: explanation and boot log.
 
 Expected values come from (a) the real-kernel recordings in tests/data/kernel-truth, (b) the
 worked examples of kernel-semantics.md section 1.8 and (c) small cases computed by hand in the
@@ -14,6 +14,8 @@ from numalab import zonelist as zlm
 from numalab.cli.zonelists import load_topology
 from numalab.errors import NumalabError
 from numalab.topology import Topology
+from numalab.viz.text import boot_log_lines, explain
+from zonelist_examples import worked_examples
 
 TRUTH = DATA / "kernel-truth" / "snapshots"
 SNAPSHOTS = sorted(p.name for p in TRUTH.iterdir())
@@ -105,8 +107,8 @@ def test_memoryless_cpu_node_6_1_vs_6_12():
 def test_recorded_policy_zone_and_boot_log():
     zl = zlm.build(load_topology(str(TRUTH / "two-node")), "6.1")
     assert zl.policy_zone_name == "DMA32"  # only DMA and DMA32 populated
-    assert zl.boot_log()[0] == "Fallback order for Node 0: 0 1 "
-    assert zl.boot_log()[-1] == "Policy zone: DMA32"
+    assert boot_log_lines(zl)[0] == "Fallback order for Node 0: 0 1 "
+    assert boot_log_lines(zl)[-1] == "Policy zone: DMA32"
     zl = zlm.build(load_topology(str(TRUTH / "zones-split")), "6.1")
     assert zl.policy_zone_name == "Normal"
 
@@ -244,7 +246,7 @@ def test_possible_offline_nodes_built_from_5_18():
     assert zl.fallback_order(2) == [2, 0, 1]        # local first, no memory, before v6.7
     assert zlm.build(t, "6.6").fallback_order(2) == [2, 0, 1]
     assert zlm.build(t, "6.7").fallback_order(2) == [0, 1]
-    assert "Fallback order for Node 2" not in " ".join(zlm.build(t, "5.17").boot_log())
+    assert "Fallback order for Node 2" not in " ".join(boot_log_lines(zlm.build(t, "5.17")))
 
 
 def test_managed_vs_populated_zones():
@@ -277,31 +279,7 @@ def test_single_node_and_no_memory_anywhere():
     assert zl.policy_zone == 0
 
 
-# ------------------------------------------------------------------ gfp and iteration
-@pytest.mark.parametrize("gfp,zone,which", [
-    ("GFP_KERNEL", "Normal", "FALLBACK"), ("GFP_USER", "Normal", "FALLBACK"),
-    ("GFP_ATOMIC", "Normal", "FALLBACK"), ("GFP_HIGHUSER", "Normal", "FALLBACK"),
-    ("GFP_HIGHUSER_MOVABLE", "Movable", "FALLBACK"), ("GFP_DMA32", "DMA32", "FALLBACK"),
-    ("GFP_DMA", "DMA", "FALLBACK"), ("GFP_KERNEL|__GFP_THISNODE", "Normal", "NOFALLBACK"),
-    ("gfp_highuser_movable | __gfp_thisnode", "Movable", "NOFALLBACK"),
-    ("__GFP_MOVABLE", "Normal", "FALLBACK"), ("__GFP_MOVABLE|__GFP_DMA32", "DMA32", "FALLBACK"),
-    (0x0A, "Movable", "FALLBACK"), (0xCC0, "Normal", "FALLBACK"),
-])
-def test_gfp_zone_table(gfp, zone, which):
-    t = topo(flat(2))
-    assert zlm.gfp_zone(gfp, t) == ZONES.index(zone)
-    assert zlm.zonelist_for(gfp) == which
-
-
-def test_gfp_errors_and_missing_zone_types():
-    for bad in ("GFP_DMA|GFP_DMA32", "__GFP_DMA|__GFP_HIGHMEM", "GFP_BOGUS"):
-        with pytest.raises(NumalabError):
-            zlm.gfp_zone(bad)
-    t = Topology(name="nodma", node_ids=[0], distance=[[10]], cpu_ids=[0], cpu_node=[0],
-                 zone_types=("Normal", "Movable"), present_pages=[[5, 0]], managed_pages=[[5, 0]])
-    assert zlm.gfp_zone("GFP_DMA32", t) == 0  # OPT_ZONE_DMA32 is ZONE_NORMAL without the zone
-
-
+# ------------------------------------------------------------------ iteration
 def test_candidates_thisnode_and_batches():
     t = topo(flat(3), zones=[["DMA32", "Normal"], ["Normal"], ["Normal"]])
     zl = zlm.build(t, "6.1")
@@ -329,7 +307,7 @@ def test_candidates_thisnode_and_batches():
 # ------------------------------------------------------------------ explanation & errors
 def test_explain_names_the_tie_breaks():
     zl = zlm.build(topo(B), "5.16")
-    df = zlm.explain(zl, 3)
+    df = explain(zl, 3)
     assert df["node"].tolist() == [3, 2, 1, 0]
     assert df.loc[0, "reason"].startswith("local node first")
     row = df.loc[2]  # node 1 beats node 0: both 21 + 1 (below 3); loads 4+... vs more
@@ -339,10 +317,10 @@ def test_explain_names_the_tie_breaks():
     assert df.loc[1, "load_bump"].startswith("node_load[2] +=")
     assert list(df.columns[:8]) == ["position", "node", "distance", "lower_id_penalty", "cpu_penalty",
                                     "penalised", "node_load", "value"]
-    df2 = zlm.explain(zlm.build(topo(flat(4), cpus=[0, 1]), "6.1", "rebuild"), 0)
+    df2 = explain(zlm.build(topo(flat(4), cpus=[0, 1]), "6.1", "rebuild"), 0)
     assert df2.loc[1, "reason"] == "same value 20480; lower node id 2 < 3"
     assert "node 1 has CPUs (+1)" in df2.loc[2, "reason"] and "same raw distance 20" in df2.loc[2, "reason"]
-    df3 = zlm.explain(zlm.build(topo(flat(3)), "6.1"), 1)
+    df3 = explain(zlm.build(topo(flat(3)), "6.1"), 1)
     assert "lower node id" in df3.loc[1, "reason"] or "below node" in df3.loc[1, "reason"]
 
 
@@ -356,7 +334,7 @@ def test_input_errors():
     with pytest.raises(NumalabError):
         zlm.build("not a topology")
     with pytest.raises(NumalabError):
-        zlm.explain(zlm.build(t), 7)
+        explain(zlm.build(t), 7)
 
 
 def test_int_overflow_is_refused():
@@ -371,7 +349,8 @@ def test_int_overflow_is_refused():
 def test_result_is_cached_and_read_only():
     t = topo(flat(3))
     zl = zlm.build(t, "6.1")
-    assert zlm.build(t, "6.1") is zl
+    again = zlm.build(t, "6.1")
+    assert again.order is zl.order and again.topology is t     # built once, cached by content
     with pytest.raises(ValueError):
         zl.order[0, 0] = 5
     d = zl.to_dict()
@@ -380,7 +359,7 @@ def test_result_is_cached_and_read_only():
 
 
 def test_worked_examples_helper_matches_section_1_8():
-    ex = zlm.worked_examples()
+    ex = worked_examples()
     assert zlm.build(ex["B-2x2-subnuma"], "5.15").fallback_order(3) == [3, 2, 0, 1]
     assert zlm.build(ex["C-cxl4"], "6.1").fallback_order(3) == [3, 1, 0, 2]
     assert zlm.build(ex["D-memoryless"], "6.8").fallback_order(1) == [2, 0]

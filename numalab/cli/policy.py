@@ -15,7 +15,8 @@ A query has the keys ``topology``, ``kernel``, ``mems``, ``then_mems`` (a list),
 ``flags`` (a list), ``nodes``, ``scope``, ``cpu_node``, ``pages``, ``home_node``, ``inode``,
 ``order``, ``weights`` and ``bandwidth`` (``"0=5,1=2"`` or an object); each gives one result line, in
 order. A bad line gets ``{"error": "line N: ...", "steps": []}`` and the others still run.
-Topologies and zonelists are loaded once per batch.
+Topologies are loaded once per batch; zonelists are built once per (topology content, kernel)
+by the cache of numalab.zonelist.build.
 
 The result (``--json``): ``error`` (null, or the errno name when the kernel refuses the policy:
 a result, exit status 0) and ``steps`` (the initial cpuset, then one per ``--then-mems``), each
@@ -87,15 +88,6 @@ def _load_topology(spec, cache):
     return cache[spec]
 
 
-def _zonelists(topo, spec, kernel, cache):
-    from .. import zonelist
-    from ..kernel import profile
-    key = (spec, profile(kernel).label)
-    if key not in cache:
-        cache[key] = zonelist.build(topo, kernel, "boot")
-    return cache[key]
-
-
 def _flags_list(value, where="flags"):
     if value is None:
         return []
@@ -109,12 +101,14 @@ def _flags_list(value, where="flags"):
     return out
 
 
-def run_query(q: dict, *, topo_cache=None, zl_cache=None) -> dict:
-    """Run one query (keys as in the batch format) and return the result document."""
+def run_query(q: dict, *, topo_cache=None) -> dict:
+    """Run one query (keys as in the batch format) and return the result document.
+
+    Zonelists come from :func:`numalab.zonelist.build`, which caches by topology content."""
+    from .. import zonelist
     from ..alloc import run_scenario
 
     topo_cache = {} if topo_cache is None else topo_cache
-    zl_cache = {} if zl_cache is None else zl_cache
     if not isinstance(q, dict):
         raise NumalabError("a query must be a JSON object", input=str(q)[:60])
     unknown = set(q) - _KEYS
@@ -128,7 +122,7 @@ def run_query(q: dict, *, topo_cache=None, zl_cache=None) -> dict:
     spec = str(q["topology"])
     kernel = str(q.get("kernel") or "current")
     topo = _load_topology(spec, topo_cache)
-    zl = _zonelists(topo, spec, kernel, zl_cache)
+    zl = zonelist.build(topo, kernel, "boot")
     then = q.get("then_mems") or []
     if isinstance(then, str):
         then = [then]
@@ -163,14 +157,14 @@ def run_batch(lines, out) -> int:
     """Answer JSON-lines queries, one result line each (bad lines get an error result)."""
     from . import emit_json
 
-    topo_cache, zl_cache = {}, {}
+    topo_cache = {}
     n = 0
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             q = json.loads(line)
-            res = run_query(q, topo_cache=topo_cache, zl_cache=zl_cache)
+            res = run_query(q, topo_cache=topo_cache)
         except json.JSONDecodeError as e:
             res = {"error": f"line {n}: not JSON: {e.msg} at column {e.colno}", "steps": []}
         except NumalabError as e:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from . import emit_json
-from .. import sources
+from .. import qemu, sources
 
 __all__ = ["register", "run"]
 
@@ -28,11 +28,11 @@ def register(subparsers):
 def run(args) -> int:
     t = sources.load(args.topo)
     mem = sources.parse_size(args.mem_per_node, "--mem-per-node") if args.mem_per_node else None
-    argv, notes = sources.qemu_args(t, mem)
+    argv, notes = qemu.qemu_args(t, mem)
     for n in notes:
         print(f"numalab: note: {n}", file=sys.stderr)
     if args.json:
         emit_json(argv)
     else:
-        print(sources.shell_line(argv))
+        print(qemu.shell_line(argv))
     return 0

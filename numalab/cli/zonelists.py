@@ -37,13 +37,15 @@ def load_topology(spec: str):
 
 def run(args) -> int:
     from .. import zonelist as zlm
+    from ..viz.text import boot_log_lines, explain
     from . import emit_json
 
     topo = load_topology(args.topo)
     zl = zlm.build(topo, args.kernel, args.when, zonelist_order=args.zonelist_order)
     doc = zl.to_dict()
+    doc["boot_log"] = boot_log_lines(zl)
     if args.explain:
-        doc["explain"] = {str(int(nid)): _records(zlm.explain(zl, int(nid)))
+        doc["explain"] = {str(int(nid)): _records(explain(zl, int(nid)))
                           for nid in topo.node_ids[zl.built]}
     if args.json:
         emit_json(doc)
@@ -66,7 +68,7 @@ def run(args) -> int:
             for nid in topo.node_ids[zl.built]:
                 out.append("")
                 out.append(f"Node {int(nid)}:")
-                out.append(zlm.explain(zl, int(nid)).to_string(index=False))
+                out.append(explain(zl, int(nid)).to_string(index=False))
     print("\n".join(out))
     return 0
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from .. import mempolicy as mp
 from .. import zonelist
+from ..nodemask import packed
 from ..alloc import run_scenario, run_scenarios
 from ..cpuset import format_nodes
 from ..kernel import profile
@@ -34,15 +35,6 @@ __all__ = ["MODE_ORDER", "FLAG_CHOICES", "grid_table", "grid_chart", "steps_tabl
 
 MODE_ORDER = ("default", "local", "preferred", "bind", "interleave", "preferred_many", "weighted_interleave")
 FLAG_CHOICES = ((), ("static",), ("relative",), ("numa_balancing",))
-
-
-def _ids(text):
-    out = []
-    for part in (text or "").split(","):
-        if part:
-            a, _, b = part.partition("-")
-            out += range(int(a), int(b or a) + 1)
-    return set(out)
 
 
 def version_diff(grid: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
@@ -139,13 +131,13 @@ def _grid_columns(res, label, transition, combos, node_ids):
         for row in words:
             key = row.tobytes()
             if key not in fmt:
-                fmt[key] = format_nodes(mp.unpack(row, nbits))
+                fmt[key] = format_nodes(packed.unpack(row, nbits))
             out.append(fmt[key])
         return out
 
     def members(words):                        # (B, n): node id is in the nodemask
         m = np.zeros((B, n), bool)
-        m[:, inside] = mp.unpack(words, nbits)[:, node_ids[inside]]
+        m[:, inside] = packed.unpack(words, nbits)[:, node_ids[inside]]
         return m
 
     eff = np.stack([members(s["nodes"]) for s in steps], 1)                      # (B, P, n)

@@ -6,8 +6,13 @@ exported HTML report without a kernel.
 
 Examples
 --------
->>> from numalab.zonelist import worked_examples
->>> df = orders_long({"B": worked_examples()["B-2x2-subnuma"]}, ["5.15", "5.16"], ["boot"])
+>>> import numpy as np
+>>> from numalab.topology import Topology
+>>> d = [[10, 11, 21, 21], [11, 10, 21, 21], [21, 21, 10, 11], [21, 21, 11, 10]]
+>>> pages = np.zeros((4, 5), int); pages[:, 2] = 262144
+>>> t = Topology(name="2x2", node_ids=np.arange(4), distance=d, cpu_ids=np.arange(4),
+...              cpu_node=np.arange(4), present_pages=pages, managed_pages=pages)
+>>> df = orders_long({"B": t}, ["5.15", "5.16"], ["boot"])
 >>> list(df.columns[:6]), len(df)
 (['machine', 'kernel', 'when', 'start', 'position', 'node'], 32)
 >>> heatmap(df).to_dict()["params"][0]["name"]
@@ -19,28 +24,23 @@ import altair as alt
 import pandas as pd
 
 from .. import zonelist as zlm
+from .text import explain
 
 __all__ = ["machines", "orders_long", "explain_long", "compare", "heatmap", "explain_chart", "diff_chart"]
 
 
 def machines(max_nodes: int = 64, names=None) -> dict:
-    """Machines to explore: the presets of :mod:`numalab.sources` (up to ``max_nodes`` nodes) when
-    that module is available, plus the worked examples of :func:`numalab.zonelist.worked_examples`."""
-    out = {}
-    try:
-        from .. import sources
+    """Machines to explore: the presets of :mod:`numalab.sources` with up to ``max_nodes`` nodes
+    (only those in ``names`` when given), by name."""
+    from .. import sources
 
-        for name, _ in sources.presets():
-            if names is not None and name not in names:
-                continue
-            t = sources.load(name)
-            if t.n_nodes <= max_nodes:
-                out[name] = t
-    except ModuleNotFoundError:  # pragma: no cover - sources not installed
-        pass
-    for name, t in zlm.worked_examples().items():
-        if names is None or name in names:
-            out.setdefault(name, t)
+    out = {}
+    for name, _ in sources.presets():
+        if names is not None and name not in names:
+            continue
+        t = sources.load(name)
+        if t.n_nodes <= max_nodes:
+            out[name] = t
     return out
 
 
@@ -72,14 +72,14 @@ def orders_long(topologies: dict, versions, whens=("boot", "rebuild")) -> pd.Dat
 
 
 def explain_long(topologies: dict, versions, whens=("boot",)) -> pd.DataFrame:
-    """:func:`numalab.zonelist.explain` of every node, stacked with machine/kernel/when/start columns."""
+    """:func:`numalab.viz.text.explain` of every node, stacked with machine/kernel/when/start columns."""
     frames = []
     for mname, t in topologies.items():
         for when in whens:
             for v in versions:
                 zl = zlm.build(t, v, when)
                 for i in zl.built.nonzero()[0]:
-                    df = zlm.explain(zl, int(t.node_ids[i]))
+                    df = explain(zl, int(t.node_ids[i]))
                     df.insert(0, "start", int(t.node_ids[i]))
                     df.insert(0, "when", when)
                     df.insert(0, "kernel", str(v))

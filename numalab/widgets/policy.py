@@ -45,12 +45,6 @@ def panel(topo, *, mems="0-3", then_mems="0-1", mode="bind", nodes="3", kernel="
     wk = w.Dropdown(options=list(NAMED_VERSIONS), value=kernel, description="kernel")
     wk2 = w.Dropdown(options=list(NAMED_VERSIONS), value=compare, description="compare with")
     out = w.Output()
-    zl_cache = {}
-
-    def zl(kv):
-        if kv not in zl_cache:
-            zl_cache[kv] = zonelist.build(topo, kv, "boot")
-        return zl_cache[kv]
 
     def refresh(*_):
         # The new outputs are built first and set at once (one widget update, no flicker, and
@@ -60,7 +54,7 @@ def panel(topo, *, mems="0-3", then_mems="0-1", mode="bind", nodes="3", kernel="
             res = run_scenario(topo, wk.value, mems=wm.value, then_mems=[wt.value] if wt.value.strip() else [],
                                mode=wmode.value, flags=list(wflags.value),
                                nodes=wn.value if wn.value.strip() else None, cpu_node=wcpu.value, pages=pages,
-                               zonelists=zl(wk.value))
+                               zonelists=zonelist.build(topo, wk.value, "boot"))
             if res["error"]:
                 items.append(_text(f"set_mempolicy refuses this policy: {res['error']} "
                                    "(the task keeps the default policy)"))

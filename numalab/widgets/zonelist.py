@@ -6,9 +6,13 @@ matrix, the node's explanation table and its zonelists, and the diff against a s
 Examples
 --------
 >>> import contextlib, io
->>> from numalab.zonelist import worked_examples
+>>> import numpy as np
+>>> from numalab.topology import Topology
+>>> pages = np.zeros((2, 5), int); pages[:, 2] = 262144
+>>> t = Topology(name="two", node_ids=np.arange(2), distance=[[10, 20], [20, 10]], cpu_ids=np.arange(2),
+...              cpu_node=np.arange(2), present_pages=pages, managed_pages=pages)
 >>> with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter the output goes to stdout
-...     p = panel(worked_examples())
+...     p = panel({"two": t})
 >>> type(p).__name__
 'VBox'
 """
@@ -20,6 +24,7 @@ import pandas as pd
 from .. import zonelist as zlm
 from ..kernel import NAMED_VERSIONS
 from ..viz import zonelist as vz
+from ..viz.text import boot_log_lines, explain
 
 __all__ = ["panel"]
 
@@ -50,11 +55,11 @@ def panel(topologies: dict, versions=NAMED_VERSIONS) -> w.VBox:
             display(vz.heatmap(df))
             if node.value is not None and zl.built[t.index_of(node.value)]:
                 with pd.option_context("display.max_colwidth", 120):
-                    display(zlm.explain(zl, node.value))
+                    display(explain(zl, node.value))
                 print("FALLBACK:  ", " ".join(f"N{n}.{z}" for n, z in zl.zonelist(node.value)))
                 print("NOFALLBACK:", " ".join(f"N{n}.{z}" for n, z in zl.zonelist(node.value, "NOFALLBACK")))
             display(vz.compare(zl_b, zl))
-            print("\n".join(zl.boot_log()))
+            print("\n".join(boot_log_lines(zl)))
 
     machine.observe(nodes_changed, "value")
     for c in (machine, kernel, other, when, node):

@@ -1,0 +1,244 @@
+"""The documented JSON format of a topology (docs/topology-format.md): read, write, round trip.
+
+``load(to_json(t)) == t`` for every topology; :func:`save_json` writes atomically.
+
+>>> from numalab.sources import load
+>>> t = from_json(to_json(load("two-node")))
+>>> t.node_ids.tolist(), t == load("two-node")
+([0, 1], True)
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import re
+
+import numpy as np
+
+from .._io import atomic_write, jsonable
+from ..errors import NumalabError
+from ..topology import X86_64_ZONES, Topology
+from .common import _MIB, STATES, _build, _drop_redundant_states, _nodelist, format_cpulist, parse_cpulist
+
+__all__ = ["FORMAT", "from_dict", "from_json", "to_dict", "to_json", "save_json"]
+
+#: The ``format`` field of the JSON documents this module writes.
+FORMAT = "numalab-topology/1"
+
+
+# ====================================================================== JSON format
+def _field(d, key, where, kinds, default=dataclasses.MISSING):
+    if key not in d:
+        if default is dataclasses.MISSING:
+            raise NumalabError(f"field {key!r} is missing", input=where)
+        return default
+    v = d[key]
+    if kinds is not None and not isinstance(v, kinds) or isinstance(v, bool) and bool not in (
+            kinds if isinstance(kinds, tuple) else (kinds,)):
+        raise NumalabError(f"field {key!r} has the wrong type ({type(v).__name__})", input=where)
+    return v
+
+
+def _cpus_of(node: dict, where) -> list[int]:
+    lst = node.get("cpulist", node.get("cpus", ""))
+    if isinstance(lst, int) and not isinstance(lst, bool):  # a bare count without a list
+        if "cpulist" not in node:
+            raise NumalabError("field 'cpus' is a count; give the CPU list (e.g. \"0-3\")", input=where)
+    if isinstance(lst, str):
+        ids = parse_cpulist(lst, f"{where}.cpus")
+    elif isinstance(lst, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in lst):
+        ids = [int(c) for c in lst]
+    else:
+        raise NumalabError("field 'cpus' must be a CPU list string or a list of integers", input=where)
+    count = node.get("cpus") if "cpulist" in node else None
+    if isinstance(count, int) and not isinstance(count, bool) and count != len(ids):
+        raise NumalabError(f"'cpus' says {count} CPUs but 'cpulist' lists {len(ids)}", input=where)
+    return ids
+
+
+def from_dict(doc: dict, *, where="topology", source=None) -> Topology:
+    """A Topology from the documented JSON structure (see docs/topology-format.md).
+
+    Also reads the entries of ``real-topologies.json`` (``cpulist`` + ``cpus`` count, ``mem_mib``).
+
+    >>> t = from_dict({"name": "x", "nodes": [{"id": 0, "cpus": "0-1", "mem_mib": 64},
+    ...                                        {"id": 2, "cpus": "", "mem_mib": 32}],
+    ...                "distance": [[10, 30], [30, 10]]})
+    >>> t.node_ids.tolist(), t.has_cpu.tolist(), t.present_pages.sum(axis=1).tolist()
+    ([0, 2], [True, False], [16384, 8192])
+    """
+    if not isinstance(doc, dict):
+        raise NumalabError("a topology document must be a JSON object", input=where)
+    fmt = doc.get("format", FORMAT)
+    if not (isinstance(fmt, str) and fmt.startswith("numalab-topology/")):
+        raise NumalabError(f"unknown format {fmt!r} (expected {FORMAT})", input=where)
+    nodes = _field(doc, "nodes", where, list)
+    zone_types = tuple(_field(doc, "zone_types", where, list, list(X86_64_ZONES)))
+    if not zone_types or not all(isinstance(zn, str) for zn in zone_types) or len(set(zone_types)) != len(zone_types):
+        raise NumalabError("field 'zone_types' must list distinct zone names", input=where)
+    page_size = _field(doc, "page_size", where, int, 4096)
+    if page_size <= 0 or page_size & (page_size - 1):
+        raise NumalabError(f"page_size {page_size} is not a power of two", input=where)
+    nodes_shift = _field(doc, "nodes_shift", where, int, 10)
+    if not 0 <= nodes_shift <= 16:
+        raise NumalabError(f"nodes_shift {nodes_shift} is outside 0..16", input=where)
+    ids, cpus, totals, movable, present, managed, possible, online = [], [], [], [], [], [], [], []
+    starts = []
+    exact = None
+    for k, node in enumerate(nodes):
+        w = f"{where}: nodes[{k}]"
+        if not isinstance(node, dict):
+            raise NumalabError("each node must be a JSON object", input=w)
+        nid = _field(node, "id", w, int)
+        w = f"{where}: node {nid}"
+        ids.append(nid)
+        cpus.append(_cpus_of(node, w))
+        possible.append(bool(_field(node, "possible", w, bool, True)))
+        online.append(bool(_field(node, "online", w, bool, True)))
+        has_zones = "zones" in node
+        if exact is None:
+            exact = has_zones
+        elif exact != has_zones:
+            raise NumalabError("give 'zones' for every node or for none (mixing totals and zones)", input=w)
+        if has_zones:
+            zones = _field(node, "zones", w, dict)
+            p = np.zeros(len(zone_types), np.int64)
+            m = np.zeros(len(zone_types), np.int64)
+            for zn, v in zones.items():
+                if zn not in zone_types:
+                    raise NumalabError(f"zone {zn!r} is not one of zone_types {list(zone_types)}", input=w)
+                if isinstance(v, dict):
+                    pv, mv = v.get("present"), v.get("managed", v.get("present"))
+                elif isinstance(v, list) and len(v) == 2:
+                    pv, mv = v
+                else:
+                    raise NumalabError(f"zone {zn}: give {{\"present\": P, \"managed\": M}}", input=w)
+                for label, val in (("present", pv), ("managed", mv)):
+                    if not isinstance(val, int) or isinstance(val, bool):
+                        raise NumalabError(f"zone {zn}: {label} must be an integer number of pages", input=w)
+                    if val < 0:
+                        raise NumalabError(f"zone {zn}: {label} pages must not be negative", input=w)
+                p[zone_types.index(zn)], m[zone_types.index(zn)] = pv, mv
+            present.append(p)
+            managed.append(m)
+        else:
+            if "mem_mib" in node:
+                v, unit = node["mem_mib"], _MIB
+            elif "mem_kib" in node:
+                v, unit = node["mem_kib"], 1024
+            elif "mem_pages" in node:
+                v, unit = node["mem_pages"], page_size
+            else:
+                raise NumalabError("give the node's memory: 'mem_mib' (or 'mem_kib', 'mem_pages', or 'zones')",
+                                   input=w)
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise NumalabError(f"memory size must be a number, not {v!r}", input=w)
+            if v < 0:
+                raise NumalabError(f"memory size {v} is negative", input=w)
+            totals.append(int(round(v * unit / page_size)))
+            movable.append(bool(_field(node, "movable", w, bool, False)))
+            sm = _field(node, "start_mib", w, (int, float), None)
+            if sm is not None and sm < 0:
+                raise NumalabError(f"start_mib {sm} is negative", input=w)
+            starts.append(-1 if sm is None else int(sm * _MIB // page_size))
+    distance = doc.get("distance")
+    states = None
+    if "states" in doc:
+        st = _field(doc, "states", where, dict)
+        states = {}
+        idset = set(ids)
+        for key, val in st.items():
+            if key not in STATES:
+                raise NumalabError(f"unknown node state {key!r} (known: {', '.join(STATES)})", input=where)
+            lst = _nodelist(val, f"{where}: states.{key}") if isinstance(val, str) else val
+            if not isinstance(lst, list) or not all(isinstance(x, int) for x in lst):
+                raise NumalabError(f"states.{key} must be a node list", input=where)
+            stray = sorted(set(lst) - idset)
+            if stray:
+                raise NumalabError(f"states.{key} names node {stray[0]}, which is not in 'nodes'", input=where)
+            states[key] = [x in set(lst) for x in ids]
+        if "possible" in states:
+            possible = states.pop("possible")
+        if "online" in states:
+            online = states.pop("online")
+    meta = dict(doc.get("meta") or {})
+    for key in ("description", "provenance", "tags", "arch"):
+        if key in doc:
+            meta.setdefault(key, doc[key])
+    notes = doc.get("notes", ())
+    notes = [notes] if isinstance(notes, str) else list(notes)
+    if exact is False and doc.get("arch") not in (None, "x86_64"):
+        notes.append(f"this is a {doc['arch']} machine: zones were laid out as an x86_64 kernel would")
+    t = _build(str(doc.get("name", pathlib.Path(str(where)).stem)), ids, cpus, distance,
+               present=present if exact else None, managed=managed if exact else None,
+               totals=totals, movable=movable if any(movable) else None,
+               starts=starts if any(x >= 0 for x in starts) else None, where=where,
+               zone_types=zone_types, possible=possible, online=online, states=states,
+               nodes_shift=nodes_shift, page_size=page_size,
+               source=source or str(doc.get("source", where)), notes=notes, meta=meta)
+    return _drop_redundant_states(t)
+
+
+def from_json(text_or_path, *, where=None) -> Topology:
+    """A Topology from JSON text or a JSON file (see :func:`from_dict`)."""
+    if isinstance(text_or_path, (str, os.PathLike)) and not str(text_or_path).lstrip().startswith("{"):
+        path = pathlib.Path(text_or_path)
+        where = where or str(path)
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise NumalabError(f"cannot read: {e.strerror}", input=where) from None
+    else:
+        text, where = str(text_or_path), where or "JSON text"
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise NumalabError(f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}", input=where) from None
+    return from_dict(doc, where=where)
+
+
+def to_dict(t: Topology) -> dict:
+    """The JSON structure of a Topology: exact zones, every state, distances as stored.
+
+    ``from_dict(to_dict(t)) == t`` for every topology.
+    """
+    nodes = []
+    for i, nid in enumerate(t.node_ids.tolist()):
+        zones = {zn: {"present": int(t.present_pages[i, k]), "managed": int(t.managed_pages[i, k])}
+                 for k, zn in enumerate(t.zone_types)
+                 if t.present_pages[i, k] or t.managed_pages[i, k]}
+        node = {"id": nid, "cpus": format_cpulist(t.cpus_of(i)),
+                "mem_mib": round(int(t.present_pages[i].sum()) * t.page_size / _MIB, 3), "zones": zones}
+        nodes.append(node)
+    ids = t.node_ids
+    states = {"possible": format_cpulist(ids[t.possible]), "online": format_cpulist(ids[t.online]),
+              "has_cpu": format_cpulist(ids[t.has_cpu]), "has_memory": format_cpulist(ids[t.has_memory]),
+              "has_normal_memory": format_cpulist(ids[t.has_normal_memory])}
+    meta = {k: v for k, v in (t.meta or {}).items()}
+    doc = {"format": FORMAT, "name": t.name}
+    for key in ("description", "provenance", "arch", "tags"):
+        if key in meta:
+            doc[key] = meta.pop(key)
+    doc.update({"source": t.source, "nodes_shift": t.nodes_shift, "page_size": t.page_size,
+                "zone_types": list(t.zone_types), "nodes": nodes, "distance": t.distance.tolist(),
+                "states": states, "notes": list(t.notes)})
+    if meta:
+        doc["meta"] = meta
+    return doc
+
+
+def to_json(t: Topology, indent=1) -> str:
+    """JSON text of :func:`to_dict` (one distance row per line)."""
+    text = json.dumps(to_dict(t), indent=indent, default=jsonable)
+    # one line per distance row keeps big matrices readable
+    return re.sub(r"\[\s+((?:-?\d+,\s*)*-?\d+)\s*\]",
+                  lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
+
+
+def save_json(t: Topology, path) -> pathlib.Path:
+    """Write :func:`to_json` atomically (temp file, then rename)."""
+    path = pathlib.Path(path)
+    atomic_write(path, (to_json(t) + "\n").encode())
+    return path

@@ -1,0 +1,152 @@
+"""Zonelists as text and tables, without charts: why each node's fallback order is what it is
+(:func:`explain`) and the boot messages of a build (:func:`boot_log_lines`).
+
+Formatting only: every value comes from a :class:`numalab.zonelist.Zonelists`. No Altair here, so
+the CLI can use it cheaply.
+
+Examples
+--------
+>>> import numpy as np
+>>> from numalab.topology import Topology
+>>> from numalab.zonelist import build
+>>> d = [[10, 11, 21, 21], [11, 10, 21, 21], [21, 21, 10, 11], [21, 21, 11, 10]]
+>>> pages = np.zeros((4, 5), int); pages[:, 2] = 262144
+>>> t = Topology(name="2x2", node_ids=np.arange(4), distance=d, cpu_ids=np.arange(4),
+...              cpu_node=np.arange(4), present_pages=pages, managed_pages=pages)
+>>> boot_log_lines(build(t, "6.1"))[0]
+'Fallback order for Node 0: 0 1 2 3 '
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..zonelist import PENALTY_FOR_NODE_WITH_CPUS, Zonelists
+
+__all__ = ["explain", "boot_log_lines"]
+
+
+def explain(zl: Zonelists, node: int):
+    """Why a node's fallback order is what it is: one row per position.
+
+    Parameters
+    ----------
+    zl : Zonelists
+    node : int
+        Node *id* whose order is explained.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: ``position``, ``node``, ``distance`` (raw SLIT), ``lower_id_penalty``
+        (``[n < local]``), ``cpu_penalty``, ``penalised`` (their sum), ``node_load`` (at pick
+        time), ``value`` (``penalised * scale + node_load``, what find_next_best_node compares),
+        ``runner_up`` (best node left behind at that pick), ``runner_up_value``, ``reason``
+        (why the pick beat the runner-up) and ``load_bump`` (what the pick did to node_load).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numalab.topology import Topology
+    >>> from numalab.zonelist import build
+    >>> d = [[10, 11, 21, 21], [11, 10, 21, 21], [21, 21, 10, 11], [21, 21, 11, 10]]
+    >>> pages = np.zeros((4, 5), int); pages[:, 2] = 262144
+    >>> t = Topology(name="2x2", node_ids=np.arange(4), distance=d, cpu_ids=np.arange(4),
+    ...              cpu_node=np.arange(4), present_pages=pages, managed_pages=pages)
+    >>> df = explain(build(t, "5.15"), 3)
+    >>> df["node"].tolist()
+    [3, 2, 0, 1]
+    >>> print(df.loc[2, "reason"])
+    same penalised distance 22; lower node_load 2 < 3
+    """
+    import pandas as pd
+
+    t = zl.topology
+    i = t.index_of(node)
+    cols = ["position", "node", "distance", "lower_id_penalty", "cpu_penalty", "penalised",
+            "node_load", "value", "runner_up", "runner_up_value", "reason", "load_bump"]
+    if not zl.built[i]:
+        df = pd.DataFrame(columns=cols)
+        df.attrs["note"] = (f"node {node} is not built by kernel {zl.kernel.label} "
+                            "(only online nodes before v5.18)")
+        return df
+    seq = zl.order[i, : zl.order_len[i]]
+    ids = t.node_ids
+    load = zl.node_load[i]
+    pen = zl.penalised[i]
+    dist = t.distance[i]
+    value = pen * zl.scale + load
+    nr_online = int(t.online.sum())
+    rows = []
+    prev_d = int(dist[i])
+    for p, j in enumerate(seq.tolist()):
+        is_local = j == i
+        lower = int(ids[j] < ids[i]) if not is_local else 0
+        cpu = PENALTY_FOR_NODE_WITH_CPUS * int(zl.cpu_penalised[j]) if not is_local else 0
+        nxt = [x for x in seq[p + 1:].tolist() if x != i]
+        r = nxt[0] if nxt else None
+        if is_local:
+            reason = "local node first" + ("" if t.has_memory[i] else
+                                           " (memoryless: contributes no zones; skipped from v6.8)")
+            v = None
+        else:
+            v = int(value[j])
+            if r is None:
+                reason = "only candidate left"
+            else:
+                rp, lp, rl, ll = int(pen[r]), int(pen[j]), int(load[r]), int(load[j])
+                if lp < rp:
+                    reason = f"nearer: penalised distance {lp} < {rp}"
+                    parts = []
+                    if int(dist[j]) == int(dist[r]):
+                        parts.append(f"same raw distance {int(dist[j])}")
+                    if int(ids[r] < ids[i]) and not int(ids[j] < ids[i]):
+                        parts.append(f"node {int(ids[r])} is below node {int(ids[i])} (+1)")
+                    if zl.cpu_penalised[r] and not zl.cpu_penalised[j]:
+                        parts.append(f"node {int(ids[r])} has CPUs (+{PENALTY_FOR_NODE_WITH_CPUS})")
+                    if parts:
+                        reason += " (" + "; ".join(parts) + ")"
+                elif ll < rl:
+                    reason = f"same penalised distance {lp}; lower node_load {ll} < {rl}"
+                else:
+                    reason = f"same value {v}; lower node id {int(ids[j])} < {int(ids[r])}"
+        d = int(dist[j])
+        if d != prev_d:
+            bump = {"increment": "+= 1", "accumulate": f"+= {nr_online - p}",
+                    "assign": f"= {nr_online - p}"}[zl.kernel.node_load]
+            bump = f"node_load[{int(ids[j])}] {bump} (first node at distance {d})"
+        else:
+            bump = ""
+        prev_d = d
+        rows.append({
+            "position": p, "node": int(ids[j]), "distance": d, "lower_id_penalty": lower,
+            "cpu_penalty": cpu, "penalised": d + lower + cpu, "node_load": int(load[j]),
+            "value": v, "runner_up": None if r is None or is_local else int(ids[r]),
+            "runner_up_value": None if r is None or is_local else int(value[r]),
+            "reason": reason, "load_bump": bump,
+        })
+    df = pd.DataFrame(rows, columns=cols)
+    for c in ("value", "runner_up", "runner_up_value"):
+        df[c] = df[c].astype("Int64")
+    df.attrs.update(node=int(node), kernel=zl.kernel.label, when=zl.when, scale=zl.scale)
+    return df
+
+
+def boot_log_lines(zl: Zonelists) -> list:
+    """The boot messages of this build: ``Fallback order for Node N:``, ``Built ...``, ``Policy zone:``.
+
+    ``Fallback order`` lines exist from v5.16 (kernels before print none; they are still listed
+    here, prefixed by ``#``). The kernel ends the ``Built`` line with ``Total pages: N``, computed
+    from boot-time estimates of managed pages minus high watermarks that no snapshot holds; numalab
+    cannot reproduce that number, so it leaves it out and says so in a ``#`` line rather than print
+    a different one.
+    """
+    t = zl.topology
+    lines = []
+    prefix = "" if zl.kernel.print_fallback_order else "# "
+    for i in np.flatnonzero(zl.built):
+        nodes = " ".join(str(int(t.node_ids[j])) for j in zl.order[i, : zl.order_len[i]])
+        lines.append(f"{prefix}Fallback order for Node {int(t.node_ids[i])}: {nodes} ")
+    lines.append(f"Built {int(t.online.sum())} zonelists, mobility grouping on.")
+    lines.append("# (the kernel also prints 'Total pages', from boot-time watermarks numalab does not model)")
+    lines.append(f"Policy zone: {zl.policy_zone_name}")
+    return lines
