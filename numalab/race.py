@@ -325,6 +325,18 @@ class Program:
     interleave: bool
     preferred: bool
 
+    def as_dict(self) -> dict:
+        """Plain values only (for the scalar reference, :mod:`numalab.reference.race`)."""
+        sc, d = self.scenario, self.design
+        return {"nodes": sc.nodes, "cpu_node": sc.cpu_node, "order": self.order.tolist(),
+                "writer": [dict(w, set=dict(w["set"])) for w in self.writer], "mems": sc.mems,
+                "tpol": self.tpol0, "vpol": self.vpol0, "stable": list(self.stable), "removed": self.removed,
+                "mode": sc.mode, "scope": sc.scope, "entry": sc.entry, "ilx": sc.ilx, "last_node": sc.last_node,
+                "can_oom": sc.can_oom, "endless_reclaim": sc.endless_reclaim, "low_watermark": sc.low_watermark,
+                **{f: getattr(d, f) for f in ("check_retry_cpuset", "retry_cpuset_each_loop", "il_prev",
+                                              "outer_cookie", "copy_swap", "cpuset_zonelists",
+                                              "slowpath_recomputes_zoneref")}}
+
 
 def _nodes(bits: int, n: int) -> list:
     return [i for i in range(n) if bits >> i & 1]
@@ -890,6 +902,7 @@ def trace(ex: Exploration, row: int) -> list:
             break
         if a == 0:
             name, label, _ = TASK_STEPS[int(S["pc"][0])]
+            label = _label(name, label, P)
             before = S
         else:
             label = P.writer[int(S["wpc"][0])]["label"]
@@ -912,6 +925,25 @@ def trace(ex: Exploration, row: int) -> list:
                     "policy": _fmt(int((S["tpol"] if P.scenario.scope == "task" else S["vpol"])[0]), n),
                     "sees": _sees(S, P), "outcome": OUTCOMES[int(ex.final["out"][row]) - 1]})
     return out
+
+
+def _label(name, label, P) -> str:
+    """A step's label in the words of the design's code."""
+    entry = "alloc_pages_vma" if P.scenario.entry == "fault" else "alloc_pages_current"
+    if name in ("cookie_a", "after_null"):
+        return label.replace("alloc_pages_vma", entry)
+    if name == "pre_oom":
+        return ("before OOM: check_retry_cpuset" if P.design.check_retry_cpuset
+                else "before OOM: read_mems_allowed_retry(cookie B)")
+    if name == "nopage":
+        check = "check_retry_cpuset" if P.design.check_retry_cpuset else "read_mems_allowed_retry(cookie B)"
+        return f"nopage: {check}, else warn_alloc and return NULL"
+    if name == "policy" and P.interleave:
+        how = ("offset_il_node (static index)" if P.scenario.entry == "fault" else
+               "interleave_nodes: next node after il_prev" if P.design.il_prev else
+               "interleave_nodes: il_next as stored")
+        return f"get_task_policy, {how}"
+    return label
 
 
 def _note(name, b, a, P) -> str:
@@ -971,7 +1003,7 @@ def run(scenario="email", designs=DESIGNS, *, traces=True, overrides=None) -> di
 
 
 # ============================================================================ point (a) outside races
-def point_a_table(kernel="6.18", *, nodes=4, mems="0-1", new="2-3", user="1-2", cpu_node=0) -> list:
+def point_a_table(kernel="6.18", *, nodes=4, mems="0-1", new="2-3", user="1-2", cpu_node=3) -> list:
     """What leaving STATIC policies alone changes outside races, for every mode and flag.
 
     For each mode (BIND, INTERLEAVE, PREFERRED, PREFERRED_MANY, WEIGHTED_INTERLEAVE where the
@@ -1042,12 +1074,18 @@ def _why(mode, flags, err, same_rep, same_pg, k) -> str:
     if err:
         return f"refused at creation ({err})"
     if "STATIC_NODES" not in flags:
-        return "not STATIC: rebound the same way in both (the proposal only swaps a copy)"
-    if mode in ("PREFERRED", "PREFERRED_MANY") and k.preferred_not_remapped:
-        return "PREFERRED keeps its nodes on a cpuset change since v5.14 anyway"
-    if same_rep and not same_pg:
-        return ("get_mempolicy reports the user's mask in both (STATIC stores it), but today the nodes "
-                "become user & new mems while left alone they keep user & old mems")
-    if same_rep and same_pg:
-        return "same report (the user's mask) and the same pages after the cpuset filter"
-    return "the reported mask differs"
+        return "not STATIC: rebound in both (the proposal swaps an updated copy instead of writing in place)"
+    parts = []
+    if mode in ("PREFERRED", "PREFERRED_MANY"):
+        if not same_rep:
+            parts.append("today mpol_rebind_preferred records the new mems in w, the union get_mempolicy "
+                         "reports as the STATIC user nodemask; left alone it keeps reporting the user's mask")
+        if k.preferred_not_remapped:
+            parts.append("pages: a preference keeps its nodes on a cpuset change since v5.14 either way")
+    else:
+        parts.append("get_mempolicy reports the user's mask in both (STATIC stores it)" if same_rep else
+                     "the reported mask differs")
+        parts.append("today nodes = user & new mems (empty: all new mems); left alone they stay user & old "
+                     "mems" + (", which miss the new mems: BIND is then ignored and interleave starts from "
+                               "nodes the cpuset refuses" if not same_pg else ", with the same pages here"))
+    return "; ".join(parts)
