@@ -885,8 +885,11 @@ def _sees(S, P) -> str:
     if P.bind and use:
         kind = {1: "live task policy", 2: "live VMA policy", 3: "its private copy"}.get(src, "?")
         return f"nodemask {{{_fmt(int(_live(S)[0]))}}} ({kind})"
-    if P.bind and int(S["pc"][0]) not in (_PC["fault"], _PC["cookie_a"], _PC["policy"]):
+    started = int(S["pc"][0]) not in (_PC["fault"], _PC["cookie_a"], _PC["policy"]) or S["out"][0]
+    if P.bind and started:
         return "NULL nodemask (cpuset only)"
+    if started and not P.bind:
+        return f"start node {int(S['start'][0])}, policy {{{_fmt(int(_live(S)[0]))}}}"
     return "-"
 
 
