@@ -78,7 +78,7 @@ __all__ = [
     "OUTCOMES", "COUNTERS", "DESIGNS", "RACE_VARIANTS", "DATA_DIR", "MAX_NODES",
     "Scenario", "Design", "Program", "Exploration", "TASK_STEPS",
     "scenario_names", "scenarios", "load_scenario", "parse_scenario", "design", "compile_program",
-    "explore", "shortest", "trace", "run", "point_a_table",
+    "explore", "shortest", "trace", "run", "run_all", "verdict", "point_a_table",
 ]
 
 OUTCOMES = ("allowed_page", "retry", "off_policy_page", "disallowed_page", "failure", "stuck",
@@ -1003,6 +1003,39 @@ def run(scenario="email", designs=DESIGNS, *, traces=True, overrides=None) -> di
                     res["traces"][key].append(trace(ex, r))
                     res["trace_outcomes"][key].append(o)
     return res
+
+
+def run_all(designs=DESIGNS, *, traces=True) -> dict:
+    """:func:`run` for every shipped scenario: ``{scenario: result}``."""
+    return {name: run(name, designs, traces=traces) for name in scenario_names()}
+
+
+def verdict(results: dict) -> str:
+    """A few sentences that follow from the counts of :func:`run_all` (or some of its scenarios).
+
+    >>> print(verdict({"email": run("email", traces=False)}).splitlines()[0])
+    email: spurious OOM in 5 of 14 interleavings with v4.10; none with v4.13, v6.15, copy-swap, cpuset-zonelists.
+    """
+    lines = []
+    for name, r in results.items():
+        oc, total = r["outcomes"], r["interleavings"]
+        for bad, what in (("spurious_oom", "spurious OOM"), ("stuck", "endless retry loop"),
+                          ("failure", "allocation failure"), ("off_policy_page", "page outside the policy")):
+            hit = [d for d in oc if oc[d][bad]]
+            if hit:
+                clean = [d for d in oc if not oc[d][bad]]
+                lines.append(f"{name}: {what} in " + ", ".join(f"{oc[d][bad]} of {total[d]} interleavings with {d}"
+                                                               for d in hit)
+                             + (f"; none with {', '.join(clean)}." if clean else "."))
+        torn = [d for d in oc if oc[d]["neither_nodemask"]]
+        if torn:
+            stable = [d for d in oc if not oc[d]["unstable_nodemask"] and not oc[d]["neither_nodemask"]]
+            lines.append(f"{name}: an allocation reads a policy nodemask that is neither the old nor the new one "
+                         f"with {', '.join(torn)}"
+                         + (f"; one stable nodemask per allocation with {', '.join(stable)}." if stable else "."))
+    if not lines:
+        lines.append("no interleaving ends in a spurious OOM, a failure, an endless loop or a torn nodemask.")
+    return "\n".join(lines)
 
 
 # ============================================================================ point (a) outside races
