@@ -84,8 +84,8 @@ __all__ = [
 OUTCOMES = ("allowed_page", "retry", "off_policy_page", "disallowed_page", "failure", "stuck",
             "spurious_oom")
 COUNTERS = ("unstable_nodemask", "neither_nodemask", "failure_warning")
-#: Outcomes worth a trace (everything but a first-time allowed page).
-BAD = tuple(o for o in OUTCOMES if o != "allowed_page")
+#: Outcomes worth a trace (everything but a first-time allowed page), the worst first.
+BAD = tuple(o for o in reversed(OUTCOMES) if o != "allowed_page")
 DESIGNS = ("v4.10", "v4.13", "v6.15", "copy-swap", "cpuset-zonelists")
 #: kernel.VARIANTS entries that drive this model (tests/test_race.py probes them).
 RACE_VARIANTS = ("check_retry_cpuset", "retry_cpuset_each_loop", "seqcount_always", "il_prev")
