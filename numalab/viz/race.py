@@ -93,7 +93,7 @@ def trace_chart(df: pd.DataFrame, trace: str | None = None) -> alt.Chart:
     for c in COLUMNS:
         cols.append(base.transform_filter(alt.datum.column == c)
                     .mark_text(align="left", baseline="middle", limit=widths[c] - 6, fontSize=11)
-                    .encode(y=alt.Y("i:O", title="step" if c == "actor" else None,
+                    .encode(x=alt.value(2), y=alt.Y("i:O", title="step" if c == "actor" else None,
                                     axis=alt.Axis(labels=c == "actor", ticks=False, domain=False)),
                             text="value:N",
                             opacity=alt.condition(alt.datum.i <= step, alt.value(1.0), alt.value(0.12)),
@@ -101,4 +101,4 @@ def trace_chart(df: pd.DataFrame, trace: str | None = None) -> alt.Chart:
                             tooltip=["i:O", "value:N"])
                     .properties(width=widths[c], title=c))
     return alt.hconcat(*cols, spacing=4).properties(
-        title="Shortest interleaving per bad outcome: move the slider to step through it")
+        title="Shortest interleaving per bad outcome: move the slider to step through it").configure_view(stroke=None)
