@@ -52,8 +52,8 @@ intersection once).
 
 Modelling choices: memory is free on every node (any OOM is spurious); a node's fallback order
 is the scenario's ``fallback`` (default: the node itself, then the others by id); one zone per
-node; a nodemask is read in one step (the writer's stores may be split per word with
-``word_nodes``).
+node; a nodemask is read in one step; the writer's stores of a policy nodemask may be split per
+word with ``word_nodes`` (mems_allowed stores stay whole: they are guarded by the seqcount).
 
 Examples
 --------
@@ -785,11 +785,22 @@ def _take(S, idx):
     return {k: v[idx] for k, v in S.items()}
 
 
+class _Rows(dict):
+    """The rows ``sel`` of a state, each column cut out only when a step reads it."""
+
+    def __init__(self, S, sel):
+        super().__init__()
+        self._S, self._sel = S, sel
+
+    def __missing__(self, key):
+        v = self[key] = self._S[key][self._sel]
+        return v
+
+
 def _apply(S, sel, fn, *args):
     if not sel.any():
         return S
-    sub = _take(S, sel)
-    upd = fn(sub, *args)
+    upd = fn(_Rows(S, sel), *args)
     S = dict(S)
     for k, v in upd.items():
         col = S[k].copy()
