@@ -927,7 +927,7 @@ def trace(ex: Exploration, row: int) -> list:
         step = {"i": i + 1, "actor": "task" if a == 0 else "cpuset", "step": label + (f": {note}" if note else ""),
                 "mems_allowed": _fmt(int(S["mems"][0]), n), "seq": int(S["seq"][0]),
                 "policy": _fmt(int((S["tpol"] if P.scenario.scope == "task" else S["vpol"])[0]), n),
-                "sees": _sees(S, P)}
+                "sees": _sees(S, P), "cpuset_next": _writer_next(S, P)}
         if S["out"][0]:
             step["outcome"] = OUTCOMES[int(S["out"][0]) - 1]
             if S["page"][0] >= 0:
@@ -937,8 +937,20 @@ def trace(ex: Exploration, row: int) -> list:
         out.append({"i": len(out) + 1, "actor": "task", "step": "no step can run: the retry loop never ends",
                     "mems_allowed": _fmt(int(S["mems"][0]), n), "seq": int(S["seq"][0]),
                     "policy": _fmt(int((S["tpol"] if P.scenario.scope == "task" else S["vpol"])[0]), n),
-                    "sees": _sees(S, P), "outcome": OUTCOMES[int(ex.final["out"][row]) - 1]})
+                    "sees": _sees(S, P), "cpuset_next": _writer_next(S, P),
+                    "outcome": OUTCOMES[int(ex.final["out"][row]) - 1]})
     return out
+
+
+def _writer_next(S, P) -> str:
+    """What the cpuset writer does next, or what it waits for."""
+    wpc = int(S["wpc"][0])
+    if wpc >= len(P.writer):
+        return "done"
+    nxt = P.writer[wpc]["label"].split(":")[0]
+    if not _writer_enabled(S, P)[0] and S["out"][0] == 0:
+        return f"{nxt}: waits for the mmap lock the fault holds"
+    return nxt
 
 
 def _label(name, label, P) -> str:

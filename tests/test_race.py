@@ -304,3 +304,14 @@ def test_cli_errors_are_one_line(capsys, argv, needle):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("numalab: error:") and needle in err[0]
+
+
+def test_the_vma_rebind_waits_for_the_faults_mmap_lock():
+    """mpol_rebind_mm takes the mmap lock for write (kernel-semantics 3.4), so while the fault
+    runs the VMA policy keeps its old nodes: the root of the 2017 race."""
+    ex = race.explore("email", "v4.10")
+    tr = race.trace(ex, race.shortest(ex, "spurious_oom"))
+    assert all("waits for the mmap lock" in s["cpuset_next"] for s in tr[5:-1])
+    # a writer that finishes before the fault rebinds the VMA policy: the fault then sees {1}
+    rows = [r for r in range(ex.moves.shape[0]) if list(ex.moves[r][:3]) == [1, 1, 1]]
+    assert len(rows) == 1 and race.trace(ex, rows[0])[-1]["page"] == 1

@@ -71,5 +71,5 @@ def run(args) -> int:
             for s in tr:
                 print(f"  {s['i']:>2} {s['actor']:<6} {s['step']}")
                 print(f"     {'':<6} mems_allowed={{{s['mems_allowed']}}} seq={s['seq']} "
-                      f"policy={{{s['policy']}}} task sees: {s['sees']}")
+                      f"policy={{{s['policy']}}} task sees: {s['sees']}; cpuset next: {s['cpuset_next']}")
     return 0

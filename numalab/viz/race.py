@@ -25,7 +25,7 @@ from .. import race
 __all__ = ["COLUMNS", "counts_table", "counts_chart", "trace_frame", "traces_table", "trace_chart"]
 
 #: Columns of a trace table, in order.
-COLUMNS = ("actor", "step", "mems_allowed", "seq", "policy", "sees", "outcome")
+COLUMNS = ("actor", "step", "mems_allowed", "seq", "policy", "sees", "cpuset_next", "outcome")
 _COLORS = {"allowed_page": "#4c78a8", "retry": "#72b7b2", "off_policy_page": "#eeca3b",
            "disallowed_page": "#f58518", "failure": "#b279a2", "stuck": "#9d755d", "spurious_oom": "#e45756"}
 
@@ -87,7 +87,8 @@ def trace_chart(df: pd.DataFrame, trace: str | None = None) -> alt.Chart:
     longest = int(df["i"].max()) if len(df) else 1
     pick = alt.param(name="trace", value=trace or names[0], bind=alt.binding_select(options=names, name="trace "))
     step = alt.param(name="step", value=longest, bind=alt.binding_range(min=1, max=longest, step=1, name="step "))
-    widths = {"actor": 55, "step": 560, "mems_allowed": 80, "seq": 35, "policy": 60, "sees": 230, "outcome": 110}
+    widths = {"actor": 55, "step": 560, "mems_allowed": 80, "seq": 35, "policy": 60, "sees": 230, "cpuset_next": 250,
+              "outcome": 110}
     base = alt.Chart(df).add_params(pick, step).transform_filter(alt.datum.trace == pick)
     cols = []
     for c in COLUMNS:
