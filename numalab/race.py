@@ -55,6 +55,16 @@ is the scenario's ``fallback`` (default: the node itself, then the others by id)
 node; a nodemask is read in one step; the writer's stores of a policy nodemask may be split per
 word with ``word_nodes`` (mems_allowed stores stay whole: they are guarded by the seqcount).
 
+Scenario files (``data/race/NAME.json``, validated by :func:`parse_scenario`): ``name``,
+``title``, ``description``; ``nodes`` (1..16) and ``cpu_node``; ``mems`` (the cpuset's mems
+before) and ``changes`` (1 to 3 cpuset.mems writes, kernel list syntax); ``entry`` (``fault``
+or ``current``); ``policy``: ``scope`` (``vma``: mbind, ``task``: set_mempolicy), ``mode``
+(bind, preferred, interleave), ``flags`` ([] or ["static"] or ["relative"]), ``nodes``,
+``last_node`` (dynamic interleave), ``ilx`` (static interleave index); ``gfp``
+(GFP_HIGHUSER_MOVABLE, GFP_KERNEL, or with __GFP_RETRY_MAYFAIL / __GFP_NORETRY: may not OOM);
+``reclaim`` (``no_progress``: should_reclaim_retry gives up; ``endless``: it never does);
+``watermark`` (``low``: the fast path fails everywhere); ``word_nodes``; ``fallback``.
+
 Examples
 --------
 >>> r = explore(load_scenario("email"), "v4.10")
