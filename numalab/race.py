@@ -373,8 +373,11 @@ def _words(bits: int):
 
 
 def _torn(a: int, b: int, word_nodes: int, n: int) -> list:
-    """In-place store of ``b`` over ``a``, one store per changed word: the values after each."""
-    if not word_nodes or a == b:
+    """In-place store of ``b`` over ``a``, one store per changed word: the values after each
+    (none when nothing changes: a step that changes nothing a reader sees is not a step)."""
+    if a == b:
+        return []                       # nothing is written that a reader could see
+    if not word_nodes:
         return [b]
     vals, cur = [], a
     for lo in range(0, n, word_nodes):
@@ -598,7 +601,9 @@ def t_fast_try(S, P):
 
 
 def t_slow(S, P):
-    """__alloc_pages_slowpath restart: cookie B; the preferred zoneref recomputed (e47483bca2cc)."""
+    """__alloc_pages_slowpath start (retry_cpuset: / restart:): cookie B; the preferred zoneref
+    recomputed from the nodemask, no zone -> nopage (e47483bca2cc, v4.10: since 682a3385e773 the
+    iterator starts at the cached zoneref, so a stale one skips every eligible zone)."""
     out = {"cookie_b": S["seq"].copy()}
     cur = S["cursor"]
     none = np.zeros(cur.shape, bool)

@@ -315,3 +315,18 @@ def test_the_vma_rebind_waits_for_the_faults_mmap_lock():
     # a writer that finishes before the fault rebinds the VMA policy: the fault then sees {1}
     rows = [r for r in range(ex.moves.shape[0]) if list(ex.moves[r][:3]) == [1, 1, 1]]
     assert len(rows) == 1 and race.trace(ex, rows[0])[-1]["page"] == 1
+
+
+@pytest.mark.parametrize("version", ["4.10", "4.12", "4.13", "5.13", "5.14", "6.14", "6.15", "6.18"])
+def test_preferred_passes_no_nodemask_so_nothing_can_race(version):
+    """policy_nodemask gives PREFERRED no nodemask (kernel-semantics 4.6): whatever the order, the
+    live cpuset filter leaves an eligible zone, in every release."""
+    c = counts("preferred", version)
+    assert c["spurious_oom"] == c["stuck"] == c["failure"] == 0
+
+
+def test_preferred_node_is_remapped_only_before_v514():
+    """mpol_rebind_preferred: v4.10..v5.13 remaps node 0 onto {1}; v5.14+ keeps 0 (4.5)."""
+    def writes(v):
+        return [w["set"].get("tpol") for w in race.explore("preferred", v).program.writer if "tpol" in w["set"]]
+    assert writes("5.13") == [0b10] and writes("5.14") == []
