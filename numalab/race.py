@@ -835,7 +835,7 @@ def _advance(S, actor, P):
     return S
 
 
-def explore(scenario, design_name="v4.10", overrides=None, *, max_moves=200) -> Exploration:
+def explore(scenario, design_name="v4.10", overrides=None, *, max_moves=200, max_rows=1_000_000) -> Exploration:
     """Every interleaving the locks allow, as rows advanced together (breadth first).
 
     Parameters
@@ -844,6 +844,8 @@ def explore(scenario, design_name="v4.10", overrides=None, *, max_moves=200) -> 
     design_name : str or Design
     overrides : dict, optional
         Switches of :func:`design` to flip (e.g. ``{"check_retry_cpuset": False}``).
+    max_moves, max_rows : int
+        Caps: a scenario whose interleavings exceed them is refused (NumalabError), not run.
 
     Returns
     -------
@@ -879,6 +881,9 @@ def explore(scenario, design_name="v4.10", overrides=None, *, max_moves=200) -> 
         actor = np.concatenate([np.zeros(rows_t.size, np.int8), np.ones(rows_w.size, np.int8)])
         order = np.argsort(idx, kind="stable")                     # children next to their parent
         idx, actor = idx[order], actor[order]
+        if idx.size + sum(m.shape[0] for m in done_moves) > max_rows:
+            raise NumalabError(f"more than {max_rows} interleavings (fewer writes, nodes or word stores, or "
+                               "raise max_rows)", input=sc.name)
         S = _take(S, idx)
         moves = np.concatenate([moves[idx], actor[:, None]], axis=1)
         S = _advance(S, actor, P)

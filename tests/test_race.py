@@ -330,3 +330,10 @@ def test_preferred_node_is_remapped_only_before_v514():
     def writes(v):
         return [w["set"].get("tpol") for w in race.explore("preferred", v).program.writer if "tpol" in w["set"]]
     assert writes("5.13") == [0b10] and writes("5.14") == []
+
+
+def test_a_scenario_with_too_many_interleavings_is_refused_not_run():
+    d = {"name": "huge", "nodes": 16, "mems": "0-15", "changes": ["0-7", "8-15", "0-15"], "word_nodes": 1,
+         "policy": {"scope": "task", "mode": "bind", "nodes": "1,3,5,7,9,11,13,15"}}
+    with pytest.raises(NumalabError, match="more than 1000 interleavings"):
+        race.explore(race.parse_scenario(d), "v4.10", max_rows=1000)
