@@ -1082,71 +1082,62 @@ def verdict(results: dict) -> str:
 
 
 # ============================================================================ point (a) outside races
-def point_a_table(kernel="6.18", *, nodes=4, mems="0-1", new="2-3", user="1-2", cpu_node=3) -> list:
+def point_a_table(kernel="6.18", *, topology="sockets-2x2", mems="0-1", new="2-3", user="1-2", cpu_node=3,
+                  pages=4) -> list:
     """What leaving STATIC policies alone changes outside races, for every mode and flag.
 
     For each mode (BIND, INTERLEAVE, PREFERRED, PREFERRED_MANY, WEIGHTED_INTERLEAVE where the
-    release has it) and flag (none, STATIC, RELATIVE): the policy is created in a cpuset with
-    ``mems``, then cpuset.mems becomes ``new``; ``today`` rebinds every policy
-    (:func:`numalab.mempolicy.rebind`), ``proposal`` rebinds all but STATIC ones (email point a).
-    Reported: get_mempolicy's mode/nodemask (:func:`numalab.mempolicy.report`) and the node the
-    next pages go to on a flat machine (:func:`numalab.mempolicy.policy_nodemask`,
-    :func:`numalab.mempolicy.interleave_static`, then the cpuset filter).
+    release has it) and flag (none, STATIC, RELATIVE): the policy is created
+    (:func:`numalab.mempolicy.create`) in a cpuset with ``mems``, then cpuset.mems becomes
+    ``new``; ``today`` rebinds every policy (:func:`numalab.mempolicy.rebind`), ``proposal``
+    rebinds all but STATIC ones (email point a). Reported: what get_mempolicy returns
+    (:func:`numalab.mempolicy.report`) and the nodes of the next ``pages`` pages a task on
+    ``cpu_node`` faults in (:func:`numalab.alloc.place` over the boot zonelists of ``topology``).
 
     >>> rows = point_a_table()
-    >>> [r["same_pages"] for r in rows if r["mode"] == "BIND" and r["flags"] == "STATIC_NODES"]
-    [False]
+    >>> [(r["pages_today"], r["pages_proposal"]) for r in rows if r["mode"] == "BIND" and r["flags"] == "STATIC_NODES"]
+    [('2,2,2,2', '3,3,3,3')]
     """
+    from . import zonelist
+    from .alloc import place
+    from .sources import load
+
     k = profile(kernel)
+    topo = load(topology)
+    nodes = int(topo.node_ids.max()) + 1
     m0, m1, u = (_mask(x, nodes, f"point_a {name}") for name, x in (("mems", mems), ("new", new), ("user", user)))
     modes = [m for m in ("BIND", "INTERLEAVE", "PREFERRED", "PREFERRED_MANY", "WEIGHTED_INTERLEAVE") if k.has_mode(m)]
     flags = [[], ["STATIC_NODES"], ["RELATIVE_NODES"]]
     cases = [(m, f) for m in modes for f in flags]
-    pb = mp.create([m for m, _ in cases], [f for _, f in cases], np.tile(_words(u), (len(cases), 1)),
-                   _words(m0), k.label, nbits=64)
-    today = mp.rebind(pb, _words(m1), k.label)
+    nb = topo.mask(np.ones(topo.n_nodes, bool)).shape[-1]       # the topology's MAX_NUMNODES
+
+    def words(bits):
+        return mp.from_nodes(_nodes(bits, nodes), nb)
+
+    pb = mp.create([m for m, _ in cases], [f for _, f in cases], np.tile(words(u), (len(cases), 1)),
+                   words(m0), k.label, nbits=nb)
+    today = mp.rebind(pb, words(m1), k.label)
     static = np.array(["STATIC_NODES" in f for _, f in cases])
     prop = dataclasses.replace(today, nodes=np.where(static[:, None], pb.nodes, today.nodes),
                                w=np.where(static[:, None], pb.w, today.w), local=np.where(static, pb.local, today.local))
-    rows = []
+    zl = zonelist.build(topo, k.label, "boot")
+    allowed = mp.unpack(words(m1), nb)
     outs = {}
     for label, b in (("today", today), ("proposal", prop)):
-        mode_r, flags_r, mask_r = mp.report(b, nr_node_ids=nodes)
-        outs[label] = (mode_r, mask_r, _placement(b, m1, nodes, cpu_node))
+        _, _, mask_r = mp.report(b, nr_node_ids=nodes)
+        placed, _ = place(b, zl, allowed, cpu_node, pages)
+        outs[label] = (mask_r, [",".join(str(int(x)) for x in row) for row in placed])
+    rows = []
     for i, (m, f) in enumerate(cases):
         err = pb.errno_names()[i]
-        t_rep, p_rep = _fmt(_bits(outs["today"][1][i]), nodes), _fmt(_bits(outs["proposal"][1][i]), nodes)
-        t_pg, p_pg = outs["today"][2][i], outs["proposal"][2][i]
+        t_rep, p_rep = _fmt(_bits(outs["today"][0][i]), nodes), _fmt(_bits(outs["proposal"][0][i]), nodes)
+        t_pg, p_pg = (outs["today"][1][i], outs["proposal"][1][i]) if not err else ("-", "-")
         rows.append({"mode": m, "flags": "+".join(f) or "-", "errno": err,
                      "nodes_today": _fmt(_bits(today.nodes[i]), nodes), "nodes_proposal": _fmt(_bits(prop.nodes[i]), nodes),
                      "reported_today": t_rep, "reported_proposal": p_rep, "same_report": t_rep == p_rep,
                      "pages_today": t_pg, "pages_proposal": p_pg, "same_pages": t_pg == p_pg,
                      "why": _why(m, f, err, t_rep == p_rep, t_pg == p_pg, k)})
     return rows
-
-
-def _placement(b, mems, n, cpu_node, pages=4) -> str:
-    """Nodes of the next ``pages`` pages (flat machine: start node first, then ascending ids)."""
-    use, mask, start = mp.policy_nodemask(b, _words(mems)[None, :].repeat(len(b), 0), gfp_zone=2, policy_zone=2,
-                                          zone_movable=3)
-    il = np.isin(b.mode, [mp.MODES["INTERLEAVE"], mp.MODES["WEIGHTED_INTERLEAVE"]])
-    ilnodes = mp.interleave_static(b.nodes, np.broadcast_to(np.arange(pages), (len(b), pages)), 64)
-    out = []
-    for i in range(len(b)):
-        if b.errno[i]:
-            out.append("-")
-            continue
-        allow = (_bits(mask[i]) if use[i] else (1 << n) - 1) & mems
-        if b.mode[i] == mp.MODES["PREFERRED_MANY"] and not allow:
-            allow = mems                                            # second pass without the nodemask
-        row = []
-        for p in range(pages):
-            s = int(ilnodes[i, p]) if il[i] else (int(start[i]) if start[i] >= 0 else cpu_node)
-            s = cpu_node if s < 0 or s >= n else s
-            order = [s] + [j for j in range(n) if j != s]
-            row.append(next((j for j in order if allow >> j & 1), -1))
-        out.append(",".join(map(str, row)))
-    return out
 
 
 def _why(mode, flags, err, same_rep, same_pg, k) -> str:

@@ -251,15 +251,20 @@ def test_unknown_scenario_names_the_known_ones():
 
 # ------------------------------------------------------------------------------- point (a)
 def test_point_a_table_static_left_alone():
-    """mems 0-1 -> 2-3, user nodes 1-2, CPU on node 3 (hand-derived from kernel-semantics 4.3/4.5):
+    """sockets-2x2 (node 3's fallback order 3,2,1,0; node 1's 1,0,3,2), mems 0-1 -> 2-3, user
+    nodes 1-2, CPU on node 3 (hand-derived from kernel-semantics 4.3/4.5/4.6):
     BIND|STATIC today: nodes = user & new = {2}, pages on 2; left alone: nodes stay {1}, which
-    misses the cpuset, so BIND is ignored and pages come from the local node 3. get_mempolicy
-    reports the user's 1-2 in both. PREFERRED|STATIC: today the rebind records the new mems in
-    the union that holds the user mask, so get_mempolicy reports 2-3; left alone 1-2."""
+    misses the cpuset, so BIND is ignored and pages come from the local node 3.
+    INTERLEAVE|STATIC today {2}: pages on 2; left alone {1}: every page starts at node 1, which
+    the cpuset refuses, and falls back through 1,0,3,2 to node 3.
+    get_mempolicy reports the user's 1-2 in both. PREFERRED|STATIC: today the rebind records the
+    new mems in the union that holds the user mask, so get_mempolicy reports 2-3; left alone 1-2."""
     rows = {(r["mode"], r["flags"]): r for r in race.point_a_table()}
     b = rows[("BIND", "STATIC_NODES")]
     assert (b["nodes_today"], b["nodes_proposal"], b["pages_today"], b["pages_proposal"]) == ("2", "1", "2,2,2,2", "3,3,3,3")
     assert b["reported_today"] == b["reported_proposal"] == "1-2"
+    il = rows[("INTERLEAVE", "STATIC_NODES")]
+    assert (il["pages_today"], il["pages_proposal"], il["same_report"]) == ("2,2,2,2", "3,3,3,3", True)
     p = rows[("PREFERRED", "STATIC_NODES")]
     assert (p["reported_today"], p["reported_proposal"], p["same_pages"]) == ("2-3", "1-2", True)
     for (mode, flags), r in rows.items():
