@@ -1053,8 +1053,9 @@ def run_all(designs=DESIGNS, *, traces=True) -> dict:
     return {name: run(name, designs, traces=traces) for name in scenario_names()}
 
 
-def verdict(results: dict) -> str:
-    """A few sentences that follow from the counts of :func:`run_all` (or some of its scenarios).
+def verdict(results: dict, point_a=None) -> str:
+    """A few sentences that follow from the counts of :func:`run_all` (or some of its scenarios)
+    and, if given, the rows of :func:`point_a_table`.
 
     >>> print(verdict({"email": run("email", traces=False)}).splitlines()[0])
     email: spurious OOM in 5 of 14 interleavings with v4.10; none with v4.13, v6.15, copy-swap, cpuset-zonelists.
@@ -1078,6 +1079,15 @@ def verdict(results: dict) -> str:
                          + (f"; one stable nodemask per allocation with {', '.join(stable)}." if stable else "."))
     if not lines:
         lines.append("no interleaving ends in a spurious OOM, a failure, an endless loop or a torn nodemask.")
+    if point_a:
+        def names(rows):
+            return ", ".join(f"{r['mode']}|{r['flags']}" for r in rows) or "none"
+        pages = [r for r in point_a if not r["same_pages"]]
+        report = [r for r in point_a if not r["same_report"]]
+        same = sum(1 for r in point_a if r["same_pages"] and r["same_report"])
+        lines.append(f"point (a) outside races: leaving STATIC policies alone changes where pages go for "
+                     f"{names(pages)} and what get_mempolicy reports for {names(report)}; the other "
+                     f"{same} of {len(point_a)} mode/flag cases see no difference.")
     return "\n".join(lines)
 
 
