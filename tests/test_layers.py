@@ -15,7 +15,7 @@ LAYERS = {
     "generators": 3, "slit": 3, "sources": 3, "qemu": 3,
     "zonelist": 4, "cpuset": 4, "reference": 4,
     "mempolicy": 5,
-    "alloc": 6,
+    "alloc": 6, "race": 6,
     "viz": 7, "widgets": 7,
     "report": 8,
     "cli": 9, "__main__": 9, "__init__": 9,

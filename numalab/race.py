@@ -1,0 +1,1171 @@
+"""Races between one page allocation and cpuset.mems changes: every interleaving, all at once.
+
+The 2017 LSF/MM topic (``../shared/seed``) and issue 12. Two actors share a small state:
+
+* the **allocating task** T (a page fault in a VMA, ``alloc_pages_vma``; or a non-VMA page,
+  ``alloc_pages_current``), whose steps follow mm/mempolicy.c and mm/page_alloc.c: the outer
+  cookie (v4.10), ``policy_nodemask``, the fast path (``prepare_alloc_pages`` computes the
+  preferred zoneref, then ``get_page_from_freelist``), the slow path's own cookie and restart,
+  the retry loop, the checks before OOM and before failing (``check_retry_cpuset``, v4.13,
+  902b62810a57; at the top of the loop from v6.15, Tianyang Zhang's fix of c33d6c06f60f), the
+  OOM killer, and v4.10's ``read_mems_allowed_retry`` of the outer cookie in alloc_pages_vma;
+* the **cpuset writer** (``update_nodemask`` -> ``cpuset_change_task_nodemask`` for T, then
+  ``mpol_rebind_mm``): seqcount write section (only when ``need_loop`` before v4.13), mems
+  union, the task policy rebind (two steps STEP1/STEP2 in v4.10, one from v4.13, 213980c0f23b),
+  final mems, then the VMA policies under the mmap lock, which waits for the lock the fault
+  holds. Two writes are serialised by cpuset_mutex: one writer with both sequences.
+
+Each step is a small pure function of the shared state (a dict of columns, one row per
+interleaving): the task's steps are in :data:`TASK_STEPS`, the writer's are data (which columns
+it sets to which values), computed once per scenario with :mod:`numalab.mempolicy` (``create``,
+``rebind_steps``, ``rebind``). :func:`explore` enumerates every interleaving the locks allow,
+breadth first: all rows advance together, a row forks where both actors can move. Locks: the
+seqcount reader (``read_mems_allowed_begin``) waits while a write section is open; the writer's
+``mpol_rebind_mm`` waits for the fault's mmap lock; a retry loop that already failed in the
+current state waits for a change (repeating it changes nothing), and if no change can come
+the allocation is stuck.
+
+Outcomes of an interleaving (exclusive, the first that applies):
+
+``spurious_oom``     the OOM killer is invoked although free memory exists on allowed nodes;
+``stuck``            the retry loop can never leave (nothing that would end it can happen);
+``failure``          the allocation returns NULL with a failure warning;
+``disallowed_page``  a page taken after the change began, on a node the change removes;
+``off_policy_page``  a page on a node the policy (as the allocation sees it) does not name
+                     (interleave picked a stale node);
+``retry``            a page on an allowed node, after at least one restart;
+``allowed_page``     a page on an allowed node, first time.
+
+Counters over the same rows (not exclusive): ``unstable_nodemask`` (the allocation read more
+than one value of its policy nodemask), ``neither_nodemask`` (it read a value that is neither
+the policy before nor after a change: the v4.10 union or a torn multi-word store),
+``failure_warning`` (a warning was printed, even if a retry then got a page).
+
+Designs (:func:`design`): ``v4.10``, ``v4.13``, ``v6.15`` and any release number take their
+variant values (check_retry_cpuset, retry_cpuset_each_loop, seqcount_always, il_prev and
+rebind_two_step) from :func:`numalab.kernel.profile`; the proposals are today's kernel (6.18)
+with their change: ``copy-swap`` (point a: STATIC policies are not rebound, the others are
+rebound by swapping an updated copy, and an allocation keeps the copy it took) and
+``cpuset-zonelists`` (point b: the cpuset's zonelists replace mems_allowed and its seqcount; a
+cpuset write swaps them; an allocation takes the zonelists and the policy once and checks the
+intersection once).
+
+Modelling choices: memory is free on every node (any OOM is spurious); a node's fallback order
+is the scenario's ``fallback`` (default: the node itself, then the others by id); one zone per
+node; a nodemask is read in one step; the writer's stores of a policy nodemask may be split per
+word with ``word_nodes`` (mems_allowed stores stay whole: they are guarded by the seqcount).
+
+Scenario files (``data/race/NAME.json``, validated by :func:`parse_scenario`): ``name``,
+``title``, ``description``; ``nodes`` (1..16) and ``cpu_node``; ``mems`` (the cpuset's mems
+before) and ``changes`` (1 to 3 cpuset.mems writes, kernel list syntax); ``entry`` (``fault``
+or ``current``); ``policy``: ``scope`` (``vma``: mbind, ``task``: set_mempolicy), ``mode``
+(bind, preferred, interleave), ``flags`` ([] or ["static"] or ["relative"]), ``nodes``,
+``last_node`` (dynamic interleave), ``ilx`` (static interleave index); ``gfp``
+(GFP_HIGHUSER_MOVABLE, GFP_KERNEL, or with __GFP_RETRY_MAYFAIL / __GFP_NORETRY: may not OOM);
+``reclaim`` (``no_progress``: should_reclaim_retry gives up; ``endless``: it never does);
+``watermark`` (``low``: the fast path fails everywhere); ``word_nodes``; ``fallback``.
+
+Examples
+--------
+>>> r = explore(load_scenario("email"), "v4.10")
+>>> r.counts["spurious_oom"] > 0, explore(load_scenario("email"), "v4.13").counts["spurious_oom"]
+(True, 0)
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import pathlib
+
+import numpy as np
+
+from . import mempolicy as mp
+from .errors import NumalabError
+from .kernel import profile
+
+__all__ = [
+    "OUTCOMES", "COUNTERS", "DESIGNS", "RACE_VARIANTS", "DATA_DIR", "MAX_NODES",
+    "Scenario", "Design", "Program", "Exploration", "TASK_STEPS",
+    "scenario_names", "scenarios", "load_scenario", "parse_scenario", "design", "compile_program",
+    "explore", "shortest", "trace", "run", "run_all", "verdict", "point_a_table",
+]
+
+OUTCOMES = ("allowed_page", "retry", "off_policy_page", "disallowed_page", "failure", "stuck",
+            "spurious_oom")
+COUNTERS = ("unstable_nodemask", "neither_nodemask", "failure_warning")
+#: Outcomes worth a trace (everything but a first-time allowed page), the worst first.
+BAD = tuple(o for o in reversed(OUTCOMES) if o != "allowed_page")
+DESIGNS = ("v4.10", "v4.13", "v6.15", "copy-swap", "cpuset-zonelists")
+#: kernel.VARIANTS entries that drive this model (tests/test_race.py probes them).
+RACE_VARIANTS = ("check_retry_cpuset", "retry_cpuset_each_loop", "seqcount_always", "il_prev")
+PROPOSAL_BASE = "6.18"
+MAX_NODES = 16
+_O = {o: i + 1 for i, o in enumerate(OUTCOMES)}
+
+#: ``data/race`` beside the package (repository layout) or inside it (an installed copy).
+DATA_DIR = next((p for p in (pathlib.Path(__file__).resolve().parent.parent / "data" / "race",
+                             pathlib.Path(__file__).resolve().parent / "data" / "race")
+                 if p.is_dir()), pathlib.Path(__file__).resolve().parent.parent / "data" / "race")
+
+
+# ============================================================================ scenarios
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """One race scenario (parsed from data/race/NAME.json). Masks are node bit sets (ints)."""
+
+    name: str
+    title: str
+    description: str
+    nodes: int
+    cpu_node: int
+    mems: int
+    changes: tuple
+    entry: str            # "fault" (alloc_pages_vma) or "current" (alloc_pages_current)
+    scope: str            # "vma" or "task"
+    mode: str             # "bind", "preferred", "interleave"
+    flags: tuple
+    policy_nodes: int
+    last_node: int        # interleave: node used last before the race
+    ilx: int              # interleave index of the faulting page (static interleave)
+    word_nodes: int       # nodes per nodemask word for the writer's stores (0: one store)
+    can_oom: bool
+    endless_reclaim: bool
+    low_watermark: bool   # the fast path's low watermark fails everywhere (memory pressure)
+    fallback: tuple       # fallback order per node (tuple of tuples of node ids)
+
+
+_GFP = {"GFP_HIGHUSER_MOVABLE": True, "GFP_KERNEL": True, "GFP_HIGHUSER_MOVABLE|__GFP_RETRY_MAYFAIL": False,
+        "GFP_HIGHUSER_MOVABLE|__GFP_NORETRY": False}
+_KEYS = {"name", "title", "description", "nodes", "cpu_node", "mems", "changes", "entry", "policy", "gfp",
+         "reclaim", "word_nodes", "fallback", "watermark"}
+
+
+def _mask(text, n, where) -> int:
+    if not isinstance(text, str) or len(text) > 200:
+        raise NumalabError("expected a node list such as '0-1,3'", input=where)
+    out = 0
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        lo, _, hi = part.partition("-")
+        try:
+            a, b = int(lo), int(hi) if hi else int(lo)
+        except ValueError:
+            raise NumalabError(f"not a node list: {text!r}", input=where) from None
+        if not 0 <= a <= b < n:
+            raise NumalabError(f"nodes {part} outside 0-{n - 1}", input=where)
+        for i in range(a, b + 1):
+            out |= 1 << i
+    return out
+
+
+def parse_scenario(d, where="scenario") -> Scenario:
+    """Validate a scenario dict (from JSON) into a :class:`Scenario`; one-line errors."""
+    if not isinstance(d, dict):
+        raise NumalabError("a scenario is a JSON object", input=where)
+    extra = set(d) - _KEYS
+    if extra:
+        raise NumalabError(f"unknown keys {sorted(extra)}", input=where)
+
+    def get(key, kind, default=None):
+        v = d.get(key, default)
+        if v is None or not isinstance(v, kind) or isinstance(v, bool) and kind is not bool:
+            raise NumalabError(f"'{key}' missing or not {getattr(kind, '__name__', kind)}", input=where)
+        return v
+
+    n = get("nodes", int)
+    if not 1 <= n <= MAX_NODES:
+        raise NumalabError(f"'nodes' must be 1..{MAX_NODES}", input=where)
+    cpu = get("cpu_node", int, 0)
+    if not 0 <= cpu < n:
+        raise NumalabError(f"'cpu_node' {cpu} outside 0-{n - 1}", input=where)
+    mems = _mask(get("mems", str), n, f"{where}: mems")
+    ch = get("changes", list)
+    if not 1 <= len(ch) <= 3:
+        raise NumalabError("'changes' must list 1 to 3 cpuset.mems writes", input=where)
+    changes = tuple(_mask(c, n, f"{where}: changes") for c in ch)
+    if not mems or not all(changes):
+        raise NumalabError("cpuset mems may not be empty (ENOSPC)", input=where)
+    pol = get("policy", dict)
+    if set(pol) - {"scope", "mode", "flags", "nodes", "last_node", "ilx"}:
+        raise NumalabError(f"unknown policy keys {sorted(set(pol) - {'scope', 'mode', 'flags', 'nodes', 'last_node', 'ilx'})}",
+                           input=where)
+    scope, mode = pol.get("scope", "task"), pol.get("mode")
+    if scope not in ("task", "vma") or mode not in ("bind", "preferred", "interleave"):
+        raise NumalabError("policy scope must be task|vma and mode bind|preferred|interleave", input=where)
+    flags = pol.get("flags", [])
+    if not isinstance(flags, list) or not set(flags) <= {"static", "relative"} or len(flags) > 1:
+        raise NumalabError("policy flags: [], ['static'] or ['relative']", input=where)
+    pnodes = _mask(pol.get("nodes"), n, f"{where}: policy.nodes")
+    entry = d.get("entry", "fault")
+    if entry not in ("fault", "current") or (entry == "current" and scope != "task"):
+        raise NumalabError("entry must be 'fault' or 'current' (current: task policy only)", input=where)
+    last = pol.get("last_node", -1)
+    ilx = pol.get("ilx", 0)
+    if not isinstance(last, int) or not -1 <= last < n or not isinstance(ilx, int) or not 0 <= ilx < 1 << 20:
+        raise NumalabError("policy.last_node / policy.ilx out of range", input=where)
+    gfp = d.get("gfp", "GFP_HIGHUSER_MOVABLE")
+    if gfp not in _GFP:
+        raise NumalabError(f"gfp must be one of {sorted(_GFP)}", input=where)
+    reclaim = d.get("reclaim", "no_progress")
+    if reclaim not in ("no_progress", "endless"):
+        raise NumalabError("reclaim must be 'no_progress' or 'endless'", input=where)
+    wm = d.get("watermark", "ok")
+    if wm not in ("ok", "low"):
+        raise NumalabError("watermark must be 'ok' or 'low'", input=where)
+    wn = d.get("word_nodes", 0)
+    if not isinstance(wn, int) or not 0 <= wn <= n:
+        raise NumalabError("word_nodes must be 0..nodes", input=where)
+    fb = d.get("fallback")
+    if fb is None:
+        fb = [[s] + [j for j in range(n) if j != s] for s in range(n)]
+    if (not isinstance(fb, list) or len(fb) != n
+            or any(not isinstance(r, list) or sorted(r) != list(range(n)) or r[0] != s for s, r in enumerate(fb))):
+        raise NumalabError("fallback must give, for every node, a permutation of all nodes starting with it",
+                           input=where)
+    text = {k: d.get(k, "") for k in ("name", "title", "description")}
+    if not all(isinstance(v, str) and len(v) < 4000 for v in text.values()) or not text["name"]:
+        raise NumalabError("name/title/description must be short strings", input=where)
+    return Scenario(name=text["name"], title=text["title"], description=text["description"], nodes=n,
+                    cpu_node=cpu, mems=mems, changes=changes, entry=entry, scope=scope, mode=mode,
+                    flags=tuple(flags), policy_nodes=pnodes, last_node=last, ilx=ilx, word_nodes=wn,
+                    can_oom=_GFP[gfp], endless_reclaim=reclaim == "endless", low_watermark=wm == "low",
+                    fallback=tuple(tuple(r) for r in fb))
+
+
+def scenario_names() -> list:
+    """Names of the shipped scenarios (``data/race/*.json``), email first."""
+    names = sorted(p.stem for p in DATA_DIR.glob("*.json") if not p.is_symlink())
+    return sorted(names, key=lambda s: (s != "email", s))
+
+
+def scenarios() -> list:
+    """``[(name, title), ...]`` of the shipped scenarios."""
+    return [(n, load_scenario(n).title) for n in scenario_names()]
+
+
+@functools.lru_cache(maxsize=64)
+def load_scenario(name: str) -> Scenario:
+    """A shipped scenario by name.
+
+    >>> load_scenario("email").changes
+    (2,)
+    """
+    if not isinstance(name, str) or name not in scenario_names():
+        raise NumalabError(f"no such race scenario; known: {', '.join(scenario_names())}", input=name)
+    path = DATA_DIR / f"{name}.json"
+    if path.is_symlink() or path.stat().st_size > 64 * 1024:
+        raise NumalabError("scenario file is a link or too large", input=path.name)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise NumalabError("scenario file is not valid JSON", input=path.name) from None
+    sc = parse_scenario(d, where=path.name)
+    if sc.name != name:
+        raise NumalabError(f"scenario file names itself {sc.name!r}", input=path.name)
+    return sc
+
+
+# ============================================================================ designs
+@dataclasses.dataclass(frozen=True)
+class Design:
+    """What code an allocation and a cpuset write follow. Build with :func:`design`."""
+
+    name: str
+    kernel: str                      # release whose mempolicy rules rebind the policies
+    check_retry_cpuset: bool
+    retry_cpuset_each_loop: bool
+    seqcount_always: bool
+    il_prev: bool
+    rebind_two_step: bool
+    outer_cookie: bool               # alloc_pages_vma/current own cookie loop (removed in v4.13)
+    copy_swap: bool = False
+    cpuset_zonelists: bool = False
+    slowpath_recomputes_zoneref: bool = True   # e47483bca2cc (v4.10)
+
+
+_OVERRIDABLE = ("check_retry_cpuset", "retry_cpuset_each_loop", "seqcount_always", "il_prev",
+                "outer_cookie", "slowpath_recomputes_zoneref")
+
+
+def design(name, overrides=None) -> Design:
+    """A design by name: ``v4.10``, ``v4.13``, ``v6.15``, ``copy-swap``, ``cpuset-zonelists``, or
+    any kernel release (``"5.4"``), whose profile gives the variant values.
+
+    ``overrides`` (dict) flips single switches (tests use it to isolate one variant).
+
+    >>> d = design("5.4"); d.check_retry_cpuset, d.retry_cpuset_each_loop, d.outer_cookie
+    (True, False, False)
+    """
+    if isinstance(name, Design):
+        d = name
+    else:
+        text = str(name).strip()
+        proposal = text in ("copy-swap", "cpuset-zonelists")
+        k = profile(PROPOSAL_BASE if proposal else text)
+        v = k.variants
+        d = Design(name=text, kernel=k.label, check_retry_cpuset="check_retry_cpuset" in v,
+                   retry_cpuset_each_loop="retry_cpuset_each_loop" in v, seqcount_always="seqcount_always" in v,
+                   il_prev="il_prev" in v, rebind_two_step="rebind_two_step" in v,
+                   outer_cookie="check_retry_cpuset" not in v,  # patch 6 of the series rests on patch 1
+                   copy_swap=text == "copy-swap", cpuset_zonelists=text == "cpuset-zonelists")
+    if overrides:
+        bad = set(overrides) - set(_OVERRIDABLE)
+        if bad:
+            raise NumalabError(f"cannot override {sorted(bad)}; overridable: {', '.join(_OVERRIDABLE)}",
+                               input="overrides")
+        d = dataclasses.replace(d, **{k: bool(x) for k, x in overrides.items()})
+    return d
+
+
+# ============================================================================ compile
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """A scenario compiled for a design: plain values the steps read (and the scalar reference)."""
+
+    scenario: Scenario
+    design: Design
+    order: np.ndarray        # (n, n) fallback order (node ids) per start node
+    writer: tuple            # writer steps: dicts {label, set: {col: int}, seq: 0/1, needs_mm_free}
+    tpol0: int
+    vpol0: int
+    stable: tuple            # policy values at change boundaries (applicable policy)
+    final_mems: int
+    removed: int             # nodes in the first mems but not in the final mems
+    bind: bool
+    interleave: bool
+    preferred: bool
+
+    def as_dict(self) -> dict:
+        """Plain values only (for the scalar reference, :mod:`numalab.reference.race`)."""
+        sc, d = self.scenario, self.design
+        return {"nodes": sc.nodes, "cpu_node": sc.cpu_node, "order": self.order.tolist(),
+                "writer": [dict(w, set=dict(w["set"])) for w in self.writer], "mems": sc.mems,
+                "tpol": self.tpol0, "vpol": self.vpol0, "stable": list(self.stable), "removed": self.removed,
+                "mode": sc.mode, "scope": sc.scope, "entry": sc.entry, "ilx": sc.ilx, "last_node": sc.last_node,
+                "can_oom": sc.can_oom, "endless_reclaim": sc.endless_reclaim, "low_watermark": sc.low_watermark,
+                **{f: getattr(d, f) for f in ("check_retry_cpuset", "retry_cpuset_each_loop", "il_prev",
+                                              "outer_cookie", "copy_swap", "cpuset_zonelists",
+                                              "slowpath_recomputes_zoneref")}}
+
+
+def _nodes(bits: int, n: int) -> list:
+    return [i for i in range(n) if bits >> i & 1]
+
+
+def _fmt(bits: int, n: int = 64) -> str:
+    """Kernel list format of a bit set (``"0-1,3"``; ``""`` when empty)."""
+    ids, out, i = _nodes(int(bits), n), [], 0
+    while i < len(ids):
+        j = i
+        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
+            j += 1
+        out.append(str(ids[i]) if i == j else f"{ids[i]}-{ids[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def _bits(words) -> int:
+    return int(np.asarray(words, np.uint64).reshape(-1)[0])
+
+
+def _words(bits: int):
+    return np.array([bits], np.uint64)
+
+
+def _torn(a: int, b: int, word_nodes: int, n: int) -> list:
+    """In-place store of ``b`` over ``a``, one store per changed word: the values after each
+    (none when nothing changes: a step that changes nothing a reader sees is not a step)."""
+    if a == b:
+        return []                       # nothing is written that a reader could see
+    if not word_nodes:
+        return [b]
+    vals, cur = [], a
+    for lo in range(0, n, word_nodes):
+        m = ((1 << word_nodes) - 1) << lo
+        if (cur ^ b) & m:
+            cur = (cur & ~m) | (b & m)
+            vals.append(cur)
+    return vals
+
+
+def compile_program(sc: Scenario, d: Design) -> Program:
+    """Precompute the writer's steps (values from :mod:`numalab.mempolicy`) for one design."""
+    n = sc.nodes
+    flags = [{"static": "STATIC_NODES", "relative": "RELATIVE_NODES"}[f] for f in sc.flags]
+    pb = mp.create([sc.mode.upper()], [flags], _words(sc.policy_nodes)[None, :], _words(sc.mems), d.kernel,
+                   nbits=64)
+    if pb.errno[0]:
+        raise NumalabError(f"the policy is refused at creation ({pb.errno_names()[0]})", input=sc.name)
+    static = "static" in sc.flags
+    task = sc.scope == "task"
+    pol0 = _bits(pb.nodes[0])
+    writer, stable, cur = [], [pol0], sc.mems
+    for new in sc.changes:
+        if d.cpuset_zonelists:
+            writer.append({"label": f"update_nodemask: build the cpuset's zonelists for {{{_fmt(new)}}} and swap "
+                                    "them in", "set": {"mems": new}, "seq": 0, "needs_mm_free": False})
+        else:
+            need = d.seqcount_always or task or not (cur & new)
+            sec = "write_seqcount_begin; " if need else "(need_loop false: no seqcount) "
+            writer.append({"label": f"cpuset_change_task_nodemask: {sec}mems_allowed |= {{{_fmt(new)}}}",
+                           "set": {"mems": cur | new}, "seq": int(need), "needs_mm_free": False})
+        if task:
+            if d.copy_swap or d.cpuset_zonelists:
+                after = pb if static else mp.rebind(pb, _words(new), d.kernel)
+                v = _bits(after.nodes[0])
+                if v != _bits(pb.nodes[0]):
+                    writer.append({"label": f"rebind the task policy: swap in an updated copy {{{_fmt(v)}}}",
+                                   "set": {"tpol": v}, "seq": 0, "needs_mm_free": False})
+            else:
+                steps = mp.rebind_steps(pb, _words(new), d.kernel, scope="task")
+                prev = _bits(pb.nodes[0])
+                for label, b in steps:
+                    v = _bits(b.nodes[0])
+                    what = ("mpol_rebind_task STEP1 (nodes |= rebound)" if label == "step1" else
+                            "mpol_rebind_task STEP2" if d.rebind_two_step else "mpol_rebind_task")
+                    for k, t in enumerate(_torn(prev, v, sc.word_nodes, n)):
+                        part = f" (store of word {k})" if sc.word_nodes and t != v else ""
+                        writer.append({"label": f"{what}: task policy nodes = {{{_fmt(t)}}} in place{part}",
+                                       "set": {"tpol": t}, "seq": 0, "needs_mm_free": False})
+                    prev = v
+                after = steps[-1][1]
+        if not d.cpuset_zonelists:
+            end = "write_seqcount_end" if (d.seqcount_always or task or not (cur & new)) else "no seqcount"
+            writer.append({"label": f"cpuset_change_task_nodemask: mems_allowed = {{{_fmt(new)}}}; {end}",
+                           "set": {"mems": new}, "seq": int(end == "write_seqcount_end"),
+                           "needs_mm_free": False})
+        if not task:
+            vafter = pb if (static and (d.copy_swap or d.cpuset_zonelists)) else (
+                mp.rebind_steps(pb, _words(new), d.kernel, scope="vma")[-1][1])
+            v = _bits(vafter.nodes[0])
+            how = "swap in updated copies" if (d.copy_swap or d.cpuset_zonelists) else "in place"
+            writer.append({"label": f"mpol_rebind_mm (mmap lock for write): VMA policy = {{{_fmt(v)}}} ({how})",
+                           "set": {"vpol": v}, "seq": 0, "needs_mm_free": True})
+            after = vafter
+        pb = after
+        stable.append(_bits(pb.nodes[0]))
+        cur = new
+    order = np.array(sc.fallback, np.int64)
+    return Program(scenario=sc, design=d, order=order, writer=tuple(writer),
+                   tpol0=pol0 if task else 0, vpol0=0 if task else pol0, stable=tuple(sorted(set(stable))),
+                   final_mems=sc.changes[-1], removed=sc.mems & ~sc.changes[-1],
+                   bind=sc.mode == "bind", interleave=sc.mode == "interleave", preferred=sc.mode == "preferred")
+
+
+# ============================================================================ task steps
+# State columns (int64, one row per interleaving):
+#   shared: mems, seq, tpol, vpol, wpc (writer's next step), wstamp (writer steps done)
+#   task:   pc, out, page, cookie_a, cookie_b, src (0 NULL nodemask, 1 task policy, 2 VMA policy,
+#           3 private copy in mval), mval, use (BIND nodemask applies), start, cursor, il, loop,
+#           lstamp, restarts, warn, seen, unstable, neither, pol_seen (policy value at the page)
+_COLS = ("mems", "seq", "tpol", "vpol", "wpc", "wstamp", "pc", "out", "page", "cookie_a", "cookie_b", "src",
+         "mval", "use", "start", "cursor", "il", "loop", "lstamp", "restarts", "warn", "seen", "unstable",
+         "neither", "taken")
+
+
+def _live(S):
+    """The policy nodemask as the allocation reads it now (live pointer or its private copy)."""
+    return np.where(S["src"] == 1, S["tpol"], np.where(S["src"] == 2, S["vpol"], S["mval"]))
+
+
+def _observe(S, P, val, mask):
+    """Record one read of the policy nodemask (for the unstable/neither counters)."""
+    seen = np.where(mask & (S["seen"] < 0), val, S["seen"])
+    unstable = S["unstable"] | (mask & (S["seen"] >= 0) & (val != S["seen"]))
+    neither = S["neither"] | (mask & ~np.isin(val, P.stable))
+    return {"seen": seen, "unstable": unstable.astype(np.int64), "neither": neither.astype(np.int64)}
+
+
+def _first(P, start, cursor, allow):
+    """First node in ``start``'s fallback order at or after ``cursor`` whose bit is in ``allow``
+    (the zonelist walk of get_page_from_freelist / first_zones_zonelist); -1 if none."""
+    n = P.order.shape[0]
+    nodes = P.order[start]                                         # (R, n)
+    ok = ((allow[:, None] >> nodes) & 1).astype(bool) & (np.arange(n)[None, :] >= cursor[:, None])
+    pos = np.argmax(ok, axis=1)
+    return np.where(ok.any(axis=1), nodes[np.arange(nodes.shape[0]), pos], -1), np.where(ok.any(axis=1), pos, n)
+
+
+def _allow(S, P):
+    all_ = (1 << P.scenario.nodes) - 1
+    return np.where(S["use"] == 1, _live(S), all_) & S["mems"]
+
+
+def _pc(name):
+    return _PC[name]
+
+
+def _page(S, P, node, got):
+    """Finish with a page where ``got``: classify it."""
+    pol = _live(S)
+    began = S["wstamp"] > 0
+    removed = ((P.removed >> np.maximum(node, 0)) & 1).astype(bool)
+    off = P.interleave & ~(((pol >> np.maximum(node, 0)) & 1).astype(bool))
+    out = np.where(began & removed, _O["disallowed_page"],
+                   np.where(off, _O["off_policy_page"],
+                            np.where((S["restarts"] > 0) | (S["warn"] > 0), _O["retry"], _O["allowed_page"])))
+    return {"page": np.where(got, node, S["page"]), "out": np.where(got, out, S["out"]),
+            "taken": np.where(got, pol, S["taken"])}
+
+
+def t_fault(S, P):
+    """Page fault: take the mmap lock for read (held until the fault ends)."""
+    nxt = "cookie_a" if P.design.outer_cookie else "policy"
+    return {"pc": np.full_like(S["pc"], _pc(nxt))}
+
+
+def t_cookie_a(S, P):
+    """alloc_pages_vma/alloc_pages_current (v4.10): read_mems_allowed_begin -> cookie A."""
+    return {"cookie_a": S["seq"].copy(), "pc": np.full_like(S["pc"], _pc("policy"))}
+
+
+def t_policy(S, P):
+    """get_vma_policy / get_task_policy and policy_nodemask (or the interleave node)."""
+    d = P.design
+    live = S["tpol"] if P.scenario.scope == "task" else S["vpol"]
+    out = {}
+    mems = S["mems"]
+    if d.cpuset_zonelists or d.copy_swap:
+        out["src"] = np.full_like(S["src"], 3)                     # a reference to a stable copy
+        out["mval"] = live.copy()
+    else:
+        out["src"] = np.full_like(S["src"], 1 if P.scenario.scope == "task" else 2)
+    if d.cpuset_zonelists:
+        out["cookie_b"] = mems.copy()                              # the cpuset zonelists taken once
+    start = np.full_like(S["start"], P.scenario.cpu_node)
+    use = np.zeros_like(S["use"])
+    il = S["il"]
+    if P.bind:
+        use = ((live & mems) != 0).astype(np.int64)                # BIND meets the cpuset?
+        if not (d.copy_swap or d.cpuset_zonelists):
+            out["src"] = np.where(use == 1, out["src"], 0)
+    elif P.preferred:
+        start = _lowest(live)
+    elif P.interleave:
+        if P.scenario.entry == "fault":                            # offset_il_node: static index
+            start = _nth(live, P.scenario.ilx)
+        elif d.il_prev:                                            # v4.13+: next after il_prev
+            start = _next_in(il, live, P.scenario.nodes)
+            il = start
+        else:                                                      # v4.10: il_next as stored
+            start = il.copy()
+            il = _next_in(il, live, P.scenario.nodes)
+    out.update(use=use, start=start, il=il,
+               pc=np.full_like(S["pc"], _pc("czl_alloc" if d.cpuset_zonelists else "fast_prep")))
+    out.update(_observe(S, P, live, np.ones(live.shape, bool)))
+    return out
+
+
+def _lowest(x):
+    x = np.asarray(x, np.int64)
+    low = x & -x
+    return np.where(x > 0, np.log2(np.maximum(low, 1)).astype(np.int64), -1)
+
+
+def _nth(x, k):
+    """The (k mod weight)-th set bit (0-based) of each row."""
+    x = np.asarray(x, np.int64)
+    bits = (x[:, None] >> np.arange(MAX_NODES)[None, :]) & 1
+    w = bits.sum(axis=1)
+    kk = np.where(w > 0, k % np.maximum(w, 1), 0)
+    pos = np.argmax(np.cumsum(bits, axis=1) > kk[:, None], axis=1)
+    return np.where(w > 0, pos, -1)
+
+
+def _next_in(prev, x, n):
+    """next_node_in(prev, x): the first set bit after prev, wrapping."""
+    x = np.asarray(x, np.int64)
+    above = x & ~((np.int64(2) << np.maximum(prev, -1).astype(np.int64)) - 1)
+    above = np.where(prev < 0, x, above)
+    return np.where(above != 0, _lowest(above), _lowest(x))
+
+
+def t_fast_prep(S, P):
+    """prepare_alloc_pages: preferred zoneref = first zone in the nodemask (NULL: &mems_allowed)."""
+    mask = np.where(S["use"] == 1, _live(S), S["mems"])
+    _, cur = _first(P, np.maximum(S["start"], 0), np.zeros_like(S["cursor"]), mask)
+    out = {"cursor": cur, "pc": np.full_like(S["pc"], _pc("fast_try"))}
+    out.update(_observe(S, P, _live(S), S["use"] == 1))
+    return out
+
+
+def t_fast_try(S, P):
+    """Fast path get_page_from_freelist from the preferred zoneref, nodemask and mems_allowed
+    (fails everywhere under the scenario's low watermark)."""
+    node, _ = _first(P, np.maximum(S["start"], 0), S["cursor"], _allow(S, P))
+    got = (node >= 0) & (not P.scenario.low_watermark)
+    out = _page(S, P, node, got)
+    out["pc"] = np.where(got, S["pc"], _pc("slow"))
+    out.update(_observe(S, P, _live(S), S["use"] == 1))
+    return out
+
+
+def t_slow(S, P):
+    """__alloc_pages_slowpath start (retry_cpuset: / restart:): cookie B; the preferred zoneref
+    recomputed from the nodemask, no zone -> nopage (e47483bca2cc, v4.10: since 682a3385e773 the
+    iterator starts at the cached zoneref, so a stale one skips every eligible zone)."""
+    out = {"cookie_b": S["seq"].copy()}
+    cur = S["cursor"]
+    none = np.zeros(cur.shape, bool)
+    if P.design.slowpath_recomputes_zoneref:
+        all_ = (1 << P.scenario.nodes) - 1
+        node, cur = _first(P, np.maximum(S["start"], 0), np.zeros_like(cur),
+                           np.where(S["use"] == 1, _live(S), all_))
+        none = node < 0
+        out.update(_observe(S, P, _live(S), S["use"] == 1))
+    out["cursor"] = cur
+    out["pc"] = np.where(none, _pc("nopage"), _pc("slow_try"))
+    return out
+
+
+def t_slow_try(S, P):
+    """Slow path: wake kswapd, get_page_from_freelist (ALLOC_CPUSET)."""
+    node, _ = _first(P, np.maximum(S["start"], 0), S["cursor"], _allow(S, P))
+    got = node >= 0
+    out = _page(S, P, node, got)
+    out["pc"] = np.where(got, S["pc"], _loop_pc(P))
+    out["loop"] = np.zeros_like(S["loop"])
+    out.update(_observe(S, P, _live(S), S["use"] == 1))
+    return out
+
+
+def _check(S, P):
+    """check_retry_cpuset (v4.13+): drop a nodemask that misses mems_allowed, or the cookie moved;
+    before v4.13 only read_mems_allowed_retry(cookie B)."""
+    moved = S["seq"] != S["cookie_b"]
+    drop = np.zeros(moved.shape, bool)
+    if P.design.check_retry_cpuset:
+        drop = (S["use"] == 1) & ((_live(S) & S["mems"]) == 0)
+    return drop, drop | moved
+
+
+def _loop_pc(P):
+    """The first step of the retry loop: the check at its top (v6.15+), else the attempt."""
+    return _pc("retry_top") if P.design.retry_cpuset_each_loop else _pc("retry_try")
+
+
+def t_retry_top(S, P):
+    """retry: label, v6.15+: check_retry_cpuset at the top of every loop (only step of that
+    design; older designs go straight to the attempt)."""
+    drop, restart = _check(S, P)
+    out = {"use": np.where(drop, 0, S["use"]), "restarts": S["restarts"] + restart,
+           "pc": np.where(restart, _pc("slow"), _pc("retry_try"))}
+    out.update(_observe(S, P, _live(S), S["use"] == 1))
+    return out
+
+
+def t_retry_try(S, P):
+    """Direct reclaim and compaction (no help: memory is free), get_page_from_freelist again;
+    should_reclaim_retry: true forever with endless reclaim, else give up."""
+    node, _ = _first(P, np.maximum(S["start"], 0), S["cursor"], _allow(S, P))
+    got = node >= 0
+    out = _page(S, P, node, got)
+    again = _loop_pc(P) if P.scenario.endless_reclaim else _pc("pre_oom")
+    out["pc"] = np.where(got, S["pc"], again)
+    out["loop"] = np.ones_like(S["loop"])
+    out["lstamp"] = S["wstamp"].copy()
+    out.update(_observe(S, P, _live(S), S["use"] == 1))
+    return out
+
+
+def t_pre_oom(S, P):
+    """Before OOM: check_retry_cpuset (v4.13+) / read_mems_allowed_retry (v4.10)."""
+    drop, restart = _check(S, P)
+    out = {"use": np.where(drop, 0, S["use"]), "restarts": S["restarts"] + restart,
+           "pc": np.where(restart, _pc("slow"), _pc("oom"))}
+    out.update(_observe(S, P, _live(S), S["use"] == 1))
+    return out
+
+
+def t_oom(S, P):
+    """__alloc_pages_may_oom: a last attempt (high watermark, ALLOC_CPUSET), then out_of_memory();
+    requests that may not OOM go to nopage."""
+    if not P.scenario.can_oom:
+        return {"pc": np.full_like(S["pc"], _pc("nopage"))}
+    node, _ = _first(P, np.maximum(S["start"], 0), S["cursor"], _allow(S, P))
+    got = node >= 0
+    out = _page(S, P, node, got)
+    out["out"] = np.where(got, out["out"], _O["spurious_oom"])
+    return out
+
+
+def t_nopage(S, P):
+    """nopage: the same check; else warn_alloc('page allocation failure') and return NULL."""
+    drop, restart = _check(S, P)
+    return {"use": np.where(drop, 0, S["use"]), "restarts": S["restarts"] + restart,
+            "warn": np.where(restart, S["warn"], 1), "pc": np.where(restart, _pc("slow"), _pc("after_null"))}
+
+
+def t_after_null(S, P):
+    """Back in alloc_pages_vma/current: v4.10 retries if cookie A moved; else NULL is returned."""
+    if P.design.outer_cookie:
+        moved = S["seq"] != S["cookie_a"]
+        return {"pc": np.where(moved, _pc("cookie_a"), S["pc"]), "restarts": S["restarts"] + moved,
+                "out": np.where(moved, S["out"], _O["failure"])}
+    return {"out": np.full_like(S["out"], _O["failure"])}
+
+
+def t_czl_alloc(S, P):
+    """cpuset-zonelists: allocate from the zonelists and policy taken once (intersection checked once)."""
+    all_ = (1 << P.scenario.nodes) - 1
+    allow = np.where(S["use"] == 1, S["mval"], all_) & S["cookie_b"]
+    node, _ = _first(P, np.maximum(S["start"], 0), np.zeros_like(S["cursor"]), allow)
+    got = node >= 0
+    out = _page(S, P, node, got)
+    out["out"] = np.where(got, out["out"], _O["failure"])
+    out.update(_observe(S, P, S["mval"], S["use"] == 1))
+    return out
+
+
+#: The task's steps: (name, label, function). Control flow: each step sets ``pc``.
+TASK_STEPS = (
+    ("fault", "page fault: mmap lock taken for read", t_fault),
+    ("cookie_a", "alloc_pages_vma: read_mems_allowed_begin (cookie A)", t_cookie_a),
+    ("policy", "policy_nodemask", t_policy),
+    ("fast_prep", "prepare_alloc_pages: preferred zoneref", t_fast_prep),
+    ("fast_try", "fast path: get_page_from_freelist", t_fast_try),
+    ("slow", "__alloc_pages_slowpath: read_mems_allowed_begin (cookie B), preferred zoneref", t_slow),
+    ("slow_try", "slow path: get_page_from_freelist", t_slow_try),
+    ("retry_top", "retry: check_retry_cpuset at the top of the loop (v6.15+)", t_retry_top),
+    ("retry_try", "reclaim, compaction, get_page_from_freelist, should_reclaim_retry", t_retry_try),
+    ("pre_oom", "before OOM: check_retry_cpuset / read_mems_allowed_retry(cookie B)", t_pre_oom),
+    ("oom", "__alloc_pages_may_oom", t_oom),
+    ("nopage", "nopage: check, else warn_alloc and return NULL", t_nopage),
+    ("after_null", "alloc_pages_vma: read_mems_allowed_retry(cookie A)", t_after_null),
+    ("czl_alloc", "get_page_from_freelist over the cpuset zonelists and policy copy", t_czl_alloc),
+)
+_PC = {name: i for i, (name, _, _) in enumerate(TASK_STEPS)}
+_SPIN = np.array([name in ("cookie_a", "slow") for name, _, _ in TASK_STEPS])
+
+
+def _task_enabled(S, P):
+    pc = S["pc"]
+    ok = S["out"] == 0
+    ok &= ~(_SPIN[pc] & (S["seq"] % 2 == 1))                    # seqcount reader waits for the writer
+    loop_entry = (pc == _PC["retry_top"]) | ((pc == _PC["retry_try"]) & (S["loop"] == 1))
+    ok &= ~(loop_entry & (S["loop"] == 1) & (S["lstamp"] == S["wstamp"]))  # nothing changed yet
+    return ok
+
+
+def _writer_enabled(S, P):
+    nW = len(P.writer)
+    ok = S["wpc"] < nW
+    mmw = np.array([w["needs_mm_free"] for w in P.writer] + [False])
+    holds = (S["pc"] != _PC["fault"]) & (S["out"] == 0) & (P.scenario.entry == "fault")
+    return ok & ~(mmw[np.minimum(S["wpc"], nW)] & holds)
+
+
+def _writer_step(S, step):
+    """One writer step: set the columns it writes, move the seqcount, count the step."""
+    out = {k: np.full_like(S[k], v) for k, v in step["set"].items()}
+    out["seq"] = S["seq"] + step["seq"]
+    out["wpc"] = S["wpc"] + 1
+    out["wstamp"] = S["wstamp"] + 1
+    return out
+
+
+def _initial(P):
+    sc = P.scenario
+    first = "fault" if sc.entry == "fault" else ("cookie_a" if P.design.outer_cookie else "policy")
+    il0 = sc.last_node
+    if sc.mode == "interleave" and sc.entry == "current" and not P.design.il_prev:
+        il0 = int(_next_in(np.array([sc.last_node]), np.array([P.tpol0]), sc.nodes)[0])   # il_next
+    init = dict.fromkeys(_COLS, 0)
+    init.update(mems=sc.mems, tpol=P.tpol0, vpol=P.vpol0, pc=_PC[first], page=-1, start=sc.cpu_node,
+                il=il0, seen=-1, taken=-1)
+    return {k: np.array([v], np.int64) for k, v in init.items()}
+
+
+# ============================================================================ exploration
+@dataclasses.dataclass(frozen=True, eq=False)
+class Exploration:
+    """Every interleaving of one scenario under one design.
+
+    ``moves``: (R, L) int8, the actor of each move (0 task, 1 writer, -1 after the end);
+    ``final``: the final state columns (R,); ``counts``: outcome -> number of interleavings.
+    """
+
+    program: Program
+    moves: np.ndarray
+    final: dict
+    counts: dict
+
+    @property
+    def outcome(self) -> np.ndarray:
+        """Outcome name per interleaving."""
+        return np.array(("?",) + OUTCOMES, dtype=object)[self.final["out"]]
+
+
+def _take(S, idx):
+    return {k: v[idx] for k, v in S.items()}
+
+
+class _Rows(dict):
+    """The rows ``sel`` of a state, each column cut out only when a step reads it."""
+
+    def __init__(self, S, sel):
+        super().__init__()
+        self._S, self._sel = S, sel
+
+    def __missing__(self, key):
+        v = self[key] = self._S[key][self._sel]
+        return v
+
+
+def _apply(S, sel, fn, *args):
+    if not sel.any():
+        return S
+    upd = fn(_Rows(S, sel), *args)
+    S = dict(S)
+    for k, v in upd.items():
+        col = S[k].copy()
+        col[sel] = v
+        S[k] = col
+    return S
+
+
+def _advance(S, actor, P):
+    """Apply one move per row: ``actor`` 0 runs the task's next step, 1 the writer's."""
+    t, w = actor == 0, actor == 1
+    pcs, wpcs = S["pc"], S["wpc"]                 # the step each row runs, fixed before any runs
+    for pc in np.unique(pcs[t]):
+        S = _apply(S, t & (pcs == pc), TASK_STEPS[int(pc)][2], P)
+    for wpc in np.unique(wpcs[w]):
+        S = _apply(S, w & (wpcs == wpc), _writer_step, P.writer[int(wpc)])
+    return S
+
+
+def explore(scenario, design_name="v4.10", overrides=None, *, max_moves=200, max_rows=1_000_000) -> Exploration:
+    """Every interleaving the locks allow, as rows advanced together (breadth first).
+
+    Parameters
+    ----------
+    scenario : Scenario or str
+    design_name : str or Design
+    overrides : dict, optional
+        Switches of :func:`design` to flip (e.g. ``{"check_retry_cpuset": False}``).
+    max_moves, max_rows : int
+        Caps: a scenario whose interleavings exceed them is refused (NumalabError), not run.
+
+    Returns
+    -------
+    Exploration
+
+    Examples
+    --------
+    >>> e = explore("email", "v4.13")
+    >>> sorted(k for k, v in e.counts.items() if v and k in OUTCOMES)
+    ['allowed_page', 'disallowed_page', 'retry']
+    """
+    sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    P = compile_program(sc, design(design_name, overrides))
+    S = _initial(P)
+    moves = np.zeros((1, 0), np.int8)
+    done_S, done_moves = [], []
+    for _ in range(max_moves):
+        te, we = _task_enabled(S, P), _writer_enabled(S, P)
+        stuck = ~te & ~we & (S["out"] == 0)
+        if stuck.any():
+            S = dict(S)
+            S["out"] = np.where(stuck, _O["stuck"], S["out"])
+        fin = S["out"] != 0
+        if fin.any():
+            done_S.append(_take(S, fin))
+            done_moves.append(moves[fin])
+            keep = ~fin
+            S, moves, te, we = _take(S, keep), moves[keep], te[keep], we[keep]
+        if not S["out"].size:
+            break
+        rows_t, rows_w = np.flatnonzero(te), np.flatnonzero(we)
+        idx = np.concatenate([rows_t, rows_w])
+        actor = np.concatenate([np.zeros(rows_t.size, np.int8), np.ones(rows_w.size, np.int8)])
+        order = np.argsort(idx, kind="stable")                     # children next to their parent
+        idx, actor = idx[order], actor[order]
+        if idx.size + sum(m.shape[0] for m in done_moves) > max_rows:
+            raise NumalabError(f"more than {max_rows} interleavings (fewer writes, nodes or word stores, or "
+                               "raise max_rows)", input=sc.name)
+        S = _take(S, idx)
+        moves = np.concatenate([moves[idx], actor[:, None]], axis=1)
+        S = _advance(S, actor, P)
+    else:  # pragma: no cover - the model always terminates; guard against a modelling bug
+        raise NumalabError(f"exploration did not end within {max_moves} moves", input=sc.name)
+    L = max(m.shape[1] for m in done_moves)
+    moves = np.concatenate([np.pad(m, ((0, 0), (0, L - m.shape[1])), constant_values=-1) for m in done_moves])
+    final = {k: np.concatenate([s[k] for s in done_S]) for k in _COLS}
+    counts = {o: int((final["out"] == _O[o]).sum()) for o in OUTCOMES}
+    counts["unstable_nodemask"] = int(final["unstable"].sum())
+    counts["neither_nodemask"] = int(final["neither"].sum())
+    counts["failure_warning"] = int(final["warn"].sum())
+    return Exploration(program=P, moves=moves, final=final, counts=counts)
+
+
+def shortest(ex: Exploration, outcome: str):
+    """Index of the shortest interleaving with ``outcome`` (ties: the first in enumeration order),
+    or None."""
+    if outcome not in OUTCOMES:
+        raise NumalabError(f"unknown outcome; known: {', '.join(OUTCOMES)}", input=outcome)
+    rows = np.flatnonzero(ex.final["out"] == _O[outcome])
+    if not rows.size:
+        return None
+    lengths = (ex.moves[rows] >= 0).sum(axis=1)
+    return int(rows[np.argmin(lengths)])
+
+
+def _sees(S, P) -> str:
+    src, use = int(S["src"][0]), int(S["use"][0])
+    if P.bind and use:
+        kind = {1: "live task policy", 2: "live VMA policy", 3: "its private copy"}.get(src, "?")
+        return f"nodemask {{{_fmt(int(_live(S)[0]))}}} ({kind})"
+    started = int(S["pc"][0]) not in (_PC["fault"], _PC["cookie_a"], _PC["policy"]) or S["out"][0]
+    if P.bind and started:
+        return "NULL nodemask (cpuset only)"
+    if started and not P.bind:
+        return f"start node {int(S['start'][0])}, policy {{{_fmt(int(_live(S)[0]))}}}"
+    return "-"
+
+
+def trace(ex: Exploration, row: int) -> list:
+    """The interleaving ``row`` step by step: each step with the state after it and what the
+    allocation sees (replayed through the same steps on one row)."""
+    P = ex.program
+    n = P.scenario.nodes
+    S = _initial(P)
+    out = []
+    for i, a in enumerate(ex.moves[row]):
+        if a < 0:
+            break
+        if a == 0:
+            name, label, _ = TASK_STEPS[int(S["pc"][0])]
+            label = _label(name, label, P)
+            before = S
+        else:
+            label = P.writer[int(S["wpc"][0])]["label"]
+            name = "writer"
+            before = S
+        S = _advance(S, np.array([a], np.int8), P)
+        note = _note(name, before, S, P) if a == 0 else ""
+        step = {"i": i + 1, "actor": "task" if a == 0 else "cpuset", "step": label + (f": {note}" if note else ""),
+                "mems_allowed": _fmt(int(S["mems"][0]), n), "seq": int(S["seq"][0]),
+                "policy": _fmt(int((S["tpol"] if P.scenario.scope == "task" else S["vpol"])[0]), n),
+                "sees": _sees(S, P), "cpuset_next": _writer_next(S, P)}
+        if S["out"][0]:
+            step["outcome"] = OUTCOMES[int(S["out"][0]) - 1]
+            if S["page"][0] >= 0:
+                step["page"] = int(S["page"][0])
+        out.append(step)
+    if not out or "outcome" not in out[-1]:
+        out.append({"i": len(out) + 1, "actor": "task", "step": "no step can run: the retry loop never ends",
+                    "mems_allowed": _fmt(int(S["mems"][0]), n), "seq": int(S["seq"][0]),
+                    "policy": _fmt(int((S["tpol"] if P.scenario.scope == "task" else S["vpol"])[0]), n),
+                    "sees": _sees(S, P), "cpuset_next": _writer_next(S, P),
+                    "outcome": OUTCOMES[int(ex.final["out"][row]) - 1]})
+    return out
+
+
+def _writer_next(S, P) -> str:
+    """What the cpuset writer does next, or what it waits for."""
+    wpc = int(S["wpc"][0])
+    if wpc >= len(P.writer):
+        return "done"
+    nxt = P.writer[wpc]["label"].split(":")[0]
+    if not _writer_enabled(S, P)[0] and S["out"][0] == 0:
+        return f"{nxt}: waits for the mmap lock the fault holds"
+    return nxt
+
+
+def _label(name, label, P) -> str:
+    """A step's label in the words of the design's code."""
+    entry = "alloc_pages_vma" if P.scenario.entry == "fault" else "alloc_pages_current"
+    if name in ("cookie_a", "after_null"):
+        return label.replace("alloc_pages_vma", entry)
+    if name == "pre_oom":
+        return ("before OOM: check_retry_cpuset" if P.design.check_retry_cpuset
+                else "before OOM: read_mems_allowed_retry(cookie B)")
+    if name == "nopage":
+        check = "check_retry_cpuset" if P.design.check_retry_cpuset else "read_mems_allowed_retry(cookie B)"
+        return f"nopage: {check}, else warn_alloc and return NULL"
+    if name == "policy" and P.interleave:
+        how = ("offset_il_node (static index)" if P.scenario.entry == "fault" else
+               "interleave_nodes: next node after il_prev" if P.design.il_prev else
+               "interleave_nodes: il_next as stored")
+        return f"get_task_policy, {how}"
+    return label
+
+
+def _note(name, b, a, P) -> str:
+    n = P.scenario.nodes
+    if int(a["out"][0]) == _O["spurious_oom"]:
+        return "no page, nothing restarts: OOM killer invoked"
+    if a["page"][0] >= 0 and b["page"][0] < 0:
+        return f"page from node {int(a['page'][0])}"
+    if name == "policy":
+        live = int((b["tpol"] if P.scenario.scope == "task" else b["vpol"])[0])
+        if P.bind:
+            meets = "meets" if a["use"][0] else "misses"
+            return (f"BIND {{{_fmt(live, n)}}} {meets} mems_allowed {{{_fmt(int(b['mems'][0]), n)}}}: "
+                    + ("pass the nodemask" if a["use"][0] else "no nodemask (cpuset only)"))
+        return f"node {int(a['start'][0])}"
+    if name in ("cookie_a", "slow"):
+        return f"cookie {int(a['cookie_a' if name == 'cookie_a' else 'cookie_b'][0])}" + (
+            "" if name == "cookie_a" else f", zoneref at position {int(a['cursor'][0])}")
+    if name in ("fast_try", "slow_try", "retry_try", "oom", "czl_alloc"):
+        return "no zone both in the nodemask and in mems_allowed: no page"
+    if name in ("pre_oom", "nopage", "retry_top") and a["pc"][0] == _PC["slow"]:
+        dropped = b["use"][0] and not a["use"][0]
+        return "nodemask misses mems_allowed: drop it and restart" if dropped else "cookie moved: restart"
+    if name in ("pre_oom", "retry_top"):
+        return "no change seen"
+    if name == "nopage":
+        return "page allocation failure warning, NULL"
+    if name == "after_null":
+        return "cookie A moved: retry from policy_nodemask" if a["out"][0] == 0 else "NULL returned"
+    return ""
+
+
+# ============================================================================ runs
+def run(scenario="email", designs=DESIGNS, *, traces=True, overrides=None) -> dict:
+    """Counts per design and the shortest trace of every bad outcome: the ``numalab race`` JSON.
+
+    >>> r = run("email", ["v4.10", "v4.13"], traces=False)
+    >>> r["outcomes"]["v4.10"]["spurious_oom"] > 0, r["outcomes"]["v4.13"]["spurious_oom"]
+    (True, 0)
+    """
+    sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    res = {"scenario": sc.name, "title": sc.title, "outcomes": {}, "traces": {}, "trace_outcomes": {},
+           "interleavings": {}}
+    for dn in designs:
+        ex = explore(sc, dn, overrides)
+        key = dn if isinstance(dn, str) else dn.name
+        res["outcomes"][key] = ex.counts
+        res["interleavings"][key] = int(ex.moves.shape[0])
+        res["traces"][key], res["trace_outcomes"][key] = [], []
+        if traces:
+            for o in BAD:
+                r = shortest(ex, o)
+                if r is not None:
+                    res["traces"][key].append(trace(ex, r))
+                    res["trace_outcomes"][key].append(o)
+    return res
+
+
+def run_all(designs=DESIGNS, *, traces=True) -> dict:
+    """:func:`run` for every shipped scenario: ``{scenario: result}``."""
+    return {name: run(name, designs, traces=traces) for name in scenario_names()}
+
+
+def verdict(results: dict, point_a=None) -> str:
+    """A few sentences that follow from the counts of :func:`run_all` (or some of its scenarios)
+    and, if given, the rows of :func:`point_a_table`.
+
+    >>> print(verdict({"email": run("email", traces=False)}).splitlines()[0])
+    email: spurious OOM in 5 of 14 interleavings with v4.10; none with v4.13, v6.15, copy-swap, cpuset-zonelists.
+    """
+    lines = []
+    for name, r in results.items():
+        oc, total = r["outcomes"], r["interleavings"]
+        for bad, what in (("spurious_oom", "spurious OOM"), ("stuck", "endless retry loop"),
+                          ("failure", "allocation failure"), ("off_policy_page", "page outside the policy")):
+            hit = [d for d in oc if oc[d][bad]]
+            if hit:
+                clean = [d for d in oc if not oc[d][bad]]
+                lines.append(f"{name}: {what} in " + ", ".join(f"{oc[d][bad]} of {total[d]} interleavings with {d}"
+                                                               for d in hit)
+                             + (f"; none with {', '.join(clean)}." if clean else "."))
+        torn = [d for d in oc if oc[d]["neither_nodemask"]]
+        if torn:
+            stable = [d for d in oc if not oc[d]["unstable_nodemask"] and not oc[d]["neither_nodemask"]]
+            lines.append(f"{name}: an allocation reads a policy nodemask that is neither the old nor the new one "
+                         f"with {', '.join(torn)}"
+                         + (f"; one stable nodemask per allocation with {', '.join(stable)}." if stable else "."))
+    if not lines:
+        lines.append("no interleaving ends in a spurious OOM, a failure, an endless loop or a torn nodemask.")
+    if point_a:
+        def names(rows):
+            return ", ".join(f"{r['mode']}|{r['flags']}" for r in rows) or "none"
+        pages = [r for r in point_a if not r["same_pages"]]
+        report = [r for r in point_a if not r["same_report"]]
+        same = sum(1 for r in point_a if r["same_pages"] and r["same_report"])
+        lines.append(f"point (a) outside races: leaving STATIC policies alone changes where pages go for "
+                     f"{names(pages)} and what get_mempolicy reports for {names(report)}; the other "
+                     f"{same} of {len(point_a)} mode/flag cases see no difference.")
+    return "\n".join(lines)
+
+
+# ============================================================================ point (a) outside races
+def point_a_table(kernel="6.18", *, topology="sockets-2x2", mems="0-1", new="2-3", user="1-2", cpu_node=3,
+                  pages=4) -> list:
+    """What leaving STATIC policies alone changes outside races, for every mode and flag.
+
+    For each mode (BIND, INTERLEAVE, PREFERRED, PREFERRED_MANY, WEIGHTED_INTERLEAVE where the
+    release has it) and flag (none, STATIC, RELATIVE): the policy is created
+    (:func:`numalab.mempolicy.create`) in a cpuset with ``mems``, then cpuset.mems becomes
+    ``new``; ``today`` rebinds every policy (:func:`numalab.mempolicy.rebind`), ``proposal``
+    rebinds all but STATIC ones (email point a). Reported: what get_mempolicy returns
+    (:func:`numalab.mempolicy.report`) and the nodes of the next ``pages`` pages a task on
+    ``cpu_node`` faults in (:func:`numalab.alloc.place` over the boot zonelists of ``topology``).
+
+    >>> rows = point_a_table()
+    >>> [(r["pages_today"], r["pages_proposal"]) for r in rows if r["mode"] == "BIND" and r["flags"] == "STATIC_NODES"]
+    [('2,2,2,2', '3,3,3,3')]
+    """
+    from . import zonelist
+    from .alloc import place
+    from .sources import load
+
+    k = profile(kernel)
+    topo = load(topology)
+    nodes = int(topo.node_ids.max()) + 1
+    m0, m1, u = (_mask(x, nodes, f"point_a {name}") for name, x in (("mems", mems), ("new", new), ("user", user)))
+    modes = [m for m in ("BIND", "INTERLEAVE", "PREFERRED", "PREFERRED_MANY", "WEIGHTED_INTERLEAVE") if k.has_mode(m)]
+    flags = [[], ["STATIC_NODES"], ["RELATIVE_NODES"]]
+    cases = [(m, f) for m in modes for f in flags]
+    nb = topo.mask(np.ones(topo.n_nodes, bool)).shape[-1]       # the topology's MAX_NUMNODES
+
+    def words(bits):
+        return mp.from_nodes(_nodes(bits, nodes), nb)
+
+    pb = mp.create([m for m, _ in cases], [f for _, f in cases], np.tile(words(u), (len(cases), 1)),
+                   words(m0), k.label, nbits=nb)
+    today = mp.rebind(pb, words(m1), k.label)
+    static = np.array(["STATIC_NODES" in f for _, f in cases])
+    prop = dataclasses.replace(today, nodes=np.where(static[:, None], pb.nodes, today.nodes),
+                               w=np.where(static[:, None], pb.w, today.w), local=np.where(static, pb.local, today.local))
+    zl = zonelist.build(topo, k.label, "boot")
+    allowed = mp.unpack(words(m1), nb)
+    outs = {}
+    for label, b in (("today", today), ("proposal", prop)):
+        _, _, mask_r = mp.report(b, nr_node_ids=nodes)
+        placed, _ = place(b, zl, allowed, cpu_node, pages)
+        outs[label] = (mask_r, [",".join(str(int(x)) for x in row) for row in placed])
+    rows = []
+    for i, (m, f) in enumerate(cases):
+        err = pb.errno_names()[i]
+        t_rep, p_rep = _fmt(_bits(outs["today"][0][i]), nodes), _fmt(_bits(outs["proposal"][0][i]), nodes)
+        t_pg, p_pg = (outs["today"][1][i], outs["proposal"][1][i]) if not err else ("-", "-")
+        rows.append({"mode": m, "flags": "+".join(f) or "-", "errno": err,
+                     "nodes_today": _fmt(_bits(today.nodes[i]), nodes), "nodes_proposal": _fmt(_bits(prop.nodes[i]), nodes),
+                     "reported_today": t_rep, "reported_proposal": p_rep, "same_report": t_rep == p_rep,
+                     "pages_today": t_pg, "pages_proposal": p_pg, "same_pages": t_pg == p_pg,
+                     "why": _why(m, f, err, t_rep == p_rep, t_pg == p_pg, k)})
+    return rows
+
+
+def _why(mode, flags, err, same_rep, same_pg, k) -> str:
+    if err:
+        return f"refused at creation ({err})"
+    if "STATIC_NODES" not in flags:
+        return "not STATIC: rebound in both (the proposal swaps an updated copy instead of writing in place)"
+    parts = []
+    if mode in ("PREFERRED", "PREFERRED_MANY"):
+        if not same_rep:
+            parts.append("today mpol_rebind_preferred records the new mems in w, the union get_mempolicy "
+                         "reports as the STATIC user nodemask; left alone it keeps reporting the user's mask")
+        if k.preferred_not_remapped:
+            parts.append("pages: a preference keeps its nodes on a cpuset change since v5.14 either way")
+    else:
+        parts.append("get_mempolicy reports the user's mask in both (STATIC stores it)" if same_rep else
+                     "the reported mask differs")
+        parts.append("today nodes = user & new mems (empty: all new mems); left alone they stay user & old "
+                     "mems" + (", which miss the new mems: BIND is then ignored and interleave starts from "
+                               "nodes the cpuset refuses" if not same_pg else ", with the same pages here"))
+    return "; ".join(parts)
