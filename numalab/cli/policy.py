@@ -10,10 +10,26 @@ A sweep::
 
     numalab policy --batch FILE --json        # FILE or '-' (stdin): one JSON query per line
 
-A query has the keys ``topology``, ``kernel``, ``mems``, ``then_mems`` (a list), ``mode``,
-``flags`` (a list), ``nodes``, ``scope``, ``cpu_node``, ``pages``; each gives one result line, in
-order. A bad line gets ``{"error": "line N: ...", "steps": []}`` and the others still run.
-Topologies and zonelists are loaded once per batch.
+A query has the keys ``topology`` (string), ``kernel`` (string, default ``"current"``), ``mems``
+(kernel list string or null), ``then_mems`` (list of kernel list strings), ``mode`` (string),
+``flags`` (list of strings, or one string), ``nodes`` (kernel list string, list of node ids, or
+null), ``scope`` (``"task"``, ``"vma"`` or ``"shm"``), ``cpu_node`` (integer or null) and ``pages``
+(integer). Types are strict: a kernel version as a JSON number is refused (``6.10`` would read as
+``6.1``: write ``"6.10"``), ``true`` is not a node list and not a mode, ``1.7`` is not a node.
+Each non-blank line gives one result line, in order, with ``"line": N`` (its line number in the
+file). A bad line (not JSON, NaN/Infinity, nested deeper than 32 levels, longer than 1 MiB, not
+UTF-8, an unknown key, a field of the wrong type or out of range) gets
+``{"error": "line N: 'FIELD': problem", "line": N, "field": "FIELD", "steps": []}`` (``field`` is
+null when the problem is not one field's) and the batch goes on. Exit status: 0 when every line
+was answered (a policy the kernel refuses is an answer: ``"error": "EINVAL"``), 1 when at least
+one line got an error object (stderr says how many and the first one), 2 when the batch could not
+be read at all. Topologies and zonelists are loaded once per batch, and lines that share the
+topology, kernel, cpuset writes, scope, CPU node and page count run through the engine together
+(:func:`numalab.alloc.run_scenarios`). On a terminal, stderr shows the progress.
+
+Caps (checked before anything is allocated): at most 256 ``then_mems`` writes, at most 1048576
+pages per step, and at most 4194304 page placements per result (the pages of every step are
+reported again after each later write: ``pages * S * (S + 1) / 2`` for ``S`` steps).
 
 The result (``--json``): ``error`` (null, or the errno name when the kernel refuses the policy:
 a result, exit status 0) and ``steps`` (the initial cpuset, then one per ``--then-mems``), each
@@ -25,14 +41,26 @@ kernel list strings (``"0-1,3"``).
 """
 from __future__ import annotations
 
-import json
 import sys
 
 from ..errors import NumalabError
 
-__all__ = ["register", "run", "run_query", "run_batch"]
+__all__ = ["register", "run", "run_query", "run_batch", "check_query", "MAX_STEPS", "MAX_PAGES",
+           "MAX_PAGE_RECORDS", "MAX_LINE_BYTES"]
 
 _KEYS = {"topology", "kernel", "mems", "then_mems", "mode", "flags", "nodes", "scope", "cpu_node", "pages"}
+
+#: Caps of one query (see the module docstring).
+MAX_STEPS = 256
+MAX_PAGES = 1 << 20
+MAX_PAGE_RECORDS = 1 << 22
+#: Caps of one batch line: bytes, JSON nesting, characters of a text field, ids in a node list.
+MAX_LINE_BYTES = 1 << 20
+MAX_LINE_DEPTH = 32
+MAX_TEXT = 1 << 16
+MAX_LIST = 1 << 16
+#: Lines read, checked and run together (results are still written in input order).
+CHUNK = 4096
 
 
 def register(subparsers):
@@ -49,7 +77,7 @@ def register(subparsers):
                    help="static, relative or numa_balancing (repeat or comma-separate)")
     p.add_argument("--nodes", default=None, help="the policy's nodemask, e.g. 0-1,3 (omit: NULL)")
     p.add_argument("--then-mems", action="append", default=[], metavar="LIST",
-                   help="a later write to cpuset.mems (repeatable)")
+                   help=f"a later write to cpuset.mems (repeatable, at most {MAX_STEPS})")
     p.add_argument("--scope", default="task", choices=("task", "vma", "shm"),
                    help="task: set_mempolicy; vma: mbind on a private mapping; shm: mbind on shared memory")
     p.add_argument("--cpu-node", type=int, default=None, help="node id of the CPU the task runs on")
@@ -60,20 +88,119 @@ def register(subparsers):
     p.set_defaults(func=run)
 
 
-def _load_topology(spec, cache):
-    if spec not in cache:
-        from .. import sources
-        cache[spec] = sources.load(spec)
-    return cache[spec]
+def _bad(field, problem):
+    """A NumalabError naming one field of a query (``field`` is kept for the error object)."""
+    e = NumalabError(problem, input=field)
+    e.field = field
+    return e
 
 
-def _zonelists(topo, spec, kernel, cache):
-    from .. import zonelist
-    from ..kernel import profile
-    key = (spec, profile(kernel).label)
-    if key not in cache:
-        cache[key] = zonelist.build(topo, kernel, "boot")
-    return cache[key]
+def _kind(v) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "an object", type(None): "null"}.get(type(v), type(v).__name__)
+
+
+def _text_field(q, key, *, required=False, default=None):
+    v = q.get(key)
+    if v is None:
+        if required:
+            raise _bad(key, "missing (give a string)")
+        return default
+    if not isinstance(v, str):
+        raise _bad(key, f"must be a string, not {_kind(v)}")
+    if len(v) > MAX_TEXT:
+        raise _bad(key, f"string of {len(v)} characters; the limit is {MAX_TEXT}")
+    return v
+
+
+def _int_field(q, key, lo, hi, default=None):
+    v = q.get(key)
+    if v is None:
+        return default
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise _bad(key, f"must be an integer, not {_kind(v)}")
+    if not lo <= v <= hi:
+        raise _bad(key, f"{v} is outside {lo}..{hi}")
+    return v
+
+
+def _str_list(q, key):
+    v = q.get(key)
+    if v is None:
+        return []
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list):
+        raise _bad(key, f"must be a list of strings, not {_kind(v)}")
+    for i, x in enumerate(v):
+        if not isinstance(x, str):
+            raise _bad(f"{key}[{i}]", f"must be a string, not {_kind(x)}")
+        if len(x) > MAX_TEXT:
+            raise _bad(f"{key}[{i}]", f"string of {len(x)} characters; the limit is {MAX_TEXT}")
+    return v
+
+
+def check_query(q) -> dict:
+    """Check the types and ranges of one query (nothing is loaded or allocated yet).
+
+    Returns the query with defaults filled in; raises :class:`NumalabError` with a ``field``
+    attribute naming the offending key.
+
+    >>> check_query({"topology": "cxl4", "mode": "bind"})["kernel"]
+    'current'
+    >>> check_query({"topology": "cxl4", "mode": "bind", "kernel": 6.10})
+    Traceback (most recent call last):
+    ...
+    numalab.errors.NumalabError: 'kernel': must be a string such as "6.10", not a number (a JSON number cannot hold a release exactly: 6.10 would read as 6.1)
+    """
+    if not isinstance(q, dict):
+        raise _bad(None, f"a query is a JSON object, not {_kind(q)}")
+    unknown = sorted(set(q) - _KEYS)
+    if unknown:
+        raise _bad(unknown[0], f"unknown key; known: {', '.join(sorted(_KEYS))}")
+    k = q.get("kernel")
+    if isinstance(k, (int, float)) and not isinstance(k, bool):
+        raise _bad("kernel", 'must be a string such as "6.10", not a number (a JSON number cannot hold '
+                             'a release exactly: 6.10 would read as 6.1)')
+    kernel = _text_field(q, "kernel", default="current")
+    if not kernel.strip():
+        raise _bad("kernel", "empty; give a release such as \"6.1\" or \"current\"")
+    out = {"topology": _text_field(q, "topology", required=True), "kernel": kernel,
+           "mems": _text_field(q, "mems"), "then_mems": _str_list(q, "then_mems"),
+           "mode": _text_field(q, "mode", required=True), "flags": _flags_list(q.get("flags")),
+           "scope": _text_field(q, "scope", default="task"),
+           "cpu_node": _int_field(q, "cpu_node", 0, (1 << 31) - 1),
+           "pages": _int_field(q, "pages", 0, MAX_PAGES, default=16)}
+    if not out["topology"]:
+        raise _bad("topology", "empty")
+    if out["scope"] not in ("task", "vma", "shm"):
+        raise _bad("scope", "must be task, vma or shm")
+    nodes = q.get("nodes")
+    if isinstance(nodes, list):
+        if len(nodes) > MAX_LIST:
+            raise _bad("nodes", f"list of {len(nodes)} node ids; the limit is {MAX_LIST}")
+        for i, x in enumerate(nodes):
+            if not isinstance(x, int) or isinstance(x, bool):
+                raise _bad(f"nodes[{i}]", f"a node id must be an integer, not {_kind(x)}")
+            if x < 0:
+                raise _bad(f"nodes[{i}]", f"node id {x} is negative")
+    elif nodes is not None and not isinstance(nodes, str):
+        raise _bad("nodes", f"must be a node list string such as \"0-1,3\" or a list of node ids, not {_kind(nodes)}")
+    elif isinstance(nodes, str) and len(nodes) > MAX_TEXT:
+        raise _bad("nodes", f"string of {len(nodes)} characters; the limit is {MAX_TEXT}")
+    out["nodes"] = nodes
+    steps = len(out["then_mems"])
+    if steps > MAX_STEPS:
+        raise _bad("then_mems", f"{steps} cpuset.mems writes; the limit is {MAX_STEPS}")
+    if steps and out["mems"] is None:
+        raise _bad("then_mems", "needs mems (the task must be in a child cpuset)")
+    s = steps + 1
+    records = out["pages"] * s * (s + 1) // 2
+    if records > MAX_PAGE_RECORDS:
+        raise _bad("pages", f"{out['pages']} pages over {s} steps make {records} page placements (each "
+                            f"step reports the pages of the earlier ones again); the limit is "
+                            f"{MAX_PAGE_RECORDS}: give fewer pages or fewer then_mems")
+    return out
 
 
 def _flags_list(value, where="flags"):
@@ -82,73 +209,262 @@ def _flags_list(value, where="flags"):
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)):
-        raise NumalabError("must be a list of flag names", input=where)
+        raise _bad(where, f"must be a list of flag names, not {_kind(value)}")
     out = []
-    for v in value:
-        out += [p.strip() for p in str(v).replace("|", ",").split(",") if p.strip()]
+    for i, v in enumerate(value):
+        if not isinstance(v, str):
+            raise _bad(f"{where}[{i}]", f"a flag name is a string, not {_kind(v)}")
+        out += [p.strip() for p in v[:MAX_TEXT].replace("|", ",").split(",") if p.strip()]
     return out
 
 
+class _Context:
+    """What a batch loads once: topologies and zonelists (failures too, so that a bad
+    topology named on 100k lines is tried once)."""
+
+    def __init__(self, topo_cache=None, zl_cache=None):
+        self.topo = {} if topo_cache is None else topo_cache
+        self.zl = {} if zl_cache is None else zl_cache
+
+    def topology(self, spec):
+        if spec not in self.topo:
+            from .. import sources
+            try:
+                self.topo[spec] = sources.load(spec)
+            except NumalabError as e:
+                self.topo[spec] = e
+        got = self.topo[spec]
+        if isinstance(got, NumalabError):
+            e = NumalabError(got.problem, errno=got.errno, input=got.input, position=got.position)
+            e.field = "topology"
+            raise e
+        return got
+
+    def zonelists(self, topo, spec, label):
+        from .. import zonelist
+        key = (spec, label)
+        if key not in self.zl:
+            self.zl[key] = zonelist.build(topo, label, "boot")
+        return self.zl[key]
+
+
+def _as(field, fn, *a, **kw):
+    """Call ``fn``; a NumalabError it raises is re-raised naming ``field``."""
+    try:
+        return fn(*a, **kw)
+    except NumalabError as e:
+        if getattr(e, "field", None) is None:
+            e.field = field
+        raise
+
+
+def _prepare(q, ctx):
+    """Check one query fully against its topology and kernel; return ``(group key, case)``."""
+    from .. import mempolicy as mp
+    from ..alloc import parse_user_nodes
+    from ..cpuset import parse_nodes
+    from ..kernel import profile
+
+    c = check_query(q)
+    k = _as("kernel", profile, c["kernel"])
+    topo = ctx.topology(c["topology"])
+    nbits = topo.max_numnodes
+    if c["mems"] is not None:
+        _as("mems", parse_nodes, c["mems"], nbits, where="mems")
+    for i, m in enumerate(c["then_mems"]):
+        _as(f"then_mems[{i}]", parse_nodes, m, nbits, where="then_mems")
+    if c["cpu_node"] is not None:
+        _as("cpu_node", topo.index_of, c["cpu_node"])
+    _as("mode", mp.mode_value, c["mode"])
+    _as("flags", mp.flag_bits, c["flags"])
+    _as("nodes", parse_user_nodes, c["nodes"], topo)
+    key = (c["topology"], k.label, c["mems"], tuple(c["then_mems"]), c["scope"], c["cpu_node"], c["pages"])
+    return key, (c["mode"], c["flags"], c["nodes"])
+
+
+def _run_group(ctx, key, cases) -> list:
+    """Run cases that share a topology, kernel, cpuset writes, scope, CPU node and page count."""
+    from ..alloc import run_scenarios
+
+    spec, label, mems, then_mems, scope, cpu_node, pages = key
+    topo = ctx.topology(spec)
+    zl = _as("kernel", ctx.zonelists, topo, spec, label)
+    try:
+        b = run_scenarios(topo, label, cases, mems=mems, then_mems=list(then_mems), scope=scope,
+                          cpu_node=cpu_node, pages=pages, zonelists=zl)
+    except NumalabError as e:  # a cpuset write the kernel refuses: name the field it came from
+        if getattr(e, "field", None) is None:
+            e.field = ("mems" if mems is not None and e.input == mems else
+                       next((f"then_mems[{i}]" for i, m in enumerate(then_mems) if e.input == m), None))
+        raise
+    return [_row_doc(b, i, topo, scope) for i in range(len(cases))]
+
+
+def _row_doc(b, i, topo, scope) -> dict:
+    """Case ``i`` of :func:`numalab.alloc.run_scenarios` as the documented result (the same
+    document :func:`numalab.alloc.run_scenario` returns)."""
+    from .. import mempolicy as mp
+    from ..cpuset import format_nodes
+
+    nbits = b["nbits"]
+    steps = []
+    for s in b["steps"]:
+        st = {"mems": s["mems"], "effective": format_nodes(s["effective"]),
+              "mems_allowed": format_nodes(s["mems_allowed"]),
+              "nodes": format_nodes(mp.unpack(s["nodes"][i], nbits)),
+              "reported_mode": mp.MODE_NAMES.get(int(s["reported_mode"][i]), f"MODE_{int(s['reported_mode'][i])}"),
+              "reported_flags": mp.flag_names(int(s["reported_flags"][i])),
+              "reported_nodes": format_nodes(mp.unpack(s["reported_nodes"][i], nbits)),
+              "eligible": s["eligible"][i], "placement": s["placement"][i].tolist(),
+              "old_pages": [h[i].tolist() for h in s["old_pages"]]}
+        if s["transient_nodes"] is not None:
+            st["transient_nodes"] = format_nodes(mp.unpack(s["transient_nodes"][i], nbits))
+        steps.append(st)
+    mval, fbits = int(b["mode"][i]), int(b["flags"][i])
+    return {"error": b["error"][i], "kernel": b["kernel"], "topology": topo.name, "scope": scope,
+            "cpu_node": b["cpu_node"], "mode": mp.MODE_NAMES.get(mval, f"MODE_{mval}"),
+            "flags": mp.flag_names(fbits), "steps": steps}
+
+
 def run_query(q: dict, *, topo_cache=None, zl_cache=None) -> dict:
-    """Run one query (keys as in the batch format) and return the result document."""
-    from ..alloc import run_scenario
-
-    topo_cache = {} if topo_cache is None else topo_cache
-    zl_cache = {} if zl_cache is None else zl_cache
-    if not isinstance(q, dict):
-        raise NumalabError("a query must be a JSON object", input=str(q)[:60])
-    unknown = set(q) - _KEYS
-    if unknown:
-        raise NumalabError(f"unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_KEYS))}",
-                           input="query")
-    if not q.get("topology"):
-        raise NumalabError("missing 'topology'", input="query")
-    if q.get("mode") in (None, ""):
-        raise NumalabError("missing 'mode'", input="query")
-    spec = str(q["topology"])
-    kernel = str(q.get("kernel") or "current")
-    topo = _load_topology(spec, topo_cache)
-    zl = _zonelists(topo, spec, kernel, zl_cache)
-    then = q.get("then_mems") or []
-    if isinstance(then, str):
-        then = [then]
-    nodes = q.get("nodes")
-    if nodes is not None and not isinstance(nodes, (str, list)):
-        raise NumalabError("'nodes' must be a node list string", input=str(nodes))
-    pages = q.get("pages", 16)
-    if not isinstance(pages, int) or isinstance(pages, bool):
-        raise NumalabError("'pages' must be an integer", input=str(pages))
-    cpu = q.get("cpu_node")
-    if cpu is not None and (not isinstance(cpu, int) or isinstance(cpu, bool)):
-        raise NumalabError("'cpu_node' must be an integer", input=str(cpu))
-    mems = q.get("mems")
-    return run_scenario(topo, kernel, mems=None if mems is None else str(mems),
-                        then_mems=[str(m) for m in then], mode=q["mode"], flags=_flags_list(q.get("flags")),
-                        nodes=nodes, scope=q.get("scope") or "task", cpu_node=cpu, pages=pages, zonelists=zl)
+    """Run one query (keys and types as in the batch format) and return the result document."""
+    ctx = _Context(topo_cache, zl_cache)
+    key, case = _prepare(q, ctx)
+    return _run_group(ctx, key, [case])[0]
 
 
-def run_batch(lines, out) -> int:
-    """Answer JSON-lines queries, one result line each (bad lines get an error result)."""
-    from . import emit_json
+def _error_doc(n, e) -> dict:
+    field = getattr(e, "field", None)
+    if isinstance(e, NumalabError):
+        msg = str(e)
+    elif isinstance(e, RuntimeWarning):
+        msg = f"numeric problem ({e}): a value is out of range"
+    elif isinstance(e, (MemoryError, RecursionError)):
+        msg = f"{type(e).__name__}: the query is too large"
+    else:  # a bug: this line gets the error, the batch goes on
+        msg = f"internal error: {type(e).__name__}: {e}"
+    return {"error": f"line {n}: {msg}", "line": n, "field": field, "steps": []}
 
-    topo_cache, zl_cache = {}, {}
-    n = 0
-    for n, line in enumerate(lines, 1):
+
+def _read_lines(source):
+    """``(line number, text or exception)`` for each line of ``source``: a binary stream, a text
+    stream, or an iterable of ``str``/``bytes`` lines. Lines are read with a cap (the rest of a
+    longer line is skipped in bounded pieces), decoded as UTF-8 and parsed by the strict reader."""
+    from .._io import read_json
+
+    readline = getattr(source, "readline", None)
+
+    def raw():
+        if readline is None:
+            yield from source
+            return
+        while True:
+            line = readline(MAX_LINE_BYTES + 1)
+            if not line:
+                return
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n" if isinstance(line, bytes) else "\n"):
+                while True:  # skip the rest of the over-long line without holding it
+                    more = readline(1 << 16)
+                    if not more or more.endswith(b"\n" if isinstance(more, bytes) else "\n"):
+                        break
+            yield line
+
+    for n, line in enumerate(raw(), 1):
+        if len(line) > MAX_LINE_BYTES:
+            yield n, _bad(None, f"line longer than {MAX_LINE_BYTES} bytes")
+            continue
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield n, _bad(None, f"not UTF-8 text (byte {e.start})")
+                continue
         if not line.strip():
             continue
         try:
-            q = json.loads(line)
-            res = run_query(q, topo_cache=topo_cache, zl_cache=zl_cache)
-        except json.JSONDecodeError as e:
-            res = {"error": f"line {n}: not JSON: {e.msg} at column {e.colno}", "steps": []}
+            yield n, read_json(line, where=f"line {n}", max_bytes=MAX_LINE_BYTES, max_depth=MAX_LINE_DEPTH)
         except NumalabError as e:
-            res = {"error": f"line {n}: {e}", "steps": []}
-        emit_json(res, out)
+            yield n, NumalabError(e.problem)
+
+
+def _progress(done, stream):
+    try:
+        stream.write(f"\rnumalab policy: {done} lines")
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def run_batch(lines, out, *, progress=None) -> int:
+    """Answer JSON-lines queries, one result line each, in order (bad lines get an error object).
+
+    Returns the exit status: 0 when every line was answered, 1 when some line got an error
+    object. ``progress`` is a stream for a progress count (e.g. stderr on a terminal).
+    """
+    import itertools
+
+    from . import emit_json
+
+    ctx = _Context()
+    it = _read_lines(lines)
+    bad, first_bad, done = 0, None, 0
+    while True:
+        chunk = list(itertools.islice(it, CHUNK))
+        if not chunk:
+            break
+        results: dict = {}
+        groups: dict = {}
+        for n, q in chunk:
+            try:
+                if isinstance(q, Exception):
+                    raise q
+                key, case = _prepare(q, ctx)
+                groups.setdefault(key, []).append((n, case))
+            except Exception as e:  # the batch survives any line
+                results[n] = _error_doc(n, e)
+        for key, items in groups.items():
+            try:
+                docs = _run_group(ctx, key, [c for _, c in items])
+            except Exception:
+                docs = None
+            if docs is None:  # one line's problem: run them one by one to tell which
+                docs = []
+                for n, c in items:
+                    try:
+                        docs.append(_run_group(ctx, key, [c])[0])
+                    except Exception as e:
+                        docs.append(_error_doc(n, e))
+            for (n, _), d in zip(items, docs):
+                results[n] = d
+        for n, _ in chunk:
+            res = results[n]
+            if "line" in res:
+                bad += 1
+                first_bad = first_bad or res["error"]
+            else:
+                res["line"] = n
+            emit_json(res, out)
+        done += len(chunk)
+        if progress is not None:
+            _progress(done, progress)
+    if progress is not None:
+        try:
+            progress.write("\r\x1b[K")
+            progress.flush()
+        except (OSError, ValueError):
+            pass
+    if bad:
+        from .._io import excerpt
+        print(f"numalab: warning: {bad} of {done} lines got an error object (first: {excerpt(first_bad, 200)})",
+              file=sys.stderr)
+        return 1
     return 0
 
 
 def _text(doc) -> str:
-    out = [f"# {doc['topology']}: kernel {doc['kernel']}, {doc['scope']} policy {doc['mode']}"
+    from .._io import escape_text
+
+    out = [f"# {escape_text(doc['topology'])}: kernel {doc['kernel']}, {doc['scope']} policy {doc['mode']}"
            f"{' (' + '|'.join(doc['flags']) + ')' if doc['flags'] else ''}, task on node {doc['cpu_node']}"]
     if doc["error"]:
         out.append(f"the kernel refuses the policy: {doc['error']} (the task keeps the default policy)")
@@ -174,14 +490,28 @@ def run(args) -> int:
         if args.topo or args.mems or args.mode or args.nodes or args.then_mems or args.flags:
             raise NumalabError("--batch takes every option from the file; give no TOPO or case options",
                                input="--batch")
+        progress = sys.stderr if sys.stderr is not None and sys.stderr.isatty() else None
         if args.batch == "-":
-            return run_batch(sys.stdin, sys.stdout)
+            if sys.stdin is None:
+                raise NumalabError("stdin is closed", input="--batch -")
+            return run_batch(getattr(sys.stdin, "buffer", sys.stdin), sys.stdout, progress=progress)
+        import os
+        import stat
+
         try:
-            f = open(args.batch, encoding="utf-8")
+            fd = os.open(args.batch, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO with no writer must not hang
         except OSError as e:
             raise NumalabError(f"cannot read: {e.strerror}", input=args.batch) from None
+        try:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise NumalabError("is a directory, not a file of JSON lines", input=args.batch)
+            os.set_blocking(fd, True)
+            f = os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
         with f:
-            return run_batch(f, sys.stdout)
+            return run_batch(f, sys.stdout, progress=progress)
     if not args.topo:
         raise NumalabError("give TOPO (or --batch FILE)", input="numalab policy")
     if not args.mode:
