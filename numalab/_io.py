@@ -5,7 +5,7 @@ import os
 import pathlib
 import tempfile
 
-__all__ = ["atomic_write", "jsonable", "read_json", "json_depth", "escape_text", "excerpt",
+__all__ = ["atomic_write", "check_output_path", "jsonable", "read_json", "json_depth", "escape_text", "excerpt",
            "JSON_MAX_BYTES", "JSON_MAX_DEPTH", "INT64_MIN", "INT64_MAX"]
 
 
@@ -248,3 +248,42 @@ def excerpt(value, limit: int = 60) -> str:
     if len(s) <= limit:
         return escape_text(s)
     return escape_text(s[:limit]) + f"... ({len(s)} characters)"
+
+
+#: Pseudo file systems numalab never writes into (``/dev/shm`` is ordinary tmpfs).
+_PSEUDO_ROOTS = ("/proc", "/sys", "/dev")
+
+
+def check_output_path(path, *, where=None, kind="file") -> pathlib.Path:
+    """Check, before any work is done, that ``path`` can be created as a new ``kind``.
+
+    The nearest existing ancestor must be a directory that this process may write to, outside
+    ``/proc``, ``/sys`` and ``/dev`` (``/dev/shm`` is allowed). Raises :class:`NumalabError`
+    with one line naming ``where`` (default: the path) and the problem.
+
+    >>> check_output_path("/proc/x.tar.gz")
+    Traceback (most recent call last):
+    ...
+    numalab.errors.NumalabError: '/proc/x.tar.gz': is inside /proc, a pseudo file system; write elsewhere
+    """
+    from .errors import NumalabError
+
+    where = str(path) if where is None else where
+    if not str(path).strip():
+        raise NumalabError("empty output path", input=where)
+    path = pathlib.Path(path)
+    real = pathlib.Path(os.path.realpath(path))
+    for root in _PSEUDO_ROOTS:
+        if (real == pathlib.Path(root) or pathlib.Path(root) in real.parents) and \
+                not (real == pathlib.Path("/dev/shm") or pathlib.Path("/dev/shm") in real.parents):
+            raise NumalabError(f"is inside {root}, a pseudo file system; write elsewhere", input=where)
+    probe = path.absolute().parent
+    while not probe.exists():
+        if probe.is_symlink():
+            raise NumalabError(f"{probe} is a dangling symbolic link", input=where)
+        probe = probe.parent
+    if not probe.is_dir():
+        raise NumalabError(f"{probe} is a file, not a directory: cannot create a {kind} under it", input=where)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise NumalabError(f"no permission to write in {probe}", input=where)
+    return path
