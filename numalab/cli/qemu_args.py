@@ -11,6 +11,7 @@ import sys
 
 from . import emit_json
 from .. import sources
+from .._io import escape_text
 
 __all__ = ["register", "run"]
 
@@ -30,7 +31,7 @@ def run(args) -> int:
     mem = sources.parse_size(args.mem_per_node, "--mem-per-node") if args.mem_per_node else None
     argv, notes = sources.qemu_args(t, mem)
     for n in notes:
-        print(f"numalab: note: {n}", file=sys.stderr)
+        print(f"numalab: note: {escape_text(n)}", file=sys.stderr)
     if args.json:
         emit_json(argv)
     else:

@@ -48,7 +48,9 @@ def run(args) -> int:
     if args.json:
         emit_json(doc)
         return 0
-    out = [f"# {topo.name or args.topo}: kernel {zl.kernel.label}, zonelists built at "
+    from .._io import escape_text
+
+    out = [f"# {escape_text(topo.name or args.topo)}: kernel {zl.kernel.label}, zonelists built at "
            f"{'boot' if zl.when == 'boot' else 'a rebuild (after memory hot-add)'}"]
     if not zl.kernel.print_fallback_order:
         out.append(f"# kernel {zl.kernel.label} logs no 'Fallback order' lines (printed from v5.16); "
