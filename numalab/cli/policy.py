@@ -225,6 +225,7 @@ class _Context:
     def __init__(self, topo_cache=None, zl_cache=None):
         self.topo = {} if topo_cache is None else topo_cache
         self.zl = {} if zl_cache is None else zl_cache
+        self.checked: set = set()
 
     def topology(self, spec):
         if spec not in self.topo:
@@ -269,15 +270,22 @@ def _prepare(q, ctx):
     k = _as("kernel", profile, c["kernel"])
     topo = ctx.topology(c["topology"])
     nbits = topo.max_numnodes
-    if c["mems"] is not None:
+    seen = ctx.checked  # values already checked against this topology (the same text, the same answer)
+    if c["mems"] is not None and (nbits, c["mems"]) not in seen:
         _as("mems", parse_nodes, c["mems"], nbits, where="mems")
+        seen.add((nbits, c["mems"]))
     for i, m in enumerate(c["then_mems"]):
-        _as(f"then_mems[{i}]", parse_nodes, m, nbits, where="then_mems")
+        if (nbits, m) not in seen:
+            _as(f"then_mems[{i}]", parse_nodes, m, nbits, where="then_mems")
+            seen.add((nbits, m))
     if c["cpu_node"] is not None:
         _as("cpu_node", topo.index_of, c["cpu_node"])
     _as("mode", mp.mode_value, c["mode"])
     _as("flags", mp.flag_bits, c["flags"])
-    _as("nodes", parse_user_nodes, c["nodes"], topo)
+    if not (isinstance(c["nodes"], str) and (id(topo), c["nodes"]) in seen):
+        _as("nodes", parse_user_nodes, c["nodes"], topo)
+        if isinstance(c["nodes"], str):
+            seen.add((id(topo), c["nodes"]))
     key = (c["topology"], k.label, c["mems"], tuple(c["then_mems"]), c["scope"], c["cpu_node"], c["pages"])
     return key, (c["mode"], c["flags"], c["nodes"])
 
@@ -297,28 +305,44 @@ def _run_group(ctx, key, cases) -> list:
             e.field = ("mems" if mems is not None and e.input == mems else
                        next((f"then_mems[{i}]" for i, m in enumerate(then_mems) if e.input == m), None))
         raise
-    return [_row_doc(b, i, topo, scope) for i in range(len(cases))]
+    memo: dict = {}
+    return [_row_doc(b, i, topo, scope, memo) for i in range(len(cases))]
 
 
-def _row_doc(b, i, topo, scope) -> dict:
+def _row_doc(b, i, topo, scope, memo=None) -> dict:
     """Case ``i`` of :func:`numalab.alloc.run_scenarios` as the documented result (the same
-    document :func:`numalab.alloc.run_scenario` returns)."""
+    document :func:`numalab.alloc.run_scenario` returns). ``memo`` keeps the list text of masks
+    already formatted (rows of one group share most of them)."""
     from .. import mempolicy as mp
     from ..cpuset import format_nodes
 
     nbits = b["nbits"]
+    memo = {} if memo is None else memo
+
+    def packed(words):
+        key = ("p", words.tobytes())
+        if key not in memo:
+            memo[key] = format_nodes(mp.unpack(words, nbits))
+        return memo[key]
+
+    def mask(m):
+        key = ("m", id(m))
+        if key not in memo:
+            memo[key] = (m, format_nodes(m))  # keep m alive: its id stays unique
+        return memo[key][1]
+
     steps = []
     for s in b["steps"]:
-        st = {"mems": s["mems"], "effective": format_nodes(s["effective"]),
-              "mems_allowed": format_nodes(s["mems_allowed"]),
-              "nodes": format_nodes(mp.unpack(s["nodes"][i], nbits)),
+        st = {"mems": s["mems"], "effective": mask(s["effective"]),
+              "mems_allowed": mask(s["mems_allowed"]),
+              "nodes": packed(s["nodes"][i]),
               "reported_mode": mp.MODE_NAMES.get(int(s["reported_mode"][i]), f"MODE_{int(s['reported_mode'][i])}"),
               "reported_flags": mp.flag_names(int(s["reported_flags"][i])),
-              "reported_nodes": format_nodes(mp.unpack(s["reported_nodes"][i], nbits)),
+              "reported_nodes": packed(s["reported_nodes"][i]),
               "eligible": s["eligible"][i], "placement": s["placement"][i].tolist(),
               "old_pages": [h[i].tolist() for h in s["old_pages"]]}
         if s["transient_nodes"] is not None:
-            st["transient_nodes"] = format_nodes(mp.unpack(s["transient_nodes"][i], nbits))
+            st["transient_nodes"] = packed(s["transient_nodes"][i])
         steps.append(st)
     mval, fbits = int(b["mode"][i]), int(b["flags"][i])
     return {"error": b["error"][i], "kernel": b["kernel"], "topology": topo.name, "scope": scope,
