@@ -506,3 +506,17 @@ def test_escape_text_leaves_no_control_character(s):
     assert "\n" not in e and "\x1b" not in e
     if s.isprintable():
         assert e == s
+
+
+@pytest.mark.parametrize("size", ["99999999999999999999999G", "1" + "0" * 5000 + "M", "６M", "1025T"])
+def test_mem_per_node_checked_before_conversion(size):
+    # cxl4 has 4 nodes with memory: 4 x 1025 TiB is beyond 2**52 bytes (MAX_PHYSMEM_BITS 52)
+    err = one_line_error(cli("qemu-args", CXL4, f"--mem-per-node={size}"))
+    assert "--mem-per-node" in err
+
+
+def test_mem_per_node_at_the_limit_is_exact():
+    p = cli("qemu-args", CXL4, "--mem-per-node=1024T", "--json")
+    assert p.returncode == 0, p.stderr
+    argv = json.loads(p.stdout)
+    assert argv[argv.index("-m") + 1] == f"{4 << 30}M"   # 4 x 1024 TiB = 2**52 bytes, in MiB
