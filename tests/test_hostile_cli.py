@@ -520,3 +520,30 @@ def test_mem_per_node_at_the_limit_is_exact():
     assert p.returncode == 0, p.stderr
     argv = json.loads(p.stdout)
     assert argv[argv.index("-m") + 1] == f"{4 << 30}M"   # 4 x 1024 TiB = 2**52 bytes, in MiB
+
+
+arg_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12) | st.sampled_from(
+    ["-5-3", "0-3", "all", "N", "0-4294967295", "1" * 5000, "６.１", "", "-", "--", "0-3:1/0", "\x1b[31m", "6.10"])
+
+
+@settings(max_examples=150)
+@given(st.sampled_from(["mask", "kernel", "policy-mems", "policy-nodes", "policy-kernel", "zonelists-kernel",
+                        "zonelists-explain"]), arg_text)
+def test_random_arguments_never_a_traceback(where, text):
+    """In process (main() catches everything, a bug would be exit status 3): any argument text
+    gives a result or one error line with exit status 2."""
+    argv = {"mask": ["mask", "--", text], "kernel": ["kernel", "--", text],
+            "policy-mems": ["policy", CXL4, "--mode", "bind", "--nodes", "0", f"--mems={text}"],
+            "policy-nodes": ["policy", CXL4, "--mode", "interleave", f"--nodes={text}", "--pages", "2"],
+            "policy-kernel": ["policy", CXL4, "--mode", "local", f"--kernel={text}"],
+            "zonelists-kernel": ["zonelists", CXL4, f"--kernel={text}"],
+            "zonelists-explain": ["zonelists", CXL4, f"--explain={text}"]}[where]
+    import contextlib
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    assert code in (0, 2), err.getvalue()
+    if code == 2:
+        e = err.getvalue()
+        assert out.getvalue() == "" and e.count("\n") == 1 and e.startswith("numalab: error:"), e
+        assert "\x1b" not in e

@@ -35,7 +35,7 @@ from .. import __version__
 from .._io import escape_text, jsonable
 from ..errors import NumalabError
 
-__all__ = ["main", "build_parser", "COMMANDS", "emit_json"]
+__all__ = ["main", "build_parser", "COMMANDS", "emit_json", "say"]
 
 #: Subcommand modules, in the order ``numalab --help`` lists them.
 COMMANDS = ("mask", "kernel", "topology", "snapshot", "qemu_args", "zonelists", "policy", "report")
@@ -135,8 +135,9 @@ def _discard_stdout(original) -> None:
         pass
 
 
-def _say(line: str) -> None:
-    """One line on stderr, escaped; a stderr that cannot take it is ignored (nowhere to report)."""
+def say(line: str) -> None:
+    """One line on stderr (notes, warnings, errors), escaped. A closed or broken stderr is
+    ignored: there is nowhere to report it, and ``print(file=None)`` would write to stdout."""
     try:
         stream = sys.stderr
         if stream is not None:
@@ -157,10 +158,28 @@ def _where(exc) -> str:
     return f" at {os.path.basename(last.tb_frame.f_code.co_filename)}:{last.tb_lineno}"
 
 
+#: Python refuses to convert integer literals of more than 4300 digits (a guard against
+#: quadratic-time conversion); wherever that happens, the number came from the input.
+_DIGITS_PROBLEM = ("a number in the input has more digits than any id, count or size can have "
+                   "(Python's int conversion limit, 4300 digits)")
+
+
+def _too_many_digits(e) -> bool:
+    return type(e) is ValueError and "integer string conversion" in str(e)
+
+
+def _internal(e) -> int:
+    if os.environ.get("NUMALAB_TRACEBACK"):
+        raise e
+    say(f"numalab: internal error: {type(e).__name__}: {e}{_where(e)} "
+        "(please report it; NUMALAB_TRACEBACK=1 shows the traceback)")
+    return 3
+
+
 def main(argv=None) -> int:
     original = sys.stdout
     if original is None:
-        _say("numalab: error: stdout is closed: numalab has nowhere to write its output")
+        say("numalab: error: stdout is closed: numalab has nowhere to write its output")
         return 2
     sys.stdout = _Stdout(original)
     try:
@@ -174,17 +193,17 @@ def main(argv=None) -> int:
                 return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
             if not getattr(args, "func", None):
                 parser.print_usage(sys.stderr)
-                _say("numalab: error: give a command (numalab --help lists them)")
+                say("numalab: error: give a command (numalab --help lists them)")
                 return 2
             code = int(args.func(args) or 0)
             sys.stdout.flush()
             return code
     except NumalabError as e:
-        _say(f"numalab: error: {e}")
+        say(f"numalab: error: {e}")
         return 2
     except _OutputError as e:
         _discard_stdout(original)
-        _say(f"numalab: error: {e}")
+        say(f"numalab: error: {e}")
         return 2
     except BrokenPipeError:  # e.g. `numalab ... | head`: the reader has all it wants
         _discard_stdout(original)
@@ -192,20 +211,21 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return 130
     except RuntimeWarning as e:
-        _say(f"numalab: error: numeric problem ({e}): an input value is out of range")
+        say(f"numalab: error: numeric problem ({e}): an input value is out of range")
+        return 2
+    except ValueError as e:
+        if not _too_many_digits(e):
+            return _internal(e)
+        say(f"numalab: error: {_DIGITS_PROBLEM}")
         return 2
     except MemoryError:
-        _say("numalab: error: out of memory: the input is too large")
+        say("numalab: error: out of memory: the input is too large")
         return 2
     except RecursionError:
-        _say("numalab: error: input nested too deeply")
+        say("numalab: error: input nested too deeply")
         return 2
     except Exception as e:  # a bug: one line, not a traceback (NUMALAB_TRACEBACK=1 shows it)
-        if os.environ.get("NUMALAB_TRACEBACK"):
-            raise
-        _say(f"numalab: internal error: {type(e).__name__}: {e}{_where(e)} "
-             "(please report it; NUMALAB_TRACEBACK=1 shows the traceback)")
-        return 3
+        return _internal(e)
     finally:
         sys.stdout = original
 

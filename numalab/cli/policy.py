@@ -363,6 +363,8 @@ def _error_doc(n, e) -> dict:
         msg = str(e)
     elif isinstance(e, RuntimeWarning):
         msg = f"numeric problem ({e}): a value is out of range"
+    elif type(e) is ValueError and "integer string conversion" in str(e):
+        msg = "a number has more than 4300 digits (Python's int conversion limit)"
     elif isinstance(e, (MemoryError, RecursionError)):
         msg = f"{type(e).__name__}: the query is too large"
     else:  # a bug: this line gets the error, the batch goes on
@@ -478,9 +480,9 @@ def run_batch(lines, out, *, progress=None) -> int:
         except (OSError, ValueError):
             pass
     if bad:
+        from . import say
         from .._io import excerpt
-        print(f"numalab: warning: {bad} of {done} lines got an error object (first: {excerpt(first_bad, 200)})",
-              file=sys.stderr)
+        say(f"numalab: warning: {bad} of {done} lines got an error object (first: {excerpt(first_bad, 200)})")
         return 1
     return 0
 

@@ -9,11 +9,8 @@ before it is converted: at most 15 digits (read exactly), and all nodes together
 """
 from __future__ import annotations
 
-import sys
-
-from . import emit_json
+from . import emit_json, say
 from .. import sources
-from .._io import escape_text
 from ..errors import NumalabError
 
 #: x86_64 MAX_PHYSMEM_BITS (5-level paging): no guest can have more physical memory.
@@ -48,7 +45,7 @@ def run(args) -> int:
                                "memory x86_64 addresses (MAX_PHYSMEM_BITS)", input="--mem-per-node")
     argv, notes = sources.qemu_args(t, mem)
     for n in notes:
-        print(f"numalab: note: {escape_text(n)}", file=sys.stderr)
+        say(f"numalab: note: {n}")
     if args.json:
         emit_json(argv)
     else:

@@ -11,9 +11,8 @@ any notebook runs.
 """
 from __future__ import annotations
 
-import sys
 
-from . import emit_json
+from . import emit_json, say
 from .._io import escape_text
 
 __all__ = ["register", "run"]
@@ -43,14 +42,13 @@ def run(args) -> int:
                    if r.slowest_cell else ""), flush=True)
 
     def failed(f):
-        print(f"numalab: error: {escape_text(f.message())}", file=sys.stderr, flush=True)
+        say(f"numalab: error: {f.message()}")
 
     result = rep.build_reports(args.notebooks or None, args.out,
                                timeout=rep.DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
                                on_report=said, on_failure=failed)
     if not result.reports and not result.failures:
-        print("numalab: note: no notebooks to run; index.html lists the reports already there",
-              file=sys.stderr)
+        say("numalab: note: no notebooks to run; index.html lists the reports already there")
     if args.json:
         emit_json(result.to_json())
     else:
