@@ -547,3 +547,12 @@ def test_random_arguments_never_a_traceback(where, text):
         e = err.getvalue()
         assert out.getvalue() == "" and e.count("\n") == 1 and e.startswith("numalab: error:"), e
         assert "\x1b" not in e
+
+
+def test_stdout_guard_escapes_what_any_command_prints():
+    from numalab.cli import _Stdout
+    buf = io.StringIO()
+    g = _Stdout(buf)
+    g.write("ok\tline\n")
+    g.write("a\x1b[1m\ud800\u202e\u2028b\n")
+    assert buf.getvalue() == "ok\tline\n" + "a\\e[1m\\ud800\\u202e\\u2028b\n"

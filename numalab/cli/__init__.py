@@ -80,8 +80,10 @@ class _OutputError(Exception):
     """stdout cannot take the output (closed, full, wrong encoding)."""
 
 
-# C0 controls but newline and tab, DEL, C1 controls: written as escapes on stdout.
-_CTRL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 controls but newline and tab, DEL, C1 controls, zero-width and bidi format characters,
+# line/paragraph separators, the BOM and lone surrogates: written as escapes on stdout.
+_CTRL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069"
+                      "\ufeff\ud800-\udfff]")
 
 
 class _Stdout:
