@@ -14,8 +14,8 @@ from __future__ import annotations
 
 __all__ = ["NumalabError"]
 
-#: Longest quoted input in a message (longer inputs are cut, with their length).
-_MAX_INPUT = 100
+#: Longest quoted input in a message (longer inputs are cut in the middle, with their length).
+_MAX_INPUT = 200
 
 
 class NumalabError(ValueError):
@@ -41,8 +41,10 @@ class NumalabError(ValueError):
         head = ""
         if self.input is not None:
             shown = repr(self.input)  # repr escapes control characters
-            if len(shown) > _MAX_INPUT:  # never quote more than a short excerpt of an input
-                shown = shown[:_MAX_INPUT - 4] + "...'" + f" ({len(str(self.input))} characters)"
+            if len(shown) > _MAX_INPUT:  # never quote more than a short excerpt of an input:
+                # its start and its end (a path's file name is at the end)
+                shown = (shown[:_MAX_INPUT // 2 - 10] + "..." + shown[-(_MAX_INPUT // 2):] +
+                         f" ({len(str(self.input))} characters)")
             head = f"{shown}: "
         tail = []
         if self.errno:

@@ -409,15 +409,24 @@ def test_startup_imports_nothing_heavy():
     assert p.stdout.strip() == "[]", p.stderr
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.2, 0.5])
+@pytest.mark.parametrize("delay", [0.05, 0.15, 0.3, 0.6, 1.0])
 def test_ctrl_c_during_start_up_no_traceback(delay):
-    p = subprocess.Popen([sys.executable, "-m", "numalab", "zonelists", "sgi-uv2000-24n", "--explain"],
+    """Ctrl-C while numalab imports its engine (numpy, pandas: inside main()) or computes: exit 130,
+    no traceback. The interpreter's own start-up (site, the editable-install path hook, runpy's
+    module lookup) runs before any numalab code; a Ctrl-C in that first window gets Python's own
+    traceback, which no package can catch (see the README): then no frame may be numalab's."""
+    p = subprocess.Popen([sys.executable, "-m", "numalab", "zonelists", "mesh(rows=16, cols=16, hop=1)", "--explain"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
+    own = str(ROOT / "numalab").encode()
+    if b"Traceback" in err and own not in err:
+        return   # Python's own start-up (site, runpy) was interrupted: no numalab frame in it
     assert b"Traceback" not in err, err.decode()
     assert p.returncode in (130, -signal.SIGINT, 0)
+    if delay >= 1.0:
+        assert p.returncode == 130   # numalab itself was interrupted (the run takes seconds)
 
 
 def test_explain_rows_runner_up_is_next_non_local_and_list_pages():

@@ -23,17 +23,21 @@ traceback or in silently lost output:
 """
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
-import os
-import re
 import sys
-import warnings
 
-from .. import __version__
-from .._io import escape_text, jsonable
-from ..errors import NumalabError
+try:  # Ctrl-C while the command line itself is imported: exit 130 quietly, as main() does
+    import argparse
+    import importlib
+    import json
+    import os
+    import re
+    import warnings
+
+    from .. import __version__
+    from .._io import escape_text, jsonable
+    from ..errors import NumalabError
+except KeyboardInterrupt:  # pragma: no cover - timing dependent (tests/test_hostile_cli.py)
+    raise SystemExit(130) from None
 
 __all__ = ["main", "build_parser", "COMMANDS", "emit_json", "say"]
 
