@@ -565,3 +565,27 @@ def test_stdout_guard_escapes_what_any_command_prints():
     g.write("ok\tline\n")
     g.write("a\x1b[1m\ud800\u202e\u2028b\n")
     assert buf.getvalue() == "ok\tline\n" + "a\\e[1m\\ud800\\u202e\\u2028b\n"
+
+
+def test_batch_caches_are_bounded(monkeypatch):
+    """A batch naming many topologies keeps only the most recent ones loaded; each line's result
+    is still right (a line naming an evicted topology loads it again)."""
+    monkeypatch.setattr(cli_policy, "MAX_CACHED_TOPOLOGIES", 2)
+    monkeypatch.setattr(cli_policy, "MAX_CACHED_ZONELISTS", 1)
+    ctx_seen = []
+    real = cli_policy._Context.topology
+
+    def spy(self, spec):
+        ctx_seen.append(len(self.topo))
+        return real(self, spec)
+
+    monkeypatch.setattr(cli_policy._Context, "topology", spy)
+    names = ["cxl4", "ring-8", "two-node", "cxl4", "penalty-tie", "cxl4"]
+    lines = [json.dumps({"topology": n, "kernel": "6.1", "mode": "local", "pages": 1}) for n in names]
+    out = io.StringIO()
+    assert cli_policy.run_batch(lines, out) == 0
+    res = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [r["error"] for r in res] == [None] * 6
+    assert max(ctx_seen) <= 2
+    # LOCAL on the first CPU node: the page lands on that node (node 0 in all these machines)
+    assert [r["steps"][0]["placement"] for r in res] == [[0]] * 6

@@ -16,8 +16,8 @@ traceback or in silently lost output:
 * Ctrl-C exits with status 130 and no traceback (the package imports nothing heavy before
   :func:`main` runs); a closed pipe (``numalab ... | head``) exits quietly with status 141, as
   a process killed by SIGPIPE would;
-* numpy RuntimeWarnings (overflow, invalid values) are errors (exit 2): a number that overflowed
-  is never printed as an answer;
+* numpy's floating-point RuntimeWarnings (overflow, invalid value, divide by zero) are errors
+  (exit 2): a number that overflowed is never printed as an answer;
 * anything else (a bug) is one line naming the exception and where it happened, exit status 3;
   ``NUMALAB_TRACEBACK=1`` shows the traceback instead.
 """
@@ -190,7 +190,11 @@ def main(argv=None) -> int:
     sys.stdout = _Stdout(original)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", RuntimeWarning)
+            # numpy's floating-point warnings (overflow, invalid value, divide by zero): a value
+            # out of range, never printed as an answer. Other RuntimeWarnings (e.g. asyncio's in
+            # `report`) stay warnings.
+            warnings.filterwarnings("error", category=RuntimeWarning,
+                                    message=r"(overflow|invalid value|divide by zero|underflow) encountered")
             parser = build_parser()
             try:
                 args = parser.parse_args(argv)

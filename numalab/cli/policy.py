@@ -218,6 +218,19 @@ def _flags_list(value, where="flags"):
     return out
 
 
+#: Topologies and zonelists a batch keeps loaded (the least recently used go first: a batch
+#: naming 100k different files must not hold them all; a 1024-node zonelist is ~70 MB).
+MAX_CACHED_TOPOLOGIES = 64
+MAX_CACHED_ZONELISTS = 8
+
+
+def _remember(cache, key, value, limit):
+    cache[key] = value
+    while len(cache) > limit:
+        cache.pop(next(iter(cache)))   # dicts keep insertion order: the oldest entry
+    return value
+
+
 class _Context:
     """What a batch loads once: topologies and zonelists (failures too, so that a bad
     topology named on 100k lines is tried once)."""
@@ -228,12 +241,15 @@ class _Context:
         self.checked: set = set()
 
     def topology(self, spec):
-        if spec not in self.topo:
+        if spec in self.topo:
+            self.topo[spec] = self.topo.pop(spec)  # most recently used
+        else:
             from .. import sources
             try:
-                self.topo[spec] = sources.load(spec)
+                got = sources.load(spec)
             except NumalabError as e:
-                self.topo[spec] = e
+                got = e
+            _remember(self.topo, spec, got, MAX_CACHED_TOPOLOGIES)
         got = self.topo[spec]
         if isinstance(got, NumalabError):
             e = NumalabError(got.problem, errno=got.errno, input=got.input, position=got.position)
@@ -244,9 +260,10 @@ class _Context:
     def zonelists(self, topo, spec, label):
         from .. import zonelist
         key = (spec, label)
-        if key not in self.zl:
-            self.zl[key] = zonelist.build(topo, label, "boot")
-        return self.zl[key]
+        if key in self.zl:
+            self.zl[key] = self.zl.pop(key)  # most recently used
+            return self.zl[key]
+        return _remember(self.zl, key, zonelist.build(topo, label, "boot"), MAX_CACHED_ZONELISTS)
 
 
 def _as(field, fn, *a, **kw):
@@ -270,7 +287,9 @@ def _prepare(q, ctx):
     k = _as("kernel", profile, c["kernel"])
     topo = ctx.topology(c["topology"])
     nbits = topo.max_numnodes
-    seen = ctx.checked  # values already checked against this topology (the same text, the same answer)
+    seen = ctx.checked  # texts already checked for this MAX_NUMNODES (the same text, the same answer)
+    if len(seen) > 1 << 16:
+        seen.clear()
     if c["mems"] is not None and (nbits, c["mems"]) not in seen:
         _as("mems", parse_nodes, c["mems"], nbits, where="mems")
         seen.add((nbits, c["mems"]))
@@ -282,10 +301,10 @@ def _prepare(q, ctx):
         _as("cpu_node", topo.index_of, c["cpu_node"])
     _as("mode", mp.mode_value, c["mode"])
     _as("flags", mp.flag_bits, c["flags"])
-    if not (isinstance(c["nodes"], str) and (id(topo), c["nodes"]) in seen):
-        _as("nodes", parse_user_nodes, c["nodes"], topo)
+    if not (isinstance(c["nodes"], str) and ("nodes", nbits, c["nodes"]) in seen):
+        _as("nodes", parse_user_nodes, c["nodes"], topo)   # depends on MAX_NUMNODES only
         if isinstance(c["nodes"], str):
-            seen.add((id(topo), c["nodes"]))
+            seen.add(("nodes", nbits, c["nodes"]))
     key = (c["topology"], k.label, c["mems"], tuple(c["then_mems"]), c["scope"], c["cpu_node"], c["pages"])
     return key, (c["mode"], c["flags"], c["nodes"])
 
