@@ -5,7 +5,7 @@ import os
 import pathlib
 import tempfile
 
-__all__ = ["atomic_write", "check_output_path", "jsonable", "read_json", "json_depth", "escape_text", "excerpt",
+__all__ = ["atomic_write", "check_output_path", "jsonable", "read_json", "read_capped", "read_json_stream", "json_depth", "escape_text", "excerpt",
            "JSON_MAX_BYTES", "JSON_MAX_DEPTH", "INT64_MIN", "INT64_MAX"]
 
 
@@ -198,6 +198,31 @@ def read_json(data, *, where, max_bytes: int = JSON_MAX_BYTES, max_depth: int = 
         raise NumalabError(f"not JSON: {e.msg} at {at}", input=where) from None
     except RecursionError:  # pragma: no cover - json_depth caps the depth first
         raise NumalabError("JSON nested too deeply", input=where) from None
+
+
+def read_capped(stream, max_bytes: int, *, where) -> bytes:
+    """Read an open binary stream to its end, refusing more than ``max_bytes`` (at most
+    ``max_bytes + 1`` bytes are ever read, so ``/dev/zero`` or a huge file costs nothing).
+
+    >>> import io
+    >>> read_capped(io.BytesIO(b"abc"), 3, where="x")
+    b'abc'
+    >>> read_capped(io.BytesIO(b"abcd"), 3, where="x")
+    Traceback (most recent call last):
+    ...
+    numalab.errors.NumalabError: 'x': more than 3 bytes; the limit is 3
+    """
+    from .errors import NumalabError
+
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise NumalabError(f"more than {max_bytes} bytes; the limit is {max_bytes}", input=where)
+    return data
+
+
+def read_json_stream(stream, *, where, max_bytes: int = JSON_MAX_BYTES, **kw):
+    """:func:`read_json` of an open binary stream, read with :func:`read_capped`."""
+    return read_json(read_capped(stream, max_bytes, where=where), where=where, max_bytes=max_bytes, **kw)
 
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
