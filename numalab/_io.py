@@ -1,12 +1,19 @@
-"""Small file and JSON helpers shared by the loaders, the reports and the CLI."""
+"""Small file and JSON helpers shared by the loaders, the reports and the CLI.
+
+Hostile input goes through here: :func:`read_json` (the one strict JSON reader: size and depth
+caps, no NaN/Infinity, int64-bounded integers, no repeated keys), :func:`read_capped` (bounded
+reads), :func:`escape_text`/:func:`excerpt` (control characters never reach a terminal, inputs are
+quoted short), :func:`check_output_path` (no writes into /proc, /sys, /dev or under a file) and
+:func:`atomic_write`.
+"""
 from __future__ import annotations
 
 import os
 import pathlib
 import tempfile
 
-__all__ = ["atomic_write", "check_output_path", "jsonable", "read_json", "read_capped", "read_json_stream", "json_depth", "escape_text", "excerpt",
-           "JSON_MAX_BYTES", "JSON_MAX_DEPTH", "INT64_MIN", "INT64_MAX"]
+__all__ = ["atomic_write", "check_output_path", "jsonable", "read_json", "read_capped", "read_json_stream",
+           "json_depth", "escape_text", "excerpt", "JSON_MAX_BYTES", "JSON_MAX_DEPTH", "INT64_MIN", "INT64_MAX"]
 
 
 def atomic_write(path, data) -> pathlib.Path:
