@@ -589,3 +589,13 @@ def test_batch_caches_are_bounded(monkeypatch):
     assert max(ctx_seen) <= 2
     # LOCAL on the first CPU node: the page lands on that node (node 0 in all these machines)
     assert [r["steps"][0]["placement"] for r in res] == [[0]] * 6
+
+
+def test_mode_numbers_are_ascii_and_bounded():
+    # MODE_7 on 6.18 is MPOL_MAX (DEFAULT..WEIGHTED_INTERLEAVE are 0..6): the kernel says EINVAL
+    p = cli("policy", CXL4, "--mode", "MODE_7", "--nodes", "0", "--json")
+    assert p.returncode == 0 and json.loads(p.stdout)["error"] == "EINVAL"
+    for mode in ("MODE_99999999999999999999", "MODE_٣", "MODE_" + "9" * 5000):
+        one_line_error(cli("policy", CXL4, "--mode", mode, "--nodes", "0"))
+    code, res, _ = batch([q(mode="MODE_99999999999999999999")])
+    assert code == 1 and res[0]["field"] == "mode"
