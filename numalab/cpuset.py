@@ -60,6 +60,9 @@ def parse_nodes(text, nbits: int, *, where="cpuset.mems") -> np.ndarray:
             raise NumalabError(f"nodemask has {m.shape[-1]} bits, expected {nbits}", input=where)
         return m
     if isinstance(text, (list, tuple)):
+        if not all(isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) for i in text):
+            raise NumalabError("node ids are integers (1.7 is not node 1, true is not a node)",
+                               errno="EINVAL", input=where)
         m = np.zeros(nbits, bool)
         for i in text:
             if not 0 <= int(i) < nbits:

@@ -599,3 +599,18 @@ def test_mode_numbers_are_ascii_and_bounded():
         one_line_error(cli("policy", CXL4, "--mode", mode, "--nodes", "0"))
     code, res, _ = batch([q(mode="MODE_99999999999999999999")])
     assert code == 1 and res[0]["field"] == "mode"
+
+
+def test_python_api_node_lists_are_strict():
+    from numalab import sources
+    from numalab.alloc import parse_user_nodes
+    from numalab.cpuset import parse_nodes
+
+    t = sources.load("cxl4")
+    for bad in ([1.7], [True], ["1"], [None]):
+        with pytest.raises(NumalabError):
+            parse_user_nodes(bad, t)
+        with pytest.raises(NumalabError):
+            parse_nodes(bad, 8)
+    import numpy as np
+    assert parse_nodes([np.int64(1), 3], 8).tolist() == [False, True, False, True] + [False] * 4
