@@ -614,3 +614,16 @@ def test_python_api_node_lists_are_strict():
             parse_nodes(bad, 8)
     import numpy as np
     assert parse_nodes([np.int64(1), 3], 8).tolist() == [False, True, False, True] + [False] * 4
+
+
+def test_json_output_is_never_invalid_json(tmp_path):
+    """A NaN that reaches the output (the loaders may still let one through in `meta`) is refused
+    with one line instead of being printed as the invalid JSON token NaN."""
+    f = tmp_path / "t.json"
+    f.write_text('{"name": "nan", "meta": {"x": NaN}, "nodes": [{"id": 0, "cpus": [0], "mem_mib": 64}], '
+                 '"distance": [[10]]}')
+    p = cli("topology", str(f), "--json")
+    if p.returncode == 0:   # the loader refused nothing and dropped the value: the output must parse
+        json.loads(p.stdout, parse_constant=lambda c: pytest.fail(f"{c} in JSON output"))
+    else:
+        one_line_error(p)

@@ -77,7 +77,13 @@ def emit_json(obj, stream=None) -> None:
     ``allow_nan=False``: a NaN or an infinity can never be written as (invalid) JSON.
     """
     stream = stream or sys.stdout
-    stream.write(json.dumps(obj, default=jsonable, indent=None, allow_nan=False) + "\n")
+    try:
+        text = json.dumps(obj, default=jsonable, indent=None, allow_nan=False)
+    except ValueError:  # NaN or Infinity somewhere (from an input the loaders let through)
+        raise NumalabError("the result holds NaN or Infinity, which JSON cannot carry; refusing to "
+                           "write invalid JSON (check the input for NaN/Infinity values)",
+                           input="--json") from None
+    stream.write(text + "\n")
 
 
 class _OutputError(Exception):
