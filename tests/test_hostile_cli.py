@@ -627,3 +627,25 @@ def test_json_output_is_never_invalid_json(tmp_path):
         json.loads(p.stdout, parse_constant=lambda c: pytest.fail(f"{c} in JSON output"))
     else:
         one_line_error(p)
+
+
+def test_check_output_path_without_permission(tmp_path, monkeypatch):
+    """The permission branch (root passes os.access everywhere, so it is simulated here)."""
+    monkeypatch.setattr(_io.os, "access", lambda path, mode: False)
+    with pytest.raises(NumalabError, match="no permission to write in"):
+        _io.check_output_path(tmp_path / "new" / "x.tar.gz")
+
+
+def test_report_write_failure_is_one_line(tmp_path, monkeypatch, capsys):
+    from numalab import report as rep
+
+    nb = tmp_path / "n.ipynb"
+    _notebook(nb, "print(1)", "N")
+
+    def full(path, text):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(rep, "atomic_write_text", full)
+    code = main(["report", str(nb), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "No space left on device" in err
