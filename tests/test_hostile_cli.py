@@ -223,7 +223,7 @@ def test_random_batch_lines_always_get_one_result_each(lines):
     out = io.StringIO()
     code = cli_policy.run_batch(io.BytesIO(data), out)
     res = [json.loads(x) for x in out.getvalue().splitlines()]
-    expected = [n for n, raw in enumerate(data.split(b"\n")[:-1], 1) if raw.strip()]
+    expected = [n for n, raw in enumerate(data.split(b"\n")[:-1], 1) if raw.strip(b" \t\r")]
     assert [r["line"] for r in res] == expected
     for r in res:
         assert isinstance(r["steps"], list)
@@ -240,7 +240,8 @@ def test_random_batch_lines_through_the_command_line(lines):
     data = [x.replace(b"\n", b" ") if isinstance(x, bytes) else x.replace("\n", " ").replace("\r", " ")
             for x in lines]
     code, res, err = batch(data)
-    assert code in (0, 1) and len(res) == sum(1 for x in data if x.strip())
+    raw = [x if isinstance(x, bytes) else x.encode() for x in data]
+    assert code in (0, 1) and len(res) == sum(1 for x in raw if x.strip(b" \t\r"))
     assert err.count("\n") == (1 if code == 1 else 0)
 
 
@@ -649,3 +650,20 @@ def test_report_write_failure_is_one_line(tmp_path, monkeypatch, capsys):
     code = main(["report", str(nb), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "No space left on device" in err
+
+
+def test_batch_answers_each_line_as_it_comes():
+    """A script that writes one line and waits for its answer (a coprocess) gets it at once:
+    the reader answers what it has whenever the input pauses, and flushes."""
+    p = subprocess.Popen([sys.executable, "-m", "numalab", "policy", "--batch", "-", "--json"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for n in (1, 2, 3):
+            p.stdin.write((q(nodes=str(n)) + "\n").encode())
+            p.stdin.flush()
+            answer = json.loads(p.stdout.readline())     # would block forever if chunked
+            assert answer["line"] == n and answer["steps"][0]["placement"] == [n]
+    finally:
+        p.stdin.close()
+        p.wait(timeout=60)
+    assert p.returncode == 0

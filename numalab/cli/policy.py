@@ -25,7 +25,9 @@ was answered (a policy the kernel refuses is an answer: ``"error": "EINVAL"``), 
 one line got an error object (stderr says how many and the first one), 2 when the batch could not
 be read at all. Topologies and zonelists are loaded once per batch, and lines that share the
 topology, kernel, cpuset writes, scope, CPU node and page count run through the engine together
-(:func:`numalab.alloc.run_scenarios`). On a terminal, stderr shows the progress.
+(:func:`numalab.alloc.run_scenarios`). Lines are read in chunks of up to 4096, but whenever the
+input pauses (a person typing, a script waiting for each answer) what was read is answered and
+flushed at once. On a terminal, stderr shows the progress.
 
 Caps (checked before anything is allocated): at most 256 ``then_mems`` writes, at most 1048576
 pages per step, and at most 4194304 page placements per result (the pages of every step are
@@ -391,15 +393,75 @@ def _error_doc(n, e) -> dict:
     return {"error": f"line {n}: {msg}", "line": n, "field": field, "steps": []}
 
 
+#: Yielded by the line reader when the input has nothing more to read right now (a person
+#: typing, or a script that waits for each answer): what was read is answered and flushed.
+_PAUSE = object()
+#: Yielded for a line longer than MAX_LINE_BYTES (its bytes are dropped as they arrive).
+_TOO_LONG = object()
+
+
+def _fd_lines(fd):
+    """Lines of a file descriptor, read in 64 KiB pieces with the line cap, and :data:`_PAUSE`
+    whenever no more input is ready (``select`` with a zero timeout; a regular file is always
+    ready, so a file is read in full chunks)."""
+    import os
+    import select
+
+    buf = bytearray()
+    skipping = False
+    while True:
+        data = os.read(fd, 1 << 16)
+        if not data:
+            if buf and not skipping:
+                yield bytes(buf)
+            return
+        buf += data
+        while True:
+            i = buf.find(b"\n")
+            if skipping:
+                if i < 0:
+                    buf.clear()
+                    break
+                del buf[:i + 1]
+                skipping = False
+                continue
+            if i < 0:
+                if len(buf) > MAX_LINE_BYTES:   # no newline within the cap: drop, keep skipping
+                    yield _TOO_LONG
+                    buf.clear()
+                    skipping = True
+                break
+            line = bytes(buf[:i + 1])
+            del buf[:i + 1]
+            yield _TOO_LONG if len(line) > MAX_LINE_BYTES + 1 else line
+        try:
+            ready = select.select([fd], [], [], 0)[0]
+        except (OSError, ValueError):
+            ready = [fd]
+        if not ready:
+            yield _PAUSE
+
+
 def _read_lines(source):
-    """``(line number, text or exception)`` for each line of ``source``: a binary stream, a text
-    stream, or an iterable of ``str``/``bytes`` lines. Lines are read with a cap (the rest of a
-    longer line is skipped in bounded pieces), decoded as UTF-8 and parsed by the strict reader."""
+    """``(line number, query or exception)`` for each line of ``source`` (and ``(None, _PAUSE)``
+    when the input pauses): a binary stream with a file descriptor, any stream with
+    ``readline``, or an iterable of ``str``/``bytes`` lines. Lines are read with a cap (the rest
+    of a longer line is skipped in bounded pieces), decoded as UTF-8 and parsed by the strict
+    reader."""
+    import io
+
     from .._io import read_json
 
     readline = getattr(source, "readline", None)
+    try:
+        fd = source.fileno() if isinstance(source, io.BufferedIOBase) or hasattr(source, "raw") else None
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        fd = None
 
     def raw():
+        if fd is not None:
+            yield from _fd_lines(fd)
+            return
         if readline is None:
             yield from source
             return
@@ -414,8 +476,14 @@ def _read_lines(source):
                         break
             yield line
 
-    for n, line in enumerate(raw(), 1):
-        if len(line) > MAX_LINE_BYTES:
+    n = 0
+    for line in raw():
+        if line is _PAUSE:
+            yield None, _PAUSE
+            continue
+        n += 1
+        if line is _TOO_LONG or len(line) > MAX_LINE_BYTES + 1 or (
+                len(line) > MAX_LINE_BYTES and not line.endswith(b"\n" if isinstance(line, bytes) else "\n")):
             yield n, _bad(None, f"line longer than {MAX_LINE_BYTES} bytes")
             continue
         if isinstance(line, bytes):
@@ -424,12 +492,30 @@ def _read_lines(source):
             except UnicodeDecodeError as e:
                 yield n, _bad(None, f"not UTF-8 text (byte {e.start})")
                 continue
-        if not line.strip():
+        if not line.strip(" \t\r\n"):   # blank: JSON's own whitespace only
             continue
         try:
-            yield n, read_json(line, where=f"line {n}", max_bytes=MAX_LINE_BYTES, max_depth=MAX_LINE_DEPTH)
+            yield n, read_json(line, where=f"line {n}", max_bytes=MAX_LINE_BYTES + 1, max_depth=MAX_LINE_DEPTH)
         except NumalabError as e:
             yield n, NumalabError(e.problem)
+
+
+def _chunks(items):
+    """Lists of up to CHUNK ``(n, query)`` items, cut early where the input pauses; each with
+    a flag saying whether the output should be flushed after it."""
+    chunk = []
+    for n, q in items:
+        if q is _PAUSE:
+            if chunk:
+                yield chunk, True
+                chunk = []
+            continue
+        chunk.append((n, q))
+        if len(chunk) >= CHUNK:
+            yield chunk, False
+            chunk = []
+    if chunk:
+        yield chunk, False
 
 
 def _progress(done, stream):
@@ -446,17 +532,11 @@ def run_batch(lines, out, *, progress=None) -> int:
     Returns the exit status: 0 when every line was answered, 1 when some line got an error
     object. ``progress`` is a stream for a progress count (e.g. stderr on a terminal).
     """
-    import itertools
-
     from . import emit_json
 
     ctx = _Context()
-    it = _read_lines(lines)
     bad, first_bad, done = 0, None, 0
-    while True:
-        chunk = list(itertools.islice(it, CHUNK))
-        if not chunk:
-            break
+    for chunk, pause in _chunks(_read_lines(lines)):
         results: dict = {}
         groups: dict = {}
         for n, q in chunk:
@@ -489,6 +569,8 @@ def run_batch(lines, out, *, progress=None) -> int:
             else:
                 res["line"] = n
             emit_json(res, out)
+        if pause:
+            out.flush()   # someone waits for these answers before sending more
         done += len(chunk)
         if progress is not None:
             _progress(done, progress)
