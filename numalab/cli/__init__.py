@@ -208,7 +208,11 @@ def main(argv=None) -> int:
                 sys.stdout.flush()
                 return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
             if not getattr(args, "func", None):
-                parser.print_usage(sys.stderr)
+                if sys.stderr is not None:   # print_usage(None) would write to stdout
+                    try:
+                        parser.print_usage(sys.stderr)
+                    except (OSError, ValueError):
+                        pass
                 say("numalab: error: give a command (numalab --help lists them)")
                 return 2
             code = int(args.func(args) or 0)
