@@ -259,6 +259,8 @@ def parse_user_nodes(text, topo: Topology):
     if text is None:
         return np.zeros(nbits, bool), False
     if isinstance(text, (list, tuple)):
+        if not all(isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) for i in text):
+            raise NumalabError("node ids are integers (1.7 is not node 1, true is not a node)", input=str(text)[:60])
         ids = [int(i) for i in text]
         if any(i < 0 for i in ids):
             raise NumalabError("node ids cannot be negative", input=str(text))

@@ -63,6 +63,9 @@ def parse_nodes(text, nbits: int, *, where="cpuset.mems", kernel=None) -> np.nda
     if isinstance(text, np.ndarray):
         return _nm.as_mask(text, nbits)
     if isinstance(text, (list, tuple)):
+        if not all(isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) for i in text):
+            raise NumalabError("node ids are integers (1.7 is not node 1, true is not a node)",
+                               errno="EINVAL", input=where)
         ids = np.asarray(text, np.int64).reshape(-1)
         if (ids < 0).any():
             raise NumalabError(f"{where}: node ids cannot be negative", errno="EINVAL", input=str(list(text)))

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 __all__ = ["NumalabError"]
 
+#: Longest quoted input in a message (longer inputs are cut in the middle, with their length).
+_MAX_INPUT = 200
+
 
 class NumalabError(ValueError):
     """Bad input: one line naming the input and the problem, plus the kernel's errno name.
@@ -35,7 +38,14 @@ class NumalabError(ValueError):
         super().__init__(self._line())
 
     def _line(self) -> str:
-        head = f"{self.input!r}: " if self.input is not None else ""
+        head = ""
+        if self.input is not None:
+            shown = repr(self.input)  # repr escapes control characters
+            if len(shown) > _MAX_INPUT:  # never quote more than a short excerpt of an input:
+                # its start and its end (a path's file name is at the end)
+                shown = (shown[:_MAX_INPUT // 2 - 10] + "..." + shown[-(_MAX_INPUT // 2):] +
+                         f" ({len(str(self.input))} characters)")
+            head = f"{shown}: "
         tail = []
         if self.errno:
             tail.append(self.errno)

@@ -187,7 +187,10 @@ NOT_MODELLED: tuple[dict, ...] = (
 )
 
 _LAST_MINOR = {4: 20, 5: 19}
-_VERSION_RE = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~][0-9A-Za-z.+~-]*)?\s*$")
+#: ASCII digits only (``re.ASCII``: ``\\d`` would also match "６" and "١"), at most 9 per number
+#: so ``int()`` never sees a huge literal.
+_VERSION_RE = re.compile(r"^\s*v?(\d{1,9})\.(\d{1,9})(?:\.(\d{1,9}))?(?:[-+~][0-9A-Za-z.+~-]{0,64})?\s*$",
+                         re.ASCII)
 
 
 def supported_versions() -> str:
@@ -291,10 +294,17 @@ def profile(version="current") -> KernelProfile:
     if isinstance(version, KernelProfile):
         return version
     if isinstance(version, tuple) and len(version) >= 2:
+        if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 1 << 30 for x in version[:2]):
+            raise NumalabError("a version tuple holds two non-negative integers (major, minor)",
+                               input=str(version)[:40])
         major, minor = int(version[0]), int(version[1])
         text = "%d.%d" % (major, minor)
+    elif not isinstance(version, str):
+        # A number cannot carry a release exactly: 6.10 as a float is 6.1, 5.10 is 5.1.
+        raise NumalabError(f"a kernel version is text such as \"6.10\", not a {type(version).__name__} "
+                           "(as a number 6.10 would read as 6.1)", input=str(version)[:40])
     else:
-        text = str(version)
+        text = version
         if text.strip().lower() in ("current", "latest", "newest"):
             return _profile(*NEWEST, "%d.%d" % NEWEST)
         m = _VERSION_RE.match(text)

@@ -78,6 +78,7 @@ _FLAG_ALIASES = {"STATIC": "STATIC_NODES", "RELATIVE": "RELATIVE_NODES", "BALANC
 ERRNOS = (None, "EINVAL")
 _EINVAL = 1
 _SF = MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES
+_INT_MAX = (1 << 31) - 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,13 +89,20 @@ def mode_value(mode) -> int:
     >>> mode_value("mpol_interleave"), mode_value(6)
     (3, 6)
     """
-    if isinstance(mode, (int, np.integer)):
-        if mode < 0:
-            raise NumalabError("a mode value cannot be negative", input=int(mode))
+    if isinstance(mode, (int, np.integer)) and not isinstance(mode, bool):
+        if not 0 <= mode <= _INT_MAX:
+            raise NumalabError(f"a mode value lies in 0..{_INT_MAX} (set_mempolicy takes an int)",
+                               input=int(mode))
         return int(mode)
-    name = str(mode).strip().upper().removeprefix("MPOL_")
-    if name.startswith("MODE_") and name[5:].isdigit():
-        return int(name[5:])
+    if not isinstance(mode, str):
+        raise NumalabError("a mode is a name such as 'bind' (or MODE_N)", input=repr(mode))
+    name = mode.strip().upper().removeprefix("MPOL_")
+    digits = name[5:]
+    if name.startswith("MODE_") and digits.isascii() and digits.isdigit():
+        if len(digits) > 10 or int(digits) > _INT_MAX:  # ASCII digits only: "MODE_٣" is not 3
+            raise NumalabError(f"a mode value lies in 0..{_INT_MAX} (set_mempolicy takes an int)",
+                               input=mode)
+        return int(digits)
     if name not in MODES:
         raise NumalabError("unknown memory policy mode; known: " + ", ".join(m.lower() for m in MODES),
                            input=str(mode))

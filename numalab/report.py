@@ -32,6 +32,7 @@ Examples
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import functools
@@ -43,7 +44,7 @@ import re
 import tempfile
 import time
 
-from ._io import atomic_write
+from ._io import atomic_write, check_output_path
 from .errors import NumalabError
 
 __all__ = [
@@ -213,6 +214,46 @@ def kernel_env() -> dict:
     env["PYTHONHASHSEED"] = "0"
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # debugpy's frozen-modules warning on stderr
     return env
+
+
+def _watch_interrupts(interrupted: list):
+    """Make SIGINT during nbclient's run visible in ``interrupted``.
+
+    nbclient replaces the SIGINT handler while it runs a notebook with an event-loop callback
+    that shuts the kernel down, so the run ends as an ordinary cell failure and the Ctrl-C is
+    lost. The callback is registered on this thread's event loop (the one nbclient's
+    ``run_sync`` uses): wrap that loop's ``add_signal_handler`` so that the callback also records
+    the signal. Returns a function that undoes the wrapping.
+    """
+    import signal
+
+    try:
+        from jupyter_core.utils import ensure_event_loop
+
+        loop = ensure_event_loop()
+    except Exception:  # pragma: no cover - no loop: nothing to watch
+        return lambda: None
+    original = loop.add_signal_handler
+
+    def add_signal_handler(sig, callback, *args):
+        if sig == signal.SIGINT:
+            def recorded(*a):
+                interrupted.append("SIGINT")
+                return callback(*a)
+            return original(sig, recorded, *args)
+        return original(sig, callback, *args)
+
+    loop.add_signal_handler = add_signal_handler
+    # A kernel shut down in the middle of a cell leaves nbclient's liveness poll failing in a
+    # task nobody awaits; asyncio would print that as a traceback when it is collected.
+    old_handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda lp, ctx: None if interrupted else lp.default_exception_handler(ctx))
+
+    def undo():
+        loop.__dict__.pop("add_signal_handler", None)
+        if not interrupted:
+            loop.set_exception_handler(old_handler)
+    return undo
 
 
 def execute(path, *, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = KERNEL_NAME):
@@ -668,15 +709,56 @@ def build_reports(notebooks=None, out="reports", *, timeout: float = DEFAULT_TIM
                                f"(also {seen[p.stem]})", input=str(p))
         seen[p.stem] = p.resolve()
     out = pathlib.Path(out)
+    check_output_path(out, kind="folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):  # can we write there at all? (before hours of work)
+            pass
     except OSError as e:
-        raise NumalabError(f"cannot create the output folder: {e.strerror}", input=str(out)) from None
+        raise NumalabError(f"cannot write in the output folder: {e.strerror}", input=str(out)) from None
     reports, failures, removed = [], [], []
+    # Ctrl-C reaches the notebook's kernel too (same process group): the cell then fails with
+    # KeyboardInterrupt, which must not count as the notebook's failure (its old report would be
+    # removed and the next notebook would run). Remember the interrupt and stop, keeping every
+    # report already on disk; the CLI exits with status 130.
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    import signal
+    import threading
+
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        return _build(paths, out, timeout, kernel_name, on_report, on_failure, interrupted,
+                      reports, failures, removed)
+    except OSError as e:  # full disk, read-only mount, the folder removed meanwhile
+        raise NumalabError(f"cannot write: {e.strerror or e}", input=str(e.filename or out)) from None
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
+
+
+def _build(paths, out, timeout, kernel_name, on_report, on_failure, interrupted, reports, failures, removed):
     for p in dict.fromkeys(p.resolve() for p in paths):  # each notebook once, in order
         target = out / f"{p.stem}.html"
         t0 = time.perf_counter()
-        nb, failure = execute(p, timeout=timeout, kernel_name=kernel_name)
+        undo = _watch_interrupts(interrupted)
+        try:
+            nb, failure = execute(p, timeout=timeout, kernel_name=kernel_name)
+        except KeyboardInterrupt:
+            interrupted.append("KeyboardInterrupt")
+        except asyncio.CancelledError:  # nbclient's SIGINT cleanup cancelled the kernel start
+            if not interrupted:
+                raise
+        finally:
+            undo()
+        if interrupted or (failure is not None and failure.ename == "KeyboardInterrupt"):
+            raise KeyboardInterrupt  # nothing removed, nothing written for this notebook
         t1 = time.perf_counter()
         if failure is None:
             title = notebook_title(nb, p.stem)

@@ -71,7 +71,7 @@ def test_batch_keeps_order_and_survives_bad_lines():
              json.dumps({"topology": CXL4, "kernel": "6.1", "mode": "interleave", "nodes": "1,3", "flags": ["relative"], "pages": 4}),
              json.dumps({"topology": "/nonexistent/dir", "mode": "bind", "nodes": "0"})]
     out = io.StringIO()
-    assert run_batch(lines, out) == 0
+    assert run_batch(lines, out) == 1  # every line answered, some with an error object
     res = [json.loads(x) for x in out.getvalue().splitlines()]
     assert len(res) == 5
     assert res[0]["error"] is None and res[0]["steps"][1]["placement"] == [2, 2]

@@ -36,6 +36,13 @@ def register(subparsers) -> None:
     p.add_argument("--kernel", default="current",
                    help="kernel release whose parser to use (before 5.13: no N; before 5.14: no all)")
     p.add_argument("--json", action="store_true", help="same as --to json")
+    # A list starting with '-' ("-5-3") is a list, not an option: argparse takes arguments that
+    # look like negative numbers for positionals, and every option of this command starts with
+    # letters, so widen its test to anything starting with '-' and a digit, ',' or ':'.
+    if hasattr(p, "_negative_number_matcher"):
+        import re
+
+        p._negative_number_matcher = re.compile(r"^-[\d,:/]")
     p.set_defaults(func=run)
 
 

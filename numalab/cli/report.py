@@ -4,13 +4,16 @@ Executes each notebook (default: every ``notebooks/*.ipynb`` of the repository, 
 ``DIR/NAME.html`` (one self-contained file, charts render with no network) and ``DIR/index.html``.
 stdout: one line per written file (or, with ``--json``, one JSON summary). A notebook that fails
 gets no report and one line on stderr naming the notebook, the cell and the error; the others are
-still reported, and the exit status is 2.
+still reported, and the exit status is 2. Ctrl-C stops the run at once, keeps every report already
+in DIR (also the old report of the notebook that was running) and exits with status 130. An OUT
+that cannot be written (a file in the way, no permission, /proc, /sys, /dev) is refused before
+any notebook runs.
 """
 from __future__ import annotations
 
-import sys
 
-from . import emit_json
+from . import emit_json, say
+from .._io import escape_text
 
 __all__ = ["register", "run"]
 
@@ -33,22 +36,21 @@ def run(args) -> int:
 
     def said(r):
         if not args.json:
-            print(f"{r.html}: {r.charts} chart{'' if r.charts == 1 else 's'}, "
+            print(f"{escape_text(r.html)}: {r.charts} chart{'' if r.charts == 1 else 's'}, "
                   f"{r.bytes / 1e6:.2f} MB, executed in {r.execute_s:.1f} s" +
                   (f" (slowest cell[{r.slowest_cell[0]}] {r.slowest_cell[1]:.1f} s)"
                    if r.slowest_cell else ""), flush=True)
 
     def failed(f):
-        print(f"numalab: error: {f.message()}", file=sys.stderr, flush=True)
+        say(f"numalab: error: {f.message()}")
 
     result = rep.build_reports(args.notebooks or None, args.out,
                                timeout=rep.DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
                                on_report=said, on_failure=failed)
     if not result.reports and not result.failures:
-        print("numalab: note: no notebooks to run; index.html lists the reports already there",
-              file=sys.stderr)
+        say("numalab: note: no notebooks to run; index.html lists the reports already there")
     if args.json:
         emit_json(result.to_json())
     else:
-        print(result.index)
+        print(escape_text(result.index))
     return 0 if result.ok else 2

@@ -1,14 +1,26 @@
 """``numalab snapshot OUT``: copy this machine's node sysfs and /proc/zoneinfo for sharing.
 
-OUT is a new directory, or a file ending in ``.tar.gz`` (or ``.tar``, ``.tar.bz2``). It holds
+OUT is a new directory, or a file ending in ``.tar.gz`` (or ``.tgz``, ``.tar``, ``.tar.bz2``); any
+other archive or compression suffix (``.tar.xz``, ``.zip``, ``.gz``, ...) is refused. It holds
 ``sys/devices/system/node/{possible,online,has_cpu,has_memory,has_normal_memory}``,
 ``nodeN/{distance,cpulist,meminfo}``, ``proc/zoneinfo`` and ``numalab-snapshot.json`` (kernel
 release, NODES_SHIFT, page size); ``numalab topology OUT`` reads it back as the same machine.
 """
 from __future__ import annotations
 
+import re
+
 from . import emit_json
 from .. import sources
+from .._io import check_output_path, escape_text
+from ..errors import NumalabError
+
+#: Names written as a tarball (sources.write_snapshot's own rule).
+_TARBALL = re.compile(r"\.(tar(\.(gz|bz2))?|tgz)$")
+#: Archive or compression suffixes numalab does not write: refused rather than silently
+#: written as a directory of that name.
+_OTHER_ARCHIVE = re.compile(r"\.(xz|zst|zstd|lz4|lzma|lz|gz|bz2|z|zip|7z|rar|txz|tbz|tbz2|tzst|cpio|ar|deb|rpm)$",
+                            re.IGNORECASE)
 
 __all__ = ["register", "run"]
 
@@ -22,13 +34,26 @@ def register(subparsers):
     p.set_defaults(func=run)
 
 
+def check_out(out: str) -> None:
+    """Refuse, before reading anything, an OUT that cannot be written or has an unknown suffix."""
+    name = out.rstrip("/").rsplit("/", 1)[-1]
+    if not _TARBALL.search(name) and (_OTHER_ARCHIVE.search(name) or _TARBALL.search(name.lower())):
+        raise NumalabError("unknown archive suffix: give a directory name, or a file ending in .tar.gz, "
+                           ".tgz, .tar or .tar.bz2", input=out)
+    check_output_path(out, kind="tarball" if _TARBALL.search(name) else "directory")
+
+
 def run(args) -> int:
-    path = sources.write_snapshot(args.out, root=args.root)
+    check_out(args.out)
+    try:
+        path = sources.write_snapshot(args.out, root=args.root)
+    except OSError as e:  # a race with the checks, a full disk, a read-only mount
+        raise NumalabError(f"cannot write the snapshot: {e.strerror or e}", input=args.out) from None
     t = sources.load_snapshot(path)
     if args.json:
         emit_json({"path": str(path), "nodes": t.node_ids.tolist(), "cpus": int(t.cpu_ids.size),
                    "files": sources.snapshot_files(args.root)})
     else:
-        print(f"wrote {path}: {t.n_nodes} node(s), {t.cpu_ids.size} CPUs "
-              f"(load it with: numalab topology {path})")
+        print(f"wrote {escape_text(path)}: {t.n_nodes} node(s), {t.cpu_ids.size} CPUs "
+              f"(load it with: numalab topology {escape_text(path)})")
     return 0

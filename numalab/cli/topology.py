@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import emit_json
+from .._io import escape_text as _e
 from ..errors import NumalabError
 from .. import sources
 
@@ -34,7 +35,7 @@ def run(args) -> int:
         else:
             w = max(len(n) for n, _ in items)
             for n, d in items:
-                print(f"{n:<{w}}  {d}")
+                print(f"{_e(n):<{w}}  {_e(d)}")
         return 0
     if not args.topo:
         raise NumalabError("give a topology (preset, file, snapshot or 'host') or --list", input="numalab topology")
@@ -56,14 +57,19 @@ def _mib(pages, page_size):
 
 
 def render(t) -> str:
-    """The text report of ``numalab topology``."""
+    """The text report of ``numalab topology``.
+
+    Text that came from the topology file (name, source, zone names, notes) is passed through
+    :func:`numalab._io.escape_text`: control characters are shown as escapes, so a name cannot
+    send terminal escape sequences or forge an output line.
+    """
     ids = t.node_ids
-    out = [f"{t.name}: {t.n_nodes} nodes ({sources.format_cpulist(ids)}), {t.cpu_ids.size} CPUs, "
+    out = [f"{_e(t.name)}: {t.n_nodes} nodes ({sources.format_cpulist(ids)}), {t.cpu_ids.size} CPUs, "
            f"NODES_SHIFT {t.nodes_shift} (MAX_NUMNODES {t.max_numnodes}), "
            f"{t.max_nr_zones} zone types, {t.page_size}-byte pages",
-           f"source: {t.source}", ""]
+           f"source: {_e(t.source)}", ""]
     zones = [k for k in range(t.max_nr_zones)]
-    head = ["node", "cpus"] + [t.zone_types[k] for k in zones] + ["total"]
+    head = ["node", "cpus"] + [_e(t.zone_types[k]) for k in zones] + ["total"]
     rows = []
     for i in range(t.n_nodes):
         cells = [str(int(ids[i])), sources.format_cpulist(t.cpus_of(i)) or "-"]
@@ -85,7 +91,7 @@ def render(t) -> str:
     if t.notes:
         out.append("")
         out.append("notes:")
-        out += [f"  - {n}" for n in t.notes]
+        out += [f"  - {_e(n)}" for n in t.notes]
     return "\n".join(out) + "\n"
 
 

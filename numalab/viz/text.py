@@ -22,7 +22,7 @@ import numpy as np
 
 from ..zonelist import PENALTY_FOR_NODE_WITH_CPUS, Zonelists
 
-__all__ = ["explain", "boot_log_lines"]
+__all__ = ["explain", "explain_rows", "EXPLAIN_COLUMNS", "boot_log_lines"]
 
 
 def explain(zl: Zonelists, node: int):
@@ -60,15 +60,45 @@ def explain(zl: Zonelists, node: int):
     """
     import pandas as pd
 
-    t = zl.topology
-    i = t.index_of(node)
-    cols = ["position", "node", "distance", "lower_id_penalty", "cpu_penalty", "penalised",
-            "node_load", "value", "runner_up", "runner_up_value", "reason", "load_bump"]
-    if not zl.built[i]:
-        df = pd.DataFrame(columns=cols)
+    rows = explain_rows(zl, node)
+    if rows is None:
+        df = pd.DataFrame(columns=list(EXPLAIN_COLUMNS))
         df.attrs["note"] = (f"node {node} is not built by kernel {zl.kernel.label} "
                             "(only online nodes before v5.18)")
         return df
+    df = pd.DataFrame(rows, columns=list(EXPLAIN_COLUMNS))
+    for c in ("value", "runner_up", "runner_up_value"):
+        df[c] = df[c].astype("Int64")
+    df.attrs.update(node=int(node), kernel=zl.kernel.label, when=zl.when, scale=zl.scale)
+    return df
+
+
+#: Columns of :func:`explain` (keys of each row of :func:`explain_rows`).
+EXPLAIN_COLUMNS = ("position", "node", "distance", "lower_id_penalty", "cpu_penalty", "penalised",
+                   "node_load", "value", "runner_up", "runner_up_value", "reason", "load_bump")
+
+
+def explain_rows(zl: Zonelists, node: int):
+    """The rows of :func:`explain` as plain dicts (``None`` for a node the kernel does not build).
+
+    Time and memory are proportional to the node's order (the runner-up of each pick is the next
+    non-local entry, found by one backward pass), so explaining every node of a 1024-node machine
+    costs what printing it costs.
+
+    >>> from numalab.topology import Topology
+    >>> from numalab.zonelist import build
+    >>> d = [[10, 11, 21, 21], [11, 10, 21, 21], [21, 21, 10, 11], [21, 21, 11, 10]]
+    >>> pages = np.zeros((4, 5), int); pages[:, 2] = 262144
+    >>> t = Topology(name="2x2", node_ids=np.arange(4), distance=d, cpu_ids=np.arange(4),
+    ...              cpu_node=np.arange(4), present_pages=pages, managed_pages=pages)
+    >>> rows = explain_rows(build(t, "5.15"), 3)
+    >>> [r["node"] for r in rows], rows[1]["runner_up"]
+    ([3, 2, 0, 1], 0)
+    """
+    t = zl.topology
+    i = t.index_of(node)
+    if not zl.built[i]:
+        return None
     seq = zl.order[i, : zl.order_len[i]]
     ids = t.node_ids
     load = zl.node_load[i]
@@ -78,15 +108,22 @@ def explain(zl: Zonelists, node: int):
     nr_online = int(t.online.sum())
     rows = []
     prev_d = int(dist[i])
-    for p, j in enumerate(seq.tolist()):
+    order = seq.tolist()
+    # runner_up[p]: the first entry after position p that is not the local node (backward pass)
+    runner = [None] * len(order)
+    nxt_nonlocal = None
+    for p in range(len(order) - 1, -1, -1):
+        runner[p] = nxt_nonlocal
+        if order[p] != i:
+            nxt_nonlocal = order[p]
+    for p, j in enumerate(order):
         is_local = j == i
         lower = int(ids[j] < ids[i]) if not is_local else 0
         cpu = PENALTY_FOR_NODE_WITH_CPUS * int(zl.cpu_penalised[j]) if not is_local else 0
-        nxt = [x for x in seq[p + 1:].tolist() if x != i]
-        r = nxt[0] if nxt else None
+        r = runner[p]
         if is_local:
             reason = "local node first" + ("" if t.has_memory[i] else
-                                           " (memoryless: contributes no zones; skipped from v6.8)")
+                                           " (memoryless: contributes no zones; skipped from v6.7)")
             v = None
         else:
             v = int(value[j])
@@ -124,11 +161,10 @@ def explain(zl: Zonelists, node: int):
             "runner_up_value": None if r is None or is_local else int(value[r]),
             "reason": reason, "load_bump": bump,
         })
-    df = pd.DataFrame(rows, columns=cols)
-    for c in ("value", "runner_up", "runner_up_value"):
-        df[c] = df[c].astype("Int64")
-    df.attrs.update(node=int(node), kernel=zl.kernel.label, when=zl.when, scale=zl.scale)
-    return df
+    return rows
+
+
+# ------------------------------------------------------------------------------- boot log
 
 
 def boot_log_lines(zl: Zonelists) -> list:
