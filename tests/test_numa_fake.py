@@ -220,3 +220,39 @@ def test_shared_cpus_without_numa_emulation_still_refused_in_json():
     t = jsonfmt.from_dict(dict(doc, numa_emulation=True, distance=[[10, 10], [10, 10]]))
     assert t.cpus_of(1).tolist() == [] and t.cpumask_of(1).tolist() == [1]
     assert t.distance.tolist() == [[10, 10], [10, 10]]
+
+
+# ---------------------------------------------------------------- random emulated machines
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def emulated(draw):
+    """A physical machine (1-3 nodes, random SLIT, 0-2 CPUs each) split into 1-7 fake nodes the
+    way numa_emulation() maps them: fake node f sits on physical node phys[f], every fake node
+    lists its physical node's CPUs, cpu_to_node() is the lowest fake node of the CPU's node."""
+    p = draw(st.integers(1, 3))
+    d = [[10 if i == j else draw(st.sampled_from([12, 16, 20, 21, 31])) for j in range(p)] for i in range(p)]
+    ncpu = [draw(st.integers(0, 2)) for _ in range(p)]
+    phys = draw(st.lists(st.integers(0, p - 1), min_size=1, max_size=7))
+    n = len(phys)
+    cpu_phys = [q for q in range(p) for _ in range(ncpu[q]) if q in phys]
+    dist = [[10 if a == b else d[phys[a]][phys[b]] for b in range(n)] for a in range(n)]
+    mask = [[cpu_phys[c] == phys[f] for c in range(len(cpu_phys))] for f in range(n)]
+    cpu_node = [phys.index(q) for q in cpu_phys]
+    pages = np.zeros((n, 5), np.int64)
+    for f in range(n):
+        pages[f, draw(st.sampled_from([1, 2]))] = draw(st.sampled_from([0, 1000, 262144]))
+    return Topology(name="emu", node_ids=np.arange(n), distance=dist, cpu_ids=np.arange(len(cpu_phys)),
+                    cpu_node=np.array(cpu_node, np.int64), present_pages=pages, managed_pages=pages,
+                    cpumask=np.array(mask, bool).reshape(n, len(cpu_phys)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(t=emulated(), version=st.sampled_from(["4.14", "5.15", "5.18", "6.1", "6.12"]),
+       when=st.sampled_from(["boot", "rebuild"]))
+def test_engine_equals_reference_on_emulated_machines(t, version, when):
+    """The vectorized build and the scalar reference agree with shared cpumasks too."""
+    zl = zonelist.build(t, version, when)
+    want = ref.build_all_zonelists(t, version, when)["order"]
+    assert {int(nid): zl.fallback_order(int(nid)) for nid in t.node_ids[zl.built]} == want
