@@ -217,9 +217,21 @@ def test_shared_cpus_without_numa_emulation_still_refused_in_json():
     doc = {"nodes": [{"id": 0, "cpus": "0-1", "mem_mib": 16}, {"id": 1, "cpus": "1", "mem_mib": 16}]}
     with pytest.raises(NumalabError, match="CPU 1 is on two nodes"):
         jsonfmt.from_dict(doc)
+    with pytest.raises(NumalabError, match="nodes 0 and 1 share CPU 1 but list different CPUs"):
+        jsonfmt.from_dict(dict(doc, numa_emulation=True))
+    doc["nodes"][1]["cpus"] = "0-1"
     t = jsonfmt.from_dict(dict(doc, numa_emulation=True, distance=[[10, 10], [10, 10]]))
-    assert t.cpus_of(1).tolist() == [] and t.cpumask_of(1).tolist() == [1]
+    assert t.cpus_of(1).tolist() == [] and t.cpumask_of(1).tolist() == [0, 1]
     assert t.distance.tolist() == [[10, 10], [10, 10]]
+
+
+def test_overlapping_cpulists_no_kernel_prints_are_refused(tmp_path):
+    """Fake nodes of one physical node list the same CPUs; lists that merely overlap are refused."""
+    copy = tmp_path / "snap"
+    shutil.copytree(RECORDED / "fake-4", copy)
+    (copy / NODE / "node2" / "cpulist").write_text("1-2\n")
+    with pytest.raises(NumalabError, match="share CPU 1 but list different CPUs"):
+        sources.load(str(copy))
 
 
 # ---------------------------------------------------------------- random emulated machines

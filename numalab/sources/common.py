@@ -123,7 +123,7 @@ def parse_size(text, where="size") -> int:
     return int(value)
 
 
-def cpu_to_node_of_cpulists(ids, cpulists) -> dict:
+def cpu_to_node_of_cpulists(ids, cpulists, where="cpulist") -> dict:
     """``cpu_to_node()`` of every CPU, from the nodes' cpulists: the lowest node id listing it.
 
     Without NUMA emulation a CPU is in one node's cpulist. Under ``numa=fake=`` (CONFIG_NUMA_EMU)
@@ -134,13 +134,28 @@ def cpu_to_node_of_cpulists(ids, cpulists) -> dict:
     cpulist holds the CPU. The recordings fake-4 and fake-2U (6.1 and 6.12; the guest's
     ``nodeN/cpuM`` links) show exactly that.
 
+    Two cpulists that share a CPU are equal (the fake nodes of one physical node): lists that only
+    overlap come from no kernel and are refused.
+
     >>> cpu_to_node_of_cpulists([0, 1, 2, 3], [[0, 1], [2, 3], [0, 1], [2, 3]])
     {0: 0, 1: 0, 2: 1, 3: 1}
+    >>> cpu_to_node_of_cpulists([0, 1], [[0, 1], [1, 2]], "snap")
+    Traceback (most recent call last):
+    ...
+    numalab.errors.NumalabError: 'snap': nodes 0 and 1 share CPU 1 but list different CPUs (0-1 and 1-2): no kernel prints that (numa=fake= gives every fake node of a physical node the same CPUs)
     """
-    owner = {}
+    owner, first = {}, {}
     for nid, cl in sorted(zip((int(x) for x in ids), cpulists), key=lambda kv: kv[0]):
+        cl = sorted({int(c) for c in cl})
         for c in cl:
-            owner.setdefault(int(c), nid)
+            if c in owner and first[owner[c]] != cl:
+                a, b = first[owner[c]], cl
+                raise NumalabError(f"nodes {owner[c]} and {nid} share CPU {c} but list different CPUs "
+                                   f"({format_cpulist(a)} and {format_cpulist(b)}): no kernel prints that "
+                                   "(numa=fake= gives every fake node of a physical node the same CPUs)",
+                                   input=where)
+            owner.setdefault(c, nid)
+        first.setdefault(nid, cl)
     return dict(sorted(owner.items()))
 
 
