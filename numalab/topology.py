@@ -273,7 +273,17 @@ class Topology:
 
     def cpumask_of(self, node_index: int) -> np.ndarray:
         """CPU ids in this node index's cpumask: what ``nodeN/cpulist`` prints (``cpumask_of_node()``).
-        The same as :meth:`cpus_of` except under NUMA emulation."""
+        The same as :meth:`cpus_of` except under NUMA emulation.
+
+        >>> pages = np.ones((3, 5), int)
+        >>> t = Topology(name="fake", node_ids=[0, 1, 2], distance=[[10, 20, 10], [20, 10, 20], [10, 20, 10]],
+        ...              cpu_ids=[0, 1], cpu_node=[0, 1], present_pages=pages, managed_pages=pages,
+        ...              cpumask=[[1, 0], [0, 1], [1, 0]])   # numa=fake=3 on 2 physical nodes
+        >>> t.cpumask_of(2).tolist(), t.cpus_of(2).tolist(), t.node_of_cpu(0)
+        ([0], [], 0)
+        >>> t.has_cpu.tolist(), t.cpumask_nonempty.tolist()
+        ([True, True, True], [True, True, True])
+        """
         return self.cpu_ids[self.node_cpumask[node_index]]
 
     def node_of_cpu(self, cpu: int) -> int:

@@ -42,7 +42,7 @@ How to run (from the repository root, with numalab installed in .venv)::
     .venv/bin/python tools/record_fallback_orders.py --list            # the topologies
     .venv/bin/python tools/record_fallback_orders.py --only snc-2x2 --kernel ...
 
-How long: one boot takes 10-16 s of wall-clock time under TCG with 6.1 and 6-9 s with 6.12
+How long: one boot takes 10-16 s of wall-clock time under TCG with 6.1 and 6-9 s with 6.12 (the numa=fake= guests: 11-31 s)
 (16 nodes with 16 vCPUs: 16-30 s); all 12 topologies on both kernels took 4.5 minutes on a
 2-core machine shared with other work. Boots run one after another. Existing recordings are
 replaced (atomically: a temporary directory, then a rename); the fallback orders are the same on
