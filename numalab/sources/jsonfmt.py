@@ -175,7 +175,7 @@ def from_dict(doc: dict, *, where="topology", source=None) -> Topology:
     emu = _field(doc, "numa_emulation", where, bool, False)
     cpulists = None
     if emu:  # numa=fake=: 'cpus' is each node's cpulist, a CPU may be in several
-        owner = cpu_to_node_of_cpulists(ids, cpus)
+        owner = cpu_to_node_of_cpulists(ids, cpus, where)
         cpulists, cpus = cpus, [[c for c in cl if owner[c] == nid] for nid, cl in zip(ids, cpus)]
     t = _build(str(doc.get("name", pathlib.Path(str(where)).stem)), ids, cpus, distance,
                cpulists=cpulists, kernel_distance=emu,

@@ -239,7 +239,7 @@ def _from_tree(tree: _Tree, *, name, source, host=None) -> Topology:
             notes.append("no proc/zoneinfo and no nodeN/meminfo: no memory known")
     cpulists = None
     if sum(len(c) for c in cpus) > len({c for cl in cpus for c in cl}):  # numa=fake=: shared CPUs
-        owner = cpu_to_node_of_cpulists(ids, cpus)
+        owner = cpu_to_node_of_cpulists(ids, cpus, where)
         cpulists, cpus = cpus, [[c for c in cl if owner[c] == nid] for nid, cl in zip(ids, cpus)]
         notes.append("CPUs listed under several nodes (NUMA emulation, numa=fake=): each node keeps its "
                      "cpulist; cpu_to_node() is the lowest node listing the CPU")
