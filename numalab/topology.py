@@ -18,12 +18,22 @@ field                  shape / type       meaning
 ``online``             ``(n,)`` bool      N_ONLINE
 ``nodes_shift``        int                CONFIG_NODES_SHIFT; MAX_NUMNODES = 1 << nodes_shift
 ``page_size``          int                bytes per page
+``cpumask``            ``(n, c)`` bool    optional: the CPUs in each node's cpumask, when a CPU
+                                          is in more than its own node's (``numa=fake=``)
 =====================  =================  ===================================================
+
+Two CPU-to-node facts, as in the kernel: ``cpu_node`` is ``cpu_to_node()`` (one node per CPU),
+and :attr:`Topology.node_cpumask` is ``cpumask_of_node()`` (what ``nodeN/cpulist`` prints). They
+agree except under NUMA emulation (``numa=fake=``, CONFIG_NUMA_EMU): ``numa_add_cpu()``
+(arch/x86/mm/numa_emulation.c, mm/numa_emulation.c from v6.14) puts a CPU in the cpumask of
+*every* fake node carved from its physical node, while ``numa_emulation()`` points the CPU's
+``__apicid_to_node`` entry at the lowest-numbered of those fake nodes (its reverse map of
+``emu_nid_to_phys``; ``numa_emu_update_cpu_to_node()`` since the v6.14 move to mm/).
 
 Derived node states follow the kernel: ``has_memory`` (N_MEMORY: an online node with present
 pages in some zone), ``has_normal_memory`` (N_NORMAL_MEMORY: present pages in a zone at or below
-Normal), ``has_cpu`` (N_CPU: at least one CPU). A source that records the states itself (sysfs)
-may override them through ``state_override``.
+Normal), ``has_cpu`` (N_CPU: see :attr:`Topology.has_cpu`). A source that records the states
+itself (sysfs) may override them through ``state_override``.
 
 Examples
 --------
@@ -77,6 +87,9 @@ class Topology:
     page_size: int = 4096
     #: Optional recorded node states {"has_memory": bool array, ...} that win over derivation.
     state_override: dict | None = None
+    #: Optional ``(n, c)`` bool: cpumask_of_node() over ``cpu_ids`` when it holds more than
+    #: ``cpu_node`` says (NUMA emulation); None: each node's cpumask is its own CPUs.
+    cpumask: np.ndarray | None = None
     #: Where this came from (file, URL, generator call).
     source: str = ""
     #: Plain-language notes: assumptions made while loading (zones assigned by address, SLIT
@@ -101,6 +114,12 @@ class Topology:
         set_("notes", tuple(self.notes))
         if self.state_override:
             set_("state_override", {k: _ro(v, bool) for k, v in self.state_override.items()})
+        if self.cpumask is not None:
+            m = np.asarray(self.cpumask, bool)
+            if m.shape != (n, self.cpu_ids.size):
+                raise NumalabError(f"cpumask is {m.shape}, expected ({n}, {self.cpu_ids.size}): one row "
+                                   "per node, one column per CPU", input=self.name or "topology")
+            set_("cpumask", _ro(m, bool))
         self._check()
 
     # ------------------------------------------------------------------ validation
@@ -129,6 +148,12 @@ class Topology:
                 raise NumalabError(f"CPU {int(ids[counts > 1][0])} is on two nodes", input=where)
             if self.cpu_node.min() < 0 or self.cpu_node.max() >= n:
                 raise NumalabError("cpu_node holds a node index outside the topology", input=where)
+        if self.cpumask is not None and self.cpu_ids.size:
+            own = self.cpumask[self.cpu_node, np.arange(self.cpu_ids.size)]
+            if not own.all():
+                k = int(np.flatnonzero(~own)[0])
+                raise NumalabError(f"CPU {int(self.cpu_ids[k])} is not in the cpumask of its own node "
+                                   f"{int(self.node_ids[self.cpu_node[k]])} (cpu_to_node)", input=where)
         if np.any(self.present_pages < 0) or np.any(self.managed_pages < 0):
             raise NumalabError("page counts must not be negative", input=where)
         if np.any(self.managed_pages > self.present_pages):
@@ -170,11 +195,49 @@ class Topology:
         return derived
 
     @functools.cached_property
+    def node_cpumask(self) -> np.ndarray:
+        """``(n, c)`` bool: cpumask_of_node() of every node over ``cpu_ids`` (``nodeN/cpulist``)."""
+        if self.cpumask is not None:
+            return self.cpumask
+        m = np.zeros((self.n_nodes, self.cpu_ids.size), bool)
+        m[self.cpu_node, np.arange(self.cpu_ids.size)] = True
+        m.setflags(write=False)
+        return m
+
+    @functools.cached_property
     def has_cpu(self) -> np.ndarray:
-        """N_CPU: nodes with at least one CPU."""
+        """N_CPU: the node state (``has_cpu`` in sysfs).
+
+        ``init_cpu_node_state()`` (mm/vmstat.c, from "mm/vmstat: Avoid on each online CPU loops",
+        v4.10) sets it for every online node whose cpumask is not empty, but runs from
+        ``init_mm_internals()`` before ``smp_init()``, when only the boot CPU (the lowest CPU id)
+        is up; ``vmstat_cpu_online()`` then sets it for ``cpu_to_node()`` of each CPU brought up.
+        So N_CPU is the nodes of ``cpu_node`` plus the nodes whose cpumask holds the boot CPU:
+        without NUMA emulation simply the nodes with CPUs; under ``numa=fake=`` every fake node of
+        the boot CPU's physical node but only the first fake node of the others (recorded: a
+        6.1 guest with numa=fake=4 on 2 physical nodes shows has_cpu ``0-2``).
+        """
         d = np.zeros(self.n_nodes, bool)
         d[self.cpu_node] = True
+        if self.cpu_ids.size:
+            d |= self.node_cpumask[:, int(np.argmin(self.cpu_ids))]
         return self._state("has_cpu", d & self.online)
+
+    @functools.cached_property
+    def cpumask_nonempty(self) -> np.ndarray:
+        """Nodes whose cpumask holds some CPU once every CPU is up: what ``find_next_best_node()``
+        tests for PENALTY_FOR_NODE_WITH_CPUS (``cpumask_of_node(n)`` not empty, not N_CPU).
+
+        With a :attr:`cpumask` (NUMA emulation) that is its rows; otherwise the kernel's cpumask
+        of a node is empty exactly when the node is not in N_CPU, so it is :attr:`has_cpu`
+        (recorded states included). Under ``numa=fake=`` it differs from N_CPU: every fake node of
+        a physical node with CPUs is penalised.
+        """
+        if self.cpumask is None:
+            return self.has_cpu
+        d = self.cpumask.any(axis=1) & self.online
+        d.setflags(write=False)
+        return d
 
     @functools.cached_property
     def has_memory(self) -> np.ndarray:
@@ -205,11 +268,26 @@ class Topology:
                                input=node_id) from None
 
     def cpus_of(self, node_index: int) -> np.ndarray:
-        """CPU ids of one node index."""
+        """CPU ids whose ``cpu_to_node()`` is this node index (see :meth:`cpumask_of`)."""
         return self.cpu_ids[self.cpu_node == node_index]
 
+    def cpumask_of(self, node_index: int) -> np.ndarray:
+        """CPU ids in this node index's cpumask: what ``nodeN/cpulist`` prints (``cpumask_of_node()``).
+        The same as :meth:`cpus_of` except under NUMA emulation.
+
+        >>> pages = np.ones((3, 5), int)
+        >>> t = Topology(name="fake", node_ids=[0, 1, 2], distance=[[10, 20, 10], [20, 10, 20], [10, 20, 10]],
+        ...              cpu_ids=[0, 1], cpu_node=[0, 1], present_pages=pages, managed_pages=pages,
+        ...              cpumask=[[1, 0], [0, 1], [1, 0]])   # numa=fake=3 on 2 physical nodes
+        >>> t.cpumask_of(2).tolist(), t.cpus_of(2).tolist(), t.node_of_cpu(0)
+        ([0], [], 0)
+        >>> t.has_cpu.tolist(), t.cpumask_nonempty.tolist()
+        ([True, True, True], [True, True, True])
+        """
+        return self.cpu_ids[self.node_cpumask[node_index]]
+
     def node_of_cpu(self, cpu: int) -> int:
-        """Node id of a CPU id."""
+        """Node id of a CPU id: ``cpu_to_node()``."""
         hit = np.flatnonzero(self.cpu_ids == int(cpu))
         if not hit.size:
             raise NumalabError(f"no CPU {cpu} in topology {self.name!r}", input=cpu)
@@ -243,6 +321,7 @@ class Topology:
         return (self.zone_types == other.zone_types and self.nodes_shift == other.nodes_shift
                 and self.page_size == other.page_size
                 and all(np.array_equal(getattr(self, a), getattr(other, a)) for a in arrays)
+                and np.array_equal(self.node_cpumask, other.node_cpumask)
                 and all(np.array_equal(getattr(self, s), getattr(other, s))
                         for s in ("has_memory", "has_cpu", "has_normal_memory")))
 
@@ -252,7 +331,7 @@ class Topology:
         h = self.__dict__.get("_content_hash")
         if h is None:
             arrays = ("node_ids", "distance", "cpu_ids", "cpu_node", "present_pages", "managed_pages",
-                      "possible", "online", "has_memory", "has_cpu", "has_normal_memory")
+                      "possible", "online", "has_memory", "has_cpu", "has_normal_memory", "node_cpumask")
             parts = [self.zone_types, int(self.nodes_shift), int(self.page_size)]
             for a in arrays:
                 v = np.asarray(getattr(self, a))

@@ -25,8 +25,11 @@ node's build to the next: here it is an explicit array (see :attr:`Zonelists.nod
 
 Which CPUs count: the boot-time build runs before the secondary CPUs are added to their node's
 cpumask (x86 SMP bring-up comes later), so at boot *no* node counts as having CPUs; a rebuild
-(e.g. after memory hot-add) sees every CPU node. ``when="boot"`` and ``when="rebuild"`` select the
-two; the real 6.1 recordings (``penalty-tie`` vs ``penalty-tie-hotplug``) show both.
+(e.g. after memory hot-add) sees every node whose cpumask holds a CPU
+(:attr:`numalab.topology.Topology.cpumask_nonempty`: under ``numa=fake=`` every fake node of a
+physical node with CPUs, although N_CPU lacks some of them). ``when="boot"`` and
+``when="rebuild"`` select the two; the real 6.1 recordings (``penalty-tie`` vs
+``penalty-tie-hotplug``) show both.
 
 Vectorization: node_load couples the nodes (node k's order depends on the picks made for nodes
 0..k-1), so :func:`build` loops over local nodes in build order. Inside one node's build the
@@ -265,7 +268,8 @@ def _build(topo: Topology, k: KernelProfile, when: str, zonelist_order: str) -> 
     idx = np.arange(n)
     built = (topo.possible if k.build_possible_nodes else topo.online).copy()
     has_memory = np.asarray(topo.has_memory, bool)
-    cpu_pen = np.asarray(topo.has_cpu, bool) if when == "rebuild" else np.zeros(n, bool)
+    # PENALTY_FOR_NODE_WITH_CPUS tests cpumask_of_node(), not N_CPU (they differ under numa=fake=)
+    cpu_pen = np.asarray(topo.cpumask_nonempty, bool) if when == "rebuild" else np.zeros(n, bool)
     nr_online = int(topo.online.sum())
     scale = topo.max_numnodes * (nr_online if k.load_scale_online else 1)
     dist = topo.distance

@@ -92,7 +92,7 @@ def test_booted_topology_file_gives_the_same_orders(d):
     gives the kernel's orders too, whenever Linux kept QEMU's node ids."""
     e = expected(d)
     if not e["guest_matches_topology"]:
-        pytest.skip("the guest is a renumbered machine: " + "; ".join(e["guest_vs_topology"]))
+        pytest.skip("the guest is not the machine of topology.json: " + "; ".join(e["guest_vs_topology"]))
     t = sources.load(str(d / "topology.json"))
     zl = zonelist.build(t, kernel=major_minor(e["kernel"]), when="boot")
     assert orders(zl) == e["fallback_order_boot"]

@@ -42,7 +42,7 @@ How to run (from the repository root, with numalab installed in .venv)::
     .venv/bin/python tools/record_fallback_orders.py --list            # the topologies
     .venv/bin/python tools/record_fallback_orders.py --only snc-2x2 --kernel ...
 
-How long: one boot takes 10-16 s of wall-clock time under TCG with 6.1 and 6-9 s with 6.12
+How long: one boot takes 10-16 s of wall-clock time under TCG with 6.1 and 6-9 s with 6.12 (the numa=fake= guests: 11-31 s)
 (16 nodes with 16 vCPUs: 16-30 s); all 12 topologies on both kernels took 4.5 minutes on a
 2-core machine shared with other work. Boots run one after another. Existing recordings are
 replaced (atomically: a temporary directory, then a rename); the fallback orders are the same on
@@ -58,6 +58,10 @@ QEMU facts met while writing this (QEMU 7.2):
   first, then memory ranges), not by QEMU node id: a topology whose CPU-less nodes come before
   its CPU nodes boots as a renumbered machine. ``expected.json`` records ``pxm_to_node`` and
   ``guest_matches_topology``; the tests use the guest's own sysfs files.
+* ``numa=fake=`` recordings (``kernel_args`` in :data:`TOPOLOGIES`): topology.json is the physical
+  machine QEMU emulates, the guest's sysfs shows the kernel's fake nodes. ``expected.json`` also
+  records ``cpu_to_node`` for every recording, read from the guest's ``nodeN/cpuM`` links (one per
+  CPU, made under ``cpu_to_node()``).
 """
 from __future__ import annotations
 
@@ -166,6 +170,22 @@ TOPOLOGIES = {
                              "neighbouring socket, 31 across; one CPU per node", _sixteen(),
                              [str(c) for c in range(16)], mem_mib=128),
                         {"mem_per_node": "128M"}, "node_load over 16 nodes"),
+    # numa=fake= (CONFIG_NUMA_EMU): the kernel splits the two physical nodes into fake nodes. Every
+    # fake node of a physical node lists that node's CPUs, distances inside a physical node are 10.
+    "fake-4": (_doc("fake-2x512", "2 physical nodes (CPUs 0-1 and 2-3, 512 MiB each, 21 apart), "
+                    "booted with numa=fake=4", [[10, 21], [21, 10]], ["0-1", "2-3"], mem_mib=512),
+               {"mem_per_node": "512M", "kernel_args": ["numa=fake=4"]},
+               "numa=fake=4 interleaves 4 fake nodes over 2 physical nodes: 0 and 2 share CPUs 0-1"),
+    "fake-3-2U-hotplug": (_doc("fake-3x512", "3 physical nodes 20 apart (CPU 0 on node 0, CPU 1 on node 1, "
+                               "node 2 CPU-less; 512 MiB each), booted with numa=fake=2U",
+                               [[10, 20, 20], [20, 10, 20], [20, 20, 10]], ["0", "1", ""], mem_mib=512),
+                          {"mem_per_node": "512M", "kernel_args": ["numa=fake=2U"],
+                           "hotplug": {"node": 2, "mem_mib": 256}},
+                          "6 fake nodes (0-1 share CPU 0, 2-3 share CPU 1) plus a memory hot-add after the "
+                          "CPUs came up: the rebuild penalises every node whose cpumask has a CPU (node 3 "
+                          "too, which is not in N_CPU)"),
+    "fake-2U": ("@fake-4", {"mem_per_node": "512M", "kernel_args": ["numa=fake=2U"]},
+                "numa=fake=2U splits each physical node in 2: 0 and 1 share CPUs 0-1"),
 }
 
 INIT = r"""#!/bin/busybox sh
@@ -185,6 +205,7 @@ for d in /$N/node*; do
   dump $N/$n/cpulist
   dump $N/$n/distance
   echo "@@FILE $N/$n/meminfo"; grep MemTotal $d/meminfo; echo; echo "@@EOF"
+  for c in $d/cpu[0-9]*; do [ -e "$c" ] && echo "@@CPUNODE ${c##*/} ${n#node}"; done
 done
 dump proc/zoneinfo
 echo "@@NUMALAB-DONE"
@@ -278,6 +299,7 @@ def qemu_numa_args(topo_path: pathlib.Path, extra: dict, doc: dict) -> tuple[lis
         args += ["-object", f"memory-backend-ram,id=hp0,size={hp['mem_mib']}M",
                  "-device", f"pc-dimm,id=dimm0,memdev=hp0,node={hp['node']}"]
         kargs.append("memhp_default_state=online")
+    kargs += extra.get("kernel_args", [])
     return args, kargs
 
 
@@ -291,7 +313,10 @@ def parse_console(text: str) -> dict:
     for m in re.finditer(r"^@@FILE (\S+)\n(.*?)\n@@EOF$", body, re.S | re.M):
         files[m.group(1)] = m.group(2) if m.group(2).endswith("\n") or not m.group(2) else m.group(2) + "\n"
     uname = re.search(r"^@@UNAME (\S+)", body, re.M)
-    return {"files": files, "uname": uname.group(1) if uname else None}
+    # nodeN/cpuM links: register_cpu_under_node() makes one per CPU, under cpu_to_node(cpu)
+    cpu_to_node = {m.group(1): int(m.group(2)) for m in re.finditer(r"^@@CPUNODE cpu(\d+) (\d+)$", body, re.M)}
+    cpu_to_node = dict(sorted(cpu_to_node.items(), key=lambda kv: int(kv[0])))
+    return {"files": files, "uname": uname.group(1) if uname else None, "cpu_to_node": cpu_to_node}
 
 
 def parse_log(text: str) -> dict:
@@ -351,9 +376,17 @@ def compare_guest(directory: pathlib.Path, pxm_to_node: dict) -> tuple[bool, lis
     sys.path.insert(0, str(ROOT))
     from numalab import sources  # noqa: E402  (numalab is only needed here)
 
-    g = sources.load(str(directory))
+    from numalab.errors import NumalabError  # noqa: E402
+
     t = sources.load(str(directory / "topology.json"))
+    try:
+        g = sources.load(str(directory))
+    except NumalabError as e:  # keep the recording: the tests will show what numalab refused
+        return False, [f"numalab cannot load the guest: {e}"]
     diffs = []
+    if g.cpumask is not None:  # numa=fake=: fake nodes share their physical node's CPUs
+        return False, [f"NUMA emulation (numa=fake=): the guest's {g.n_nodes} nodes are fake nodes carved "
+                       f"from the {t.n_nodes} physical nodes of topology.json"]
     if any(int(p) != n for p, n in pxm_to_node.items()):
         diffs.append("Linux renumbered the nodes (QEMU node = proximity domain -> Linux node): " +
                      ", ".join(f"{p}->{n}" for p, n in pxm_to_node.items()))
@@ -434,6 +467,7 @@ def record(name: str, kernel: pathlib.Path, initrd: pathlib.Path, workdir: pathl
             "policy_zone": info["policy_zone"],
             "zones": zones_of(con["files"].get("proc/zoneinfo", "")),
             "pxm_to_node": info["pxm_to_node"],
+            "cpu_to_node": con["cpu_to_node"],
             "guest_matches_topology": ok,
             "guest_vs_topology": diffs,
             "extra_kernel_args": " ".join(kargs) or None,

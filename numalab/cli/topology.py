@@ -72,7 +72,7 @@ def render(t) -> str:
     head = ["node", "cpus"] + [_e(t.zone_types[k]) for k in zones] + ["total"]
     rows = []
     for i in range(t.n_nodes):
-        cells = [str(int(ids[i])), sources.format_cpulist(t.cpus_of(i)) or "-"]
+        cells = [str(int(ids[i])), sources.format_cpulist(t.cpumask_of(i)) or "-"]  # nodeN/cpulist
         for k in zones:
             p, m = int(t.present_pages[i, k]), int(t.managed_pages[i, k])
             cells.append("-" if p == 0 else f"{_mib(m, t.page_size)}/{_mib(p, t.page_size)}")

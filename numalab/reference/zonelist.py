@@ -50,7 +50,13 @@ class _Machine:
         self.n_memory = [ids[i] for i in range(len(ids)) if bool(topo.has_memory[i])]
         self.has_cpus = {}
         for i in range(len(ids)):
-            self.has_cpus[ids[i]] = bool(topo.has_cpu[i]) and when == "rebuild"
+            # find_next_best_node() tests cpumask_of_node(n): the node's cpulist when recorded
+            # (numa=fake= shares CPUs between fake nodes), else the N_CPU state
+            if topo.cpumask is not None:
+                cpus_in_mask = any(bool(x) for x in topo.cpumask[i]) and bool(topo.online[i])
+            else:
+                cpus_in_mask = bool(topo.has_cpu[i])
+            self.has_cpus[ids[i]] = cpus_in_mask and when == "rebuild"
         self.present = {}
         self.managed = {}
         for i in range(len(ids)):

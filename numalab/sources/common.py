@@ -18,7 +18,7 @@ from ..slit import as_table as _slit_table, check as _slit_check, default_distan
 from ..topology import X86_64_ZONES, Topology
 
 __all__ = ["MAX_CPUS", "DMA_PAGES_PC", "STATES", "parse_cpulist", "parse_cpumask", "format_cpulist",
-           "parse_size", "assign_zones_by_address"]
+           "parse_size", "assign_zones_by_address", "cpu_to_node_of_cpulists"]
 
 #: Present pages of ZONE_DMA on a PC: pfn 1..4095 minus the legacy hole 640 KiB..1 MiB (97 pages).
 #: Every x86_64 recording in kernel-truth shows exactly this.
@@ -123,6 +123,42 @@ def parse_size(text, where="size") -> int:
     return int(value)
 
 
+def cpu_to_node_of_cpulists(ids, cpulists, where="cpulist") -> dict:
+    """``cpu_to_node()`` of every CPU, from the nodes' cpulists: the lowest node id listing it.
+
+    Without NUMA emulation a CPU is in one node's cpulist. Under ``numa=fake=`` (CONFIG_NUMA_EMU)
+    ``numa_add_cpu()`` puts it in the cpumask of every fake node of its physical node, and
+    ``numa_emulation()`` (arch/x86/mm/numa_emulation.c; from v6.14 mm/numa_emulation.c with
+    ``numa_emu_update_cpu_to_node()``) maps the CPU's APIC id to the first emulated node id whose
+    ``emu_nid_to_phys`` is that physical node, so ``cpu_to_node()`` is the lowest node id whose
+    cpulist holds the CPU. The recordings fake-4 and fake-2U (6.1 and 6.12; the guest's
+    ``nodeN/cpuM`` links) show exactly that.
+
+    Two cpulists that share a CPU are equal (the fake nodes of one physical node): lists that only
+    overlap come from no kernel and are refused.
+
+    >>> cpu_to_node_of_cpulists([0, 1, 2, 3], [[0, 1], [2, 3], [0, 1], [2, 3]])
+    {0: 0, 1: 0, 2: 1, 3: 1}
+    >>> cpu_to_node_of_cpulists([0, 1], [[0, 1], [1, 2]], "snap")
+    Traceback (most recent call last):
+    ...
+    numalab.errors.NumalabError: 'snap': nodes 0 and 1 share CPU 1 but list different CPUs (0-1 and 1-2): no kernel prints that (numa=fake= gives every fake node of a physical node the same CPUs)
+    """
+    owner, first = {}, {}
+    for nid, cl in sorted(zip((int(x) for x in ids), cpulists), key=lambda kv: kv[0]):
+        cl = sorted({int(c) for c in cl})
+        for c in cl:
+            if c in owner and first[owner[c]] != cl:
+                a, b = first[owner[c]], cl
+                raise NumalabError(f"nodes {owner[c]} and {nid} share CPU {c} but list different CPUs "
+                                   f"({format_cpulist(a)} and {format_cpulist(b)}): no kernel prints that "
+                                   "(numa=fake= gives every fake node of a physical node the same CPUs)",
+                                   input=where)
+            owner.setdefault(c, nid)
+        first.setdefault(nid, cl)
+    return dict(sorted(owner.items()))
+
+
 def _nodelist(text: str, where) -> list[int]:
     return parse_cpulist(text, where)  # node lists in sysfs use the same list syntax
 
@@ -213,8 +249,15 @@ _MANAGED_NOTE = "the source gives only memory totals: managed pages set equal to
 # ====================================================================== common builder
 def _build(name, ids, cpus, distance, *, present=None, managed=None, totals=None, movable=None,
            starts=None, where, zone_types=X86_64_ZONES, possible=None, online=None, states=None, nodes_shift=10,
-           page_size=4096, source="", notes=(), meta=None, distance_note=None) -> Topology:
-    """Sort by node id, check what no kernel could see, apply the SLIT rules, make the Topology."""
+           page_size=4096, source="", notes=(), meta=None, distance_note=None, cpulists=None,
+           kernel_distance=False) -> Topology:
+    """Sort by node id, check what no kernel could see, apply the SLIT rules, make the Topology.
+
+    ``cpulists``: each node's cpumask as the kernel printed it, when a CPU is in several (NUMA
+    emulation); ``cpus`` then holds the CPUs whose ``cpu_to_node()`` is the node.
+    ``kernel_distance``: the table is the kernel's own ``node_distance()`` (sysfs), stored after
+    ``slit_valid()`` or set by ``numa_emulation()`` (10 between fake nodes of one physical node),
+    so the firmware checks do not apply to it again."""
     ids = [int(x) for x in ids]
     n = len(ids)
     notes = list(notes)
@@ -239,7 +282,7 @@ def _build(name, ids, cpus, distance, *, present=None, managed=None, totals=None
             raise NumalabError(f"distance matrix is {raw.shape[0]}x{raw.shape[1]} but there are {n} nodes",
                                input=where)
         raw = raw[np.ix_(order, order)]
-        dist, why = _slit_check(raw, where)
+        dist, why = (raw, None) if kernel_distance else _slit_check(raw, where)
         if why is not None:
             notes.append(f"distance table rejected as the kernel's slit_valid() would ({why}); "
                          "the kernel's defaults are used (10 local, 20 remote)")
@@ -263,6 +306,16 @@ def _build(name, ids, cpus, distance, *, present=None, managed=None, totals=None
     cpu_node = np.asarray(cpu_node, np.int64)
     srt = np.argsort(cpu_ids, kind="stable")
     cpu_ids, cpu_node = cpu_ids[srt], cpu_node[srt]
+    cpumask = None
+    if cpulists is not None:
+        col = {int(c): k for k, c in enumerate(cpu_ids.tolist())}
+        cpumask = np.zeros((n, cpu_ids.size), bool)
+        for pos, k in enumerate(order):
+            for c in cpulists[k]:
+                if int(c) not in col:
+                    raise NumalabError(f"CPU {int(c)} is in node {ids[k]}'s cpumask but has no cpu_to_node",
+                                       input=where)
+                cpumask[pos, col[int(c)]] = True
     # memory
     z = len(zone_types)
     if present is None:
@@ -293,7 +346,8 @@ def _build(name, ids, cpus, distance, *, present=None, managed=None, totals=None
     return Topology(name=name, node_ids=ids_sorted, distance=dist, cpu_ids=cpu_ids, cpu_node=cpu_node,
                     present_pages=present, managed_pages=managed, zone_types=tuple(zone_types),
                     possible=pos_, online=onl, nodes_shift=int(nodes_shift), page_size=int(page_size),
-                    state_override=override, source=source, notes=tuple(notes), meta=dict(meta or {}))
+                    state_override=override, cpumask=cpumask, source=source, notes=tuple(notes),
+                    meta=dict(meta or {}))
 
 
 def _drop_redundant_states(t: Topology) -> Topology:

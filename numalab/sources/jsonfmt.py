@@ -20,7 +20,8 @@ import numpy as np
 from .._io import atomic_write, jsonable
 from ..errors import NumalabError
 from ..topology import X86_64_ZONES, Topology
-from .common import _MIB, STATES, _build, _drop_redundant_states, _nodelist, format_cpulist, parse_cpulist
+from .common import (_MIB, STATES, _build, _drop_redundant_states, _nodelist, cpu_to_node_of_cpulists,
+                     format_cpulist, parse_cpulist)
 
 __all__ = ["FORMAT", "from_dict", "from_json", "to_dict", "to_json", "save_json"]
 
@@ -171,7 +172,13 @@ def from_dict(doc: dict, *, where="topology", source=None) -> Topology:
     notes = [notes] if isinstance(notes, str) else list(notes)
     if exact is False and doc.get("arch") not in (None, "x86_64"):
         notes.append(f"this is a {doc['arch']} machine: zones were laid out as an x86_64 kernel would")
+    emu = _field(doc, "numa_emulation", where, bool, False)
+    cpulists = None
+    if emu:  # numa=fake=: 'cpus' is each node's cpulist, a CPU may be in several
+        owner = cpu_to_node_of_cpulists(ids, cpus, where)
+        cpulists, cpus = cpus, [[c for c in cl if owner[c] == nid] for nid, cl in zip(ids, cpus)]
     t = _build(str(doc.get("name", pathlib.Path(str(where)).stem)), ids, cpus, distance,
+               cpulists=cpulists, kernel_distance=emu,
                present=present if exact else None, managed=managed if exact else None,
                totals=totals, movable=movable if any(movable) else None,
                starts=starts if any(x >= 0 for x in starts) else None, where=where,
@@ -209,7 +216,7 @@ def to_dict(t: Topology) -> dict:
         zones = {zn: {"present": int(t.present_pages[i, k]), "managed": int(t.managed_pages[i, k])}
                  for k, zn in enumerate(t.zone_types)
                  if t.present_pages[i, k] or t.managed_pages[i, k]}
-        node = {"id": nid, "cpus": format_cpulist(t.cpus_of(i)),
+        node = {"id": nid, "cpus": format_cpulist(t.cpumask_of(i)),
                 "mem_mib": round(int(t.present_pages[i].sum()) * t.page_size / _MIB, 3), "zones": zones}
         nodes.append(node)
     ids = t.node_ids
@@ -224,6 +231,8 @@ def to_dict(t: Topology) -> dict:
     doc.update({"source": t.source, "nodes_shift": t.nodes_shift, "page_size": t.page_size,
                 "zone_types": list(t.zone_types), "nodes": nodes, "distance": t.distance.tolist(),
                 "states": states, "notes": list(t.notes)})
+    if t.cpumask is not None:
+        doc["numa_emulation"] = True
     if meta:
         doc["meta"] = meta
     return doc

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import NumalabError
 from ..slit import default_distance as _default_distance
 from ..topology import X86_64_ZONES, Topology
-from .common import STATES, _build, _nodelist, format_cpulist, parse_cpulist, parse_cpumask
+from .common import STATES, _build, _nodelist, cpu_to_node_of_cpulists, format_cpulist, parse_cpulist, parse_cpumask
 
 __all__ = ["load_snapshot"]
 
@@ -237,8 +237,14 @@ def _from_tree(tree: _Tree, *, name, source, host=None) -> Topology:
         totals = kib * 1024 // page_size
         if not have_kib.any():
             notes.append("no proc/zoneinfo and no nodeN/meminfo: no memory known")
+    cpulists = None
+    if sum(len(c) for c in cpus) > len({c for cl in cpus for c in cl}):  # numa=fake=: shared CPUs
+        owner = cpu_to_node_of_cpulists(ids, cpus, where)
+        cpulists, cpus = cpus, [[c for c in cl if owner[c] == nid] for nid, cl in zip(ids, cpus)]
+        notes.append("CPUs listed under several nodes (NUMA emulation, numa=fake=): each node keeps its "
+                     "cpulist; cpu_to_node() is the lowest node listing the CPU")
     states = {k: [nid in st[k] for nid in ids] for k in ("has_cpu", "has_memory", "has_normal_memory") if k in st}
-    t = _build(name, ids, cpus, dist, present=present, managed=managed, totals=totals, where=where,
+    t = _build(name, ids, cpus, dist, cpulists=cpulists, kernel_distance=True, present=present, managed=managed, totals=totals, where=where,
                zone_types=zone_types,
                possible=[nid in st["possible"] for nid in ids] if "possible" in st else None,
                online=[nid in set(online_ids) for nid in ids], states=states or None,
