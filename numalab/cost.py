@@ -325,27 +325,33 @@ def cost(topo: Topology, cfg, cpusets, variants=None, *, kernel="current") -> Co
     tasks = cpusets.total_tasks
     saved = tasks * (cfg.nodemask_bytes + SEQCOUNT_BYTES)
     out = {}
+    z_in = mems.astype(np.int32) @ zones.astype(np.int32)       # entries of each hardwall FALLBACK list
+    cache = {}
     for d in designs:
-        starts = np.broadcast_to(possible, mems.shape) if d.nodes == "all" else (cpusets.cpu_nodes & possible)
-        n_starts = starts.sum(axis=1).astype(np.int64)
+        if d.nodes not in cache:
+            starts = np.broadcast_to(possible, mems.shape) if d.nodes == "all" else (cpusets.cpu_nodes & possible)
+            n_starts = starts.sum(axis=1).astype(np.int64)
+            own = (starts & mems).astype(np.int32) @ zones.astype(np.int32)   # allowed start nodes' zones
+            cache[d.nodes] = (starts, n_starts, own.astype(np.int64), {})
+        starts, n_starts, own, owners = cache[d.nodes]
         if d.size == "static":
-            fb = n_starts * (POINTER_BYTES + static)
-            nofb = n_starts * (POINTER_BYTES + static)
-            soft = n_starts * (POINTER_BYTES + static)
+            fb = nofb = soft = n_starts * (POINTER_BYTES + static)
         else:
-            z_in = (mems * zones[None, :]).sum(axis=1)         # entries of the hardwall FALLBACK list
             fb = n_starts * (POINTER_BYTES + ZONEREF_BYTES * (z_in + 1))
-            own = (starts & mems) * zones[None, :]              # start node's zones if it is allowed
-            nofb = n_starts * (POINTER_BYTES + ZONEREF_BYTES) + ZONEREF_BYTES * own.sum(axis=1)
+            nofb = n_starts * (POINTER_BYTES + ZONEREF_BYTES) + ZONEREF_BYTES * own
             soft = n_starts * (POINTER_BYTES + ZONEREF_BYTES * (all_zones + 1))
         per_set = HEADER_BYTES + fb + (nofb if d.nofallback == "cpuset" else 0) \
             + (soft if d.softwall == "first" else 0)
         if d.shared:
-            key = np.concatenate([mems, starts], axis=1)
-            packed = np.packbits(key, axis=1)
-            _, first = np.unique(packed, axis=0, return_index=True)
-            owner = np.zeros(K, bool)
-            owner[first] = True
+            if "owner" not in owners:
+                # equal lists <=> equal (task mems, start nodes): one row of bytes per cpuset
+                key = np.packbits(np.concatenate([mems, starts], axis=1), axis=1)
+                key = np.ascontiguousarray(key).view(np.dtype((np.void, key.shape[1]))).ravel()
+                _, first = np.unique(key, return_index=True)
+                owner = np.zeros(K, bool)
+                owner[first] = True
+                owners["owner"] = owner
+            owner = owners["owner"]
         else:
             owner = np.ones(K, bool)
         per = POINTER_BYTES + np.where(owner, per_set, 0)
