@@ -30,7 +30,8 @@ cpuset's list for the start node, filtered by the policy nodemask and the highes
 no per-zone cpuset check: fast path = the hardwall list; slow path = the hardwall list for
 ``__GFP_HARDWALL`` requests, the softwall list for other task requests, and the system
 zonelists where today's per-zone check lets everything through (interrupt, OOM victim and
-GFP_ATOMIC reserves, exiting tasks' softwall requests). The proposal would replace
+GFP_ATOMIC reserves, exiting tasks' softwall requests, and - with ``oom="system"`` - an OOM
+victim's fast path when its policy passes a nodemask). The proposal would replace
 ``__cpuset_zone_allowed``/``__cpuset_node_allowed`` and the mems_allowed substitution in
 ``prepare_alloc_pages``.
 
@@ -454,8 +455,9 @@ def walks_proposal(o, f, lists, S, cs, mode, P, L0, hz, hard, thisnode, atomic, 
     hw = np.where(thisnode, lists.hw_nofb[cs], lists.hw_fb[cs])
     sw = np.where(thisnode, lists.sw_nofb[cs], lists.sw_fb[cs])
     plain = ~enabled | irq
-    frow = np.where(plain, sysrow, hw)
-    fstart = np.where(plain, start, own)
+    fplain = plain | ((oom & use) if d.oom == "system" else False)
+    frow = np.where(fplain, sysrow, hw)
+    fstart = np.where(fplain, start, own)
     soft = ~np.asarray(hard)
     use_sys = plain | atomic | oom | (exiting & soft)
     srow = np.where(use_sys, sysrow, np.where(hard, hw, sw))

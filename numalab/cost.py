@@ -159,6 +159,10 @@ class Design:
         Memory only: lists sized like today's, or exactly (populated zones + terminator).
     shared : bool
         Memory only: cpusets with equal lists share them (refcounted cache).
+    oom : {"system", "cpuset"}
+        Fast path of an OOM victim whose policy passes a nodemask (BIND): the system zonelists,
+        as today's per-zone check lets OOM victims through for every node (row 3), or the
+        cpuset's hardwall list like every other task.
     """
 
     name: str
@@ -169,22 +173,23 @@ class Design:
     size: str = "static"
     shared: bool = False
     summary: str = ""
+    oom: str = "system"
 
     def __post_init__(self):
         for field, allowed in (("hardwall", ("filter", "rebuild")), ("softwall", ("first", "ancestor", "system")),
                                ("nofallback", ("cpuset", "node")), ("nodes", ("all", "start")),
-                               ("size", ("static", "exact"))):
+                               ("size", ("static", "exact")), ("oom", ("system", "cpuset"))):
             if getattr(self, field) not in allowed:
                 raise NumalabError(f"{field} must be one of {', '.join(allowed)}", input=getattr(self, field))
 
     @property
     def behaviour(self) -> tuple:
         """The fields that change which zones an allocation may take (not size/shared)."""
-        return (self.hardwall, self.softwall, self.nofallback, self.nodes)
+        return (self.hardwall, self.softwall, self.nofallback, self.nodes, self.oom)
 
     def spec(self) -> str:
         return (f"hardwall={self.hardwall},softwall={self.softwall},nofallback={self.nofallback},"
-                f"nodes={self.nodes},size={self.size},shared={'yes' if self.shared else 'no'}")
+                f"nodes={self.nodes},size={self.size},shared={'yes' if self.shared else 'no'},oom={self.oom}")
 
 
 _D = Design
@@ -206,6 +211,9 @@ DESIGNS = {d.name: d for d in (
        "shared-exact-ancestor with lists only for the start nodes a cpuset can use"),
     _D("node-nofallback", "filter", "ancestor", "node", "all", "exact", True,
        "shared-exact-ancestor with __GFP_THISNODE served from the node's own list (no cpuset list)"),
+    _D("oom-cpuset", "filter", "ancestor", "cpuset", "all", "static", False,
+       "static-ancestor, but OOM victims' BIND allocations use the cpuset's list in the fast path too",
+       "cpuset"),
 )}
 
 
@@ -213,7 +221,7 @@ def design(spec) -> Design:
     """A named design, or ``key=value,...`` over the :class:`Design` fields (others default).
 
     >>> design("hardwall=rebuild,softwall=first").behaviour
-    ('rebuild', 'first', 'cpuset', 'all')
+    ('rebuild', 'first', 'cpuset', 'all', 'system')
     """
     if isinstance(spec, Design):
         return spec
@@ -222,13 +230,13 @@ def design(spec) -> Design:
         return DESIGNS[s]
     if "=" not in s:
         raise NumalabError(f"unknown variant; named: {', '.join(DESIGNS)}; or key=value,... over "
-                           "hardwall, softwall, nofallback, nodes, size, shared", input=s)
+                           "hardwall, softwall, nofallback, nodes, size, shared, oom", input=s)
     kw = {}
     for part in s.split(","):
         if "=" not in part:
             raise NumalabError("expected key=value", input=part)
         k, v = (x.strip() for x in part.split("=", 1))
-        if k not in ("hardwall", "softwall", "nofallback", "nodes", "size", "shared"):
+        if k not in ("hardwall", "softwall", "nofallback", "nodes", "size", "shared", "oom"):
             raise NumalabError("unknown variant field", input=k)
         if k == "shared":
             if v not in ("yes", "no", "true", "false"):

@@ -13,8 +13,8 @@ from numalab.topology import Topology
 
 KERNELS = ("4.13", "5.15", "5.16", "6.1", "6.8", "6.12", "6.18")
 BEHAVIOURS = sorted({d.behaviour for d in DESIGNS.values()}
-                    | {("rebuild", "first", "node", "start"), ("rebuild", "system", "cpuset", "start"),
-                       ("filter", "first", "cpuset", "start")})
+                    | {("rebuild", "first", "node", "start", "system"), ("rebuild", "system", "cpuset", "start", "cpuset"),
+                       ("filter", "first", "cpuset", "start", "cpuset")})
 
 
 @st.composite
@@ -113,10 +113,10 @@ def test_today_matches_the_scalar_reference(b):
 def test_proposal_matches_the_scalar_reference(b, beh):
     t, cs, rows, kernel = b
     zl = zlm.build(t, kernel)
-    d = Design("t", *beh)
+    d = Design("t", *beh[:4], oom=beh[4])
     req = cd.requests(cs, rows)
     got = cd.proposal(zl, req, d)
-    dd = dict(zip(("hardwall", "softwall", "nofallback", "nodes"), beh))
+    dd = dict(zip(("hardwall", "softwall", "nofallback", "nodes", "oom"), beh))
     for i, r in enumerate(rows):
         fast, slow = ref.proposal(t, kernel, _ref_request(t, cs, r), dd)
         assert _pairs(zl, got.fast[i]) == fast, (i, r)

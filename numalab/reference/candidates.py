@@ -201,7 +201,7 @@ def rebuilt_order(topo, kernel, mems, local):
 
 
 def proposal(topo, kernel, r, d):
-    """``(fast, slow)`` of one request under design ``d`` (dict: hardwall, softwall, nofallback, nodes).
+    """``(fast, slow)`` of one request under design ``d`` (dict: hardwall, softwall, nofallback, nodes, oom).
 
     Extra request keys: ``ancestor_mems`` (task mems of the nearest hardwall ancestor, None for the
     root), ``cpu_nodes`` (the cpuset's CPU nodes), ``root`` (the task is in the root cpuset).
@@ -256,7 +256,8 @@ def proposal(topo, kernel, r, d):
         return own_list(r["mems"], s_own, False) + rest
 
     plain = not r["enabled"] or irq
-    fast = rzl.iterate(system if plain else hw, hz, nodemask)
+    victim_plain = oom and nodemask is not None and d.get("oom", "system") == "system"
+    fast = rzl.iterate(system if (plain or victim_plain) else hw, hz, nodemask)
     if not _first_zone(system, hz, nodemask):
         return fast, []
     if _insane(k, r, topo, system, hz, hard, irq):
