@@ -149,3 +149,36 @@ def test_cgroups_file(tmp_path):
     cgtree.write(wrong, [{"path": "/a", "mems": "1", "mems_effective": "0-1"}])
     with pytest.raises(NumalabError, match="disagrees"):
         cgsets.parse_spec(t, str(wrong))
+
+
+def test_snapshot_records_the_cgroup_tree(tmp_path, capsys):
+    from numalab import cgtree
+
+    root = tmp_path / "root"
+    nd = root / "sys/devices/system/node/node0"
+    nd.mkdir(parents=True)
+    (root / "sys/devices/system/node/possible").write_text("0\n")
+    (root / "sys/devices/system/node/online").write_text("0\n")
+    (root / "sys/devices/system/node/has_memory").write_text("0\n")
+    (root / "sys/devices/system/node/has_cpu").write_text("0\n")
+    (nd / "distance").write_text("10\n")
+    (nd / "cpulist").write_text("0-1\n")
+    (nd / "meminfo").write_text("Node 0 MemTotal:       1048576 kB\n")
+    cg = root / "sys/fs/cgroup"
+    (cg / "a").mkdir(parents=True)
+    (cg / "cpuset.mems.effective").write_text("0\n")
+    (cg / "cgroup.procs").write_text("1\n2\n")
+    (cg / "a" / "cpuset.mems").write_text("0\n")
+    (cg / "a" / "cpuset.mems.effective").write_text("0\n")
+    (cg / "a" / "cpuset.cpus.effective").write_text("1\n")
+    (cg / "a" / "cgroup.threads").write_text("7\n8\n9\n")
+    (cg / "a" / "secret").write_text("not copied\n")
+    out = tmp_path / "snap"
+    assert main(["snapshot", str(out), "--root", str(root)]) == 0
+    doc = cgtree.load(out)
+    assert [(r["path"], r["mems"], r["cpus_effective"], r["procs"], r["threads"]) for r in doc["cgroups"]] == \
+        [("/", None, None, 2, 0), ("/a", "0", "1", 0, 3)]
+    assert "not copied" not in (out / cgtree.FILE_NAME).read_text()
+    t = __import__("numalab.sources", fromlist=["load"]).load(str(out))
+    cs = cgsets.parse_spec(t, str(out))
+    assert cs.paths == ("/a",) and cs.total_tasks == 5 and cs.cpu_nodes.tolist() == [[True]]
