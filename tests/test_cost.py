@@ -182,3 +182,26 @@ def test_snapshot_records_the_cgroup_tree(tmp_path, capsys):
     t = __import__("numalab.sources", fromlist=["load"]).load(str(out))
     cs = cgsets.parse_spec(t, str(out))
     assert cs.paths == ("/a",) and cs.total_tasks == 5 and cs.cpu_nodes.tolist() == [[True]]
+
+
+@pytest.mark.parametrize("name", sorted(cost.DESIGNS))
+@pytest.mark.parametrize("shape", ["node", "socket", "random"])
+def test_engine_equals_the_scalar_reference(name, shape):
+    from numalab import sources
+    from numalab.reference import cost as rc
+
+    t = sources.load("xeon-max-2s-snc4-hbm-flat-16n")
+    cs = cgsets.generate(t, 37, shape, tasks=2)
+    d = cost.DESIGNS[name]
+    r = cost.cost(t, "x86_64-default", cs, [name])
+    ids = [int(x) for x in t.node_ids]
+    qual = (t.present_pages > 0) & t.online[:, None]
+    qual[:, t.zone_types.index("Device")] = False
+    zones = {ids[i]: int(qual[i].sum()) if t.has_memory[i] else 0 for i in range(len(ids))}
+    recs = [{"mems": {ids[j] for j in np.flatnonzero(cs.mems[k])},
+             "starts": {ids[j] for j in np.flatnonzero(cs.cpu_nodes[k])}} for k in range(len(cs))]
+    per, total = rc.cpuset_bytes(6, 4, zones, [ids[i] for i in range(len(ids)) if t.possible[i]], recs,
+                                 dict(softwall=d.softwall, nofallback=d.nofallback, nodes=d.nodes, size=d.size,
+                                      shared=d.shared))
+    assert r.variants[name].per_cpuset.tolist() == per and r.variants[name].total_bytes == total
+    assert r.today_bytes == rc.today_bytes(6, 4, [i for i in ids])
