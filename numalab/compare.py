@@ -379,16 +379,22 @@ def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx):
                 for tw, M, vw, eq, outd in ((tf, ft, vf, ~fd_set, fd_ord), (ts, st_, vs, ~sd_set, sd_ord)):
                     safe = tab.consistent[vw[0], vw[1]] & (vw[1] == tw[1]) & sys_tab.consistent[tw[0], tw[1]]
                     cand = eq & ~np.broadcast_to(safe, shape)
-                    if cand.any():
+                    nc = np.count_nonzero(cand)
+                    if nc > cand.size // 16:          # dense: compare every position at once
+                        m = np.asarray(M, np.int64)
+                        outd |= cand & ((sys_tab.pord[tw[0], tw[1]] ^ tab.pord[vw[0], vw[1]])
+                                        & sys_tab.pairs[m] != 0)
+                    elif nc:
                         idx = np.nonzero(cand)
                         outd[idx] = sys_tab.order_differs(tw, M, tab, vw, idx, shape)
                 dset = fd_set | sd_set
                 dany = dset | fd_ord | sd_ord
-                nset = int(dset.sum())
+                nset = np.count_nonzero(dset)
+                nany = np.count_nonzero(dany)
                 r["differ_set"] += nset
-                r["differ_order"] += int(dany.sum()) - nset
-                if dany.any():
-                    per = dany.sum(axis=2)                                   # (K, P)
+                r["differ_order"] += nany - nset
+                if nany:
+                    per = np.count_nonzero(dany, axis=2)                     # (K, P)
                     for m in range(3):
                         r["cells"][:, m, gi, xi] += per[:, pmode == m].sum(axis=1)
                     idx = np.nonzero(dany)
