@@ -11,7 +11,7 @@ non-empty set of memory nodes, each as a v2 child of the root and as a v1 ``mem_
 cpuset; or the cpusets given) x every policy (local; PREFERRED at each node; BIND on each
 non-empty set of nodes) x every start node x each gfp of ``gfps`` x each context. Above 8 nodes
 it is **sampled**: the same product over the given cpusets (default: node-, socket- and randomly
-aligned containers), PREFERRED at each node, BIND on each single node and 64 random masks,
+aligned containers, each as a v2 child and as a v1 hardwall cpuset), PREFERRED at each node, BIND on each single node and 64 random masks,
 from which ``sample`` requests are drawn uniformly with numpy's ``default_rng(seed)``.
 
 The exhaustive engine works on bitmasks (node masks as 16-bit integers; a walk's zones as the set
@@ -224,10 +224,12 @@ class CompareResult:
     cell_axes: dict
     designs: dict
 
+    notes: tuple = ()
+
     def to_dict(self) -> dict:
         return {"kernel": self.kernel, "topology": self.topology, "method": self.method,
                 "sampling": self.sampling, "variants": self.variants,
-                "designs": {k: v.spec() for k, v in self.designs.items()}}
+                "designs": {k: v.spec() for k, v in self.designs.items()}, "notes": list(self.notes)}
 
 
 def _attribute(thisnode, moved, ctx, fast_d, slow_set_d, slow_d, hard, d, pref_out, memless):
@@ -287,10 +289,16 @@ def compare(topo, kernel="current", variants=None, cpusets=None, *, gfps=cd.DEFA
         else:
             parts = [cgsets.generate(topo, int(topo.has_memory.sum()), "node"),
                      cgsets.generate(topo, 4, "socket"), cgsets.generate(topo, 16, "random", seed=seed)]
-            cpusets = cgsets.Cpusets(topo, tuple(f"{p}.{i}" for i, c in enumerate(parts) for p in c.paths),
-                                     *(np.concatenate([getattr(c, f) for c in parts]) for f in
-                                       ("mems", "hardwall_mems", "hardwall_index", "cpu_nodes", "tasks")),
-                                     source="node-, socket- and randomly aligned containers")
+            paths = [f"{p}.{i}" for i, c in enumerate(parts) for p in c.paths]
+            mems = np.concatenate([c.mems for c in parts])
+            M = len(paths)
+            cpusets = cgsets.Cpusets(
+                topo, tuple([f"/v2{p}" for p in paths] + [f"/v1-hardwall{p}" for p in paths]),
+                np.concatenate([mems, mems]), np.concatenate([np.ones_like(mems), mems]),
+                np.concatenate([np.full(M, -1), np.arange(M, 2 * M)]).astype(np.int64),
+                np.concatenate([np.concatenate([c.cpu_nodes for c in parts])] * 2), np.ones(2 * M, np.int64),
+                source="node-, socket- and randomly aligned containers, each as a v2 child of the root "
+                       "and as a v1 mem_hardwall cpuset")
     if exhaustive:
         pmode, pnodes = policies(topo)
     else:
@@ -326,8 +334,13 @@ def compare(topo, kernel="current", variants=None, cpusets=None, *, gfps=cd.DEFA
                        "differ_order": int(r["differ_order"]), "by_cause": by, "examples": ex}
         cells[d.name] = r["cells"]
     axes = {"cpuset": list(cpusets.paths), "mode": list(cd.MODES), "gfp": list(gfps), "context": list(contexts)}
+    notes = []
+    if k.version < (5, 10):
+        notes.append("allocator rules as in v5.10+: earlier releases also substituted the interrupted task's "
+                     "mems_allowed in interrupt context (restricted between v4.19 and v5.10), and v4.10-v4.12 set "
+                     "ALLOC_CPUSET on every fast-path allocation; the zonelists are this release's")
     return CompareResult(k.label, topo.name, method, sampling, int(counted), out, cells, axes,
-                         {d.name: d for d in designs})
+                         {d.name: d for d in designs}, tuple(notes))
 
 
 def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx):

@@ -54,6 +54,8 @@ def run(args) -> int:
         emit_json(doc)
         return 0
     print(f"# {topo.name}: kernel {res.kernel}, {res.method}: {res.sampling}")
+    for note in res.notes:
+        print(f"# note: {note}")
     for name, v in doc["variants"].items():
         print(f"\n{name} ({doc['designs'][name]})")
         print(f"  {v['requests']:,} requests: {v['differ_set']:,} differ in the set of zones, "
