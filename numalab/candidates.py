@@ -15,9 +15,13 @@ on two paths (mm/page_alloc.c, v6.x, reference section 6):
   ``ALLOC_CPUSET``, so a softwall request (GFP_KERNEL) may use the nearest hardwall ancestor's
   mems (row 6) and an exiting task any node (row 5); non-blocking ``__GFP_HIGH`` (GFP_ATOMIC)
   clears ALLOC_CPUSET and OOM victims get ALLOC_OOM reserves - both drop the nodemask, so any
-  zone of the zonelist; no zone for the nodemask at all, or (v5.16+, ``cpusets_insane_config``) a
+  zone of the zonelist; no zone for the nodemask in the start node's zonelist at all (e.g.
+  ``__GFP_THISNODE`` on a memoryless node), or (v5.16+, ``cpusets_insane_config``) a
   hardwall request whose cpuset has no zone at or below the request's highest zone, ends in
   ``nopage`` (the slow path takes nothing).
+
+Not modelled: MPOL_PREFERRED_MANY (two allocation passes), THP's ``__GFP_THISNODE`` first try,
+and the interrupt-context rules of releases before v5.10 (see :mod:`numalab.compare` notes).
 
 Policies enter through ``policy_nodemask``/``policy_node`` (mm/mempolicy.c): PREFERRED starts
 at its node's zonelist; BIND passes its nodes only if the request's highest zone is at least
@@ -27,7 +31,8 @@ cpuset alone; ``__GFP_THISNODE`` and interrupt allocations use the default polic
 
 Under a per-cpuset zonelist design (:class:`numalab.cost.Design`) the candidates are the
 cpuset's list for the start node, filtered by the policy nodemask and the highest zone, with
-no per-zone cpuset check: fast path = the hardwall list; slow path = the hardwall list for
+no per-zone cpuset check (the ``nopage`` check stays on the start node's system zonelist):
+fast path = the hardwall list; slow path = the hardwall list for
 ``__GFP_HARDWALL`` requests, the softwall list for other task requests, and the system
 zonelists where today's per-zone check lets everything through (interrupt, OOM victim and
 GFP_ATOMIC reserves, exiting tasks' softwall requests, and - with ``oom="system"`` - an OOM
@@ -436,7 +441,7 @@ def walks_today(o, f, S, H, mode, P, L0, hz, hard, thisnode, atomic, ctx, enable
     allowed = o.where(~enabled | irq, f.ALL, allowed)
     smask = o.where(atomic | oom, f.ALL, NM & allowed)
     reach = _reach(o, f, hz, thisnode, start)
-    no_zone = use & ~o.any(NM & reach)
+    no_zone = ~o.any(NM & reach)                     # first_zones_zonelist() finds nothing: nopage
     insane = f.insane & enabled & hard & ~irq & ~o.any(S & ~f.movable_only) & ~o.any(S & reach)
     active = ~(no_zone | insane)
     one = np.ones_like(active)
@@ -464,7 +469,7 @@ def walks_proposal(o, f, lists, S, cs, mode, P, L0, hz, hard, thisnode, atomic, 
     sstart = np.where(use_sys, start, own)
     smask = o.where(atomic | oom, f.ALL, NM)
     reach = _reach(o, f, hz, thisnode, start)
-    no_zone = use & ~o.any(NM & reach)
+    no_zone = ~o.any(NM & reach)                     # first_zones_zonelist() finds nothing: nopage
     insane = f.insane & enabled & hard & ~irq & ~o.any(S & ~f.movable_only) & ~o.any(S & reach)
     active = ~(no_zone | insane)
     one = np.ones_like(active)

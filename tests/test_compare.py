@@ -178,3 +178,20 @@ def test_cli_with_a_cgroups_file(tmp_path, capsys):
     assert doc["variants"]["static-system"]["differ_set"] == 0
     assert main(["compare", "two-node", "--context", "softirq"]) == 2
     assert "context must be" in capsys.readouterr().err
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from tests.test_candidates import machines, BEHAVIOURS, KERNELS  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None)
+@given(machines(), st.sampled_from(BEHAVIOURS), st.sampled_from(KERNELS))
+def test_bit_engine_equals_the_reference_on_random_machines_and_cpusets(m, beh, kernel):
+    t, cs = m
+    if t.n_nodes > 4:
+        return                                  # keep the brute force short
+    d = Design("h", *beh[:4], oom=beh[4])
+    got = compare.compare(t, kernel, [d], cs).variants["h"]
+    assert (got["requests"], got["differ_set"], got["differ_order"]) == _reference_counts(t, kernel, d, cs)
+    assert "other" not in got["by_cause"]
