@@ -1,4 +1,4 @@
-"""Record and read the shape of a machine's cgroup v2 cpuset tree (for ``numalab snapshot``).
+"""Record and read the shape of a machine's cpuset cgroup tree, v2 or v1 (for ``numalab snapshot``).
 
 A production host's cgroup tree is what the per-cpuset zonelist proposal would pay for: one set
 of lists per cpuset. :func:`record` walks ``ROOT/sys/fs/cgroup`` and keeps, per cgroup that has
@@ -31,7 +31,7 @@ import re
 from ._io import atomic_write
 from .errors import NumalabError
 
-__all__ = ["FORMAT", "FILE_NAME", "MAX_CGROUPS", "record", "write", "load", "validate"]
+__all__ = ["FORMAT", "FILE_NAME", "MAX_CGROUPS", "hierarchy", "record", "write", "load", "validate"]
 
 FORMAT = "numalab-cgroups/1"
 #: Name of the record inside a snapshot directory or tarball.
@@ -72,46 +72,70 @@ def _count_lines(path: pathlib.Path) -> int:
         return 0
 
 
+def _flag(d: pathlib.Path, name: str) -> bool:
+    return _read_small(d / name) == "1"
+
+
+def hierarchy(root="/") -> tuple:
+    """``("v2", base)`` for a unified cgroup tree, ``("v1", base/cpuset)`` for a legacy cpuset
+    hierarchy, where base is ``ROOT/sys/fs/cgroup``."""
+    base = pathlib.Path(root) / "sys" / "fs" / "cgroup"
+    if not base.is_dir():
+        raise NumalabError("no cgroup tree here (missing sys/fs/cgroup)", input=str(base))
+    v1 = base / "cpuset"
+    if not (base / "cgroup.controllers").is_file() and not v1.is_symlink() and (v1 / "cpuset.mems").is_file():
+        return "v1", v1
+    return "v2", base
+
+
 def record(root="/") -> list:
     """One dict per cgroup with cpuset files under ``ROOT/sys/fs/cgroup`` (parents first).
 
     Keys: ``path`` (``"/"`` for the root), ``mems``, ``mems_effective``, ``cpus_effective``
-    (kernel list strings, None when the file is absent; the root has no ``cpuset.mems``),
-    ``procs`` and ``threads`` (counts). Symbolic links are not followed.
+    (kernel list strings, None when the file is absent; the root's ``mems`` is not kept),
+    ``procs`` and ``threads`` (counts), and on a cgroup v1 cpuset hierarchy
+    (``ROOT/sys/fs/cgroup/cpuset``) ``mem_hardwall``/``mem_exclusive``. Use :func:`hierarchy`
+    to know which. Symbolic links are not followed.
 
     Raises
     ------
     NumalabError
-        No cgroup v2 tree at ``ROOT``, or more than :data:`MAX_CGROUPS` cgroups.
+        No cgroup tree at ``ROOT``, or more than :data:`MAX_CGROUPS` cgroups.
     """
-    base = pathlib.Path(root) / "sys" / "fs" / "cgroup"
-    if not base.is_dir():
-        raise NumalabError("no cgroup v2 tree here (missing sys/fs/cgroup)", input=str(base))
+    kind, base = hierarchy(root)
+    eff_mems, eff_cpus, threads = (("cpuset.mems.effective", "cpuset.cpus.effective", "cgroup.threads")
+                                   if kind == "v2" else
+                                   ("cpuset.effective_mems", "cpuset.effective_cpus", "tasks"))
     out = []
     for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
         dirnames.sort()
         d = pathlib.Path(dirpath)
         rel = "/" + d.relative_to(base).as_posix().strip(".").strip("/")
         rel = "/" if rel == "/" else rel.rstrip("/")
-        has_cpuset = rel == "/" or "cpuset.mems" in filenames or "cpuset.mems.effective" in filenames
+        has_cpuset = rel == "/" or "cpuset.mems" in filenames or eff_mems in filenames
         if not has_cpuset:
             continue
         if len(out) >= MAX_CGROUPS:
             raise NumalabError(f"more than {MAX_CGROUPS} cgroups; refusing to record", input=str(base))
         rec = {"path": rel,
                "mems": _read_small(d / "cpuset.mems") if rel != "/" else None,
-               "mems_effective": _read_small(d / "cpuset.mems.effective"),
-               "cpus_effective": _read_small(d / "cpuset.cpus.effective"),
+               "mems_effective": _read_small(d / eff_mems),
+               "cpus_effective": _read_small(d / eff_cpus),
                "procs": _count_lines(d / "cgroup.procs"),
-               "threads": _count_lines(d / "cgroup.threads")}
+               "threads": _count_lines(d / threads)}
+        if kind == "v1" and rel != "/":
+            rec["mem_hardwall"] = _flag(d, "cpuset.mem_hardwall")
+            rec["mem_exclusive"] = _flag(d, "cpuset.mem_exclusive")
         out.append(rec)
     out.sort(key=lambda r: (0 if r["path"] == "/" else r["path"].count("/"), r["path"]))
     return validate(out, where=str(base))
 
 
-def write(path, records) -> pathlib.Path:
+def write(path, records, hierarchy="v2") -> pathlib.Path:
     """Write records as ``numalab-cgroups/1`` JSON, atomically."""
-    doc = {"format": FORMAT, "hierarchy": "v2", "cgroups": validate(records, where=str(path))}
+    if hierarchy not in ("v1", "v2"):
+        raise NumalabError("hierarchy must be v1 or v2", input=hierarchy)
+    doc = {"format": FORMAT, "hierarchy": hierarchy, "cgroups": validate(records, where=str(path))}
     return atomic_write(path, json.dumps(doc, indent=1) + "\n")
 
 

@@ -205,3 +205,35 @@ def test_engine_equals_the_scalar_reference(name, shape):
                                       shared=d.shared))
     assert r.variants[name].per_cpuset.tolist() == per and r.variants[name].total_bytes == total
     assert r.today_bytes == rc.today_bytes(6, 4, [i for i in ids])
+
+
+def test_v1_cpuset_hierarchy_is_recorded_with_its_flags(tmp_path):
+    from numalab import cgtree
+
+    base = tmp_path / "sys/fs/cgroup/cpuset"
+    (base / "job" / "inner").mkdir(parents=True)
+    (base / "cpuset.mems").write_text("0-3\n")
+    (base / "cpuset.effective_mems").write_text("0-3\n")
+    (base / "tasks").write_text("1\n2\n3\n")
+    for d, mems, hard in ((base / "job", "2-3", "1"), (base / "job" / "inner", "3", "0")):
+        (d / "cpuset.mems").write_text(mems + "\n")
+        (d / "cpuset.effective_mems").write_text(mems + "\n")
+        (d / "cpuset.mem_hardwall").write_text(hard + "\n")
+        (d / "cpuset.mem_exclusive").write_text("0\n")
+        (d / "tasks").write_text("9\n")
+    assert cgtree.hierarchy(tmp_path)[0] == "v1"
+    recs = cgtree.record(tmp_path)
+    assert [(r["path"], r["mems"], r["mem_hardwall"], r["threads"]) for r in recs] == \
+        [("/", None, False, 3), ("/job", "2-3", True, 1), ("/job/inner", "3", False, 1)]
+    out = tmp_path / "cg.json"
+    cgtree.write(out, recs, "v1")
+    t = worked_examples()["A-flat4"]
+    cs = cgsets.parse_spec(t, str(out))
+    # /job/inner's nearest hardwall ancestor is /job: its softwall escape is /job's mems
+    assert cs.hardwall_index.tolist() == [0, 0]
+    assert cs.hardwall_mems.astype(int).tolist() == [[0, 0, 1, 1], [0, 0, 1, 1]]
+    from numalab import compare
+
+    r = compare.compare(t, "6.12", ["static-system", "static-ancestor"], cs)
+    assert r.variants["static-system"]["by_cause"].get("softwall GFP_KERNEL escape", 0) > 0
+    assert r.variants["static-ancestor"]["differ_set"] == r.variants["static-ancestor"]["differ_order"] == 0

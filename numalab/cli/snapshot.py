@@ -4,7 +4,7 @@ OUT is a new directory, or a file ending in ``.tar.gz`` (or ``.tar``, ``.tar.bz2
 ``sys/devices/system/node/{possible,online,has_cpu,has_memory,has_normal_memory}``,
 ``nodeN/{distance,cpulist,meminfo}``, ``proc/zoneinfo`` and ``numalab-snapshot.json`` (kernel
 release, NODES_SHIFT, page size); ``numalab topology OUT`` reads it back as the same machine.
-With a cgroup v2 tree at ROOT/sys/fs/cgroup it also records every cgroup's ``cpuset.mems``,
+With a cgroup tree at ROOT/sys/fs/cgroup (v2, or a v1 cpuset hierarchy) it also records every cgroup's ``cpuset.mems``,
 ``cpuset.mems.effective``, ``cpuset.cpus.effective`` and task counts (no process ids) as
 ``cgroups.json`` (inside OUT, or beside a tarball as OUT.cgroups.json) for ``numalab cost`` and
 ``numalab compare --cpusets``.
@@ -50,10 +50,11 @@ def _record_cgroups(path, root):
     from ..errors import NumalabError
 
     try:
+        kind, _ = cgtree.hierarchy(root)
         records = cgtree.record(root)
     except NumalabError:
         return None
     path = pathlib.Path(path)
     out = path / cgtree.FILE_NAME if path.is_dir() else path.with_name(path.name + "." + cgtree.FILE_NAME)
-    cgtree.write(out, records)
+    cgtree.write(out, records, kind)
     return {"path": str(out), "count": len(records)}
