@@ -303,9 +303,13 @@ def proposal_lists(zl, cpusets, design) -> Lists:
     t = zl.topology
     n, Z = t.n_nodes, zl.nr_zones
     W = n * Z
-    fb, nofb = _sys_rows(zl)
     S = np.asarray(cpusets.mems, bool)
     K = S.shape[0]
+    need = (2 + 3 * K) * n * W * 4 * 3                           # the table and its temporaries
+    if need > 1 << 30:
+        raise NumalabError(f"{K} cpusets x {n} nodes need about {need >> 20} MiB of lists; "
+                           "compare fewer cpusets at a time", input=f"{K} cpusets")
+    fb, nofb = _sys_rows(zl)
     Zc = np.maximum(fb, 0) // Z
     if d.hardwall == "filter":
         hw = _compact(np.broadcast_to(fb, (K, n, W)), (fb >= 0)[None] & np.take_along_axis(

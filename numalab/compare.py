@@ -343,73 +343,75 @@ def compare(topo, kernel="current", variants=None, cpusets=None, *, gfps=cd.DEFA
                          {d.name: d for d in designs}, tuple(notes))
 
 
-def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx):
+def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx, block=1_500_000):
+    """Every request, on bitmasks: cpusets in blocks of about ``block`` (cpuset, policy, start) rows,
+    and for each block every (gfp, context); each distinct design behaviour is computed once."""
     t = zl.topology
     n = t.n_nodes
     o = _BitOps(n)
     f = cd._facts(zl, o)
     K, P = len(cs), len(pmode)
     G, X = len(props), len(ctx_idx)
-    S = o.mask(cs.mems)[:, None, None]
-    H = o.mask(cs.hardwall_mems)[:, None, None]
-    c = np.arange(K)[:, None, None]
+    S_all = o.mask(cs.mems)
+    H_all = o.mask(cs.hardwall_mems)
     mode = pmode[None, :, None]
     Pm = o.mask(pnodes)[None, :, None]
     L0 = np.arange(n)[None, None, :]
-    shape = (K, P, n)
     sys_tab = _BitTables(cd.system_lists(zl), o)
     tabs = {b: _BitTables(lists_by[b], o) for b in lists_by}
     substs = {b: _subst_bits(lists_by[b], zl, o) for b in lists_by if b[3] == "start"}
     mem = np.asarray(t.has_memory, bool)
-    res = {d.name: {"differ_set": 0, "differ_order": 0, "by_cause": np.zeros(len(CAUSES), np.int64),
-                    "cells": np.zeros((K, 3, G, X), np.int64), "examples": [[] for _ in CAUSES]} for d in designs}
-    mode_idx = np.broadcast_to(mode, shape)
+    first = {}
+    for d in designs:                                   # one computation per distinct behaviour
+        first.setdefault(d.behaviour, d)
+    res = {b: {"differ_set": 0, "differ_order": 0, "by_cause": np.zeros(len(CAUSES), np.int64),
+               "cells": np.zeros((K, 3, G, X), np.int64), "examples": [[] for _ in CAUSES]} for b in first}
     enabled = np.bool_(True)
-    for gi, (hz, hard, thisnode, atomic) in enumerate(props):
-        for xi, ctx in enumerate(ctx_idx):
-            args = dict(mode=mode, P=Pm, L0=L0, hz=hz, hard=np.bool_(hard), thisnode=np.bool_(thisnode),
-                        atomic=np.bool_(atomic), ctx=np.int64(ctx), enabled=enabled)
-            tf, ts = cd.walks_today(o, f, S, H, **args)
-            ft, st_ = sys_tab.node_set(tf, hz), sys_tab.node_set(ts, hz)
-            start = np.broadcast_to(tf[1], shape)
-            done = {}
-            for d in designs:
-                b = d.behaviour
-                r = res[d.name]
-                if b in done:                         # same behaviour as a design already compared
-                    src = done[b]
-                    for key in ("differ_set", "differ_order", "by_cause", "cells"):
-                        r[key] = r[key] + (src[key] if key != "cells" else 0)
-                    continue
-                before = {key: (r[key].copy() if hasattr(r[key], "copy") else r[key])
-                          for key in ("differ_set", "differ_order", "by_cause")}
-                vf, vs, own = cd.walks_proposal(o, f, lists_by[b], S, c, subst=substs.get(b), **args)
-                tab = tabs[b]
-                fd_set = np.broadcast_to(ft != tab.node_set(vf, hz), shape)
-                sd_set = np.broadcast_to(st_ != tab.node_set(vs, hz), shape)
-                fd_ord = np.zeros(shape, bool)
-                sd_ord = np.zeros(shape, bool)
-                for tw, M, vw, eq, outd in ((tf, ft, vf, ~fd_set, fd_ord), (ts, st_, vs, ~sd_set, sd_ord)):
-                    safe = tab.consistent[vw[0], vw[1]] & (vw[1] == tw[1]) & sys_tab.consistent[tw[0], tw[1]]
-                    cand = eq & ~np.broadcast_to(safe, shape)
-                    nc = np.count_nonzero(cand)
-                    if nc > cand.size // 16:          # dense: compare every position at once
-                        m = np.asarray(M, np.int64)
-                        outd |= cand & ((sys_tab.pord[tw[0], tw[1]] ^ tab.pord[vw[0], vw[1]])
-                                        & sys_tab.pairs[m] != 0)
-                    elif nc:
-                        idx = np.nonzero(cand)
-                        outd[idx] = sys_tab.order_differs(tw, M, tab, vw, idx, shape)
-                dset = fd_set | sd_set
-                dany = dset | fd_ord | sd_ord
-                nset = np.count_nonzero(dset)
-                nany = np.count_nonzero(dany)
-                r["differ_set"] += nset
-                r["differ_order"] += nany - nset
-                if nany:
-                    per = np.count_nonzero(dany, axis=2)                     # (K, P)
+    kb = max(1, int(block) // (P * n))
+    for k0 in range(0, K, kb):
+        k1 = min(K, k0 + kb)
+        S = S_all[k0:k1, None, None]
+        H = H_all[k0:k1, None, None]
+        c = np.arange(k0, k1)[:, None, None]
+        shape = (k1 - k0, P, n)
+        for gi, (hz, hard, thisnode, atomic) in enumerate(props):
+            for xi, ctx in enumerate(ctx_idx):
+                args = dict(mode=mode, P=Pm, L0=L0, hz=hz, hard=np.bool_(hard), thisnode=np.bool_(thisnode),
+                            atomic=np.bool_(atomic), ctx=np.int64(ctx), enabled=enabled)
+                tf, ts = cd.walks_today(o, f, S, H, **args)
+                ft, st_ = sys_tab.node_set(tf, hz), sys_tab.node_set(ts, hz)
+                start = np.broadcast_to(tf[1], shape)
+                for b, d in first.items():
+                    r = res[b]
+                    vf, vs, own = cd.walks_proposal(o, f, lists_by[b], S, c, subst=substs.get(b), **args)
+                    tab = tabs[b]
+                    fd_set = np.broadcast_to(ft != tab.node_set(vf, hz), shape)
+                    sd_set = np.broadcast_to(st_ != tab.node_set(vs, hz), shape)
+                    fd_ord = np.zeros(shape, bool)
+                    sd_ord = np.zeros(shape, bool)
+                    for tw, M, vw, eq, outd in ((tf, ft, vf, ~fd_set, fd_ord), (ts, st_, vs, ~sd_set, sd_ord)):
+                        # rows that keep the system order of the same start node cannot differ in order
+                        safe = tab.consistent[vw[0], vw[1]] & (vw[1] == tw[1]) & sys_tab.consistent[tw[0], tw[1]]
+                        cand = eq & ~np.broadcast_to(safe, shape)
+                        nc = np.count_nonzero(cand)
+                        if nc > cand.size // 16:          # dense: compare every position at once
+                            m = np.asarray(M, np.int64)
+                            outd |= cand & ((sys_tab.pord[tw[0], tw[1]] ^ tab.pord[vw[0], vw[1]])
+                                            & sys_tab.pairs[m] != 0)
+                        elif nc:
+                            idx = np.nonzero(cand)
+                            outd[idx] = sys_tab.order_differs(tw, M, tab, vw, idx, shape)
+                    dset = fd_set | sd_set
+                    dany = dset | fd_ord | sd_ord
+                    nset = np.count_nonzero(dset)
+                    nany = np.count_nonzero(dany)
+                    r["differ_set"] += nset
+                    r["differ_order"] += nany - nset
+                    if not nany:
+                        continue
+                    per = np.count_nonzero(dany, axis=2)                     # (block, P)
                     for m in range(3):
-                        r["cells"][:, m, gi, xi] += per[:, pmode == m].sum(axis=1)
+                        r["cells"][k0:k1, m, gi, xi] += per[:, pmode == m].sum(axis=1)
                     idx = np.nonzero(dany)
                     ks, ps, ls = idx
                     st_nodes = start[idx]
@@ -418,19 +420,17 @@ def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx):
                     ssi = sd_set[idx]
                     dsi = dset[idx]
                     moved = np.broadcast_to(own, shape)[idx] != st_nodes
-                    pref_out = (pmode[ps] == 1) & ~cs.mems[ks, st_nodes]
+                    pref_out = (pmode[ps] == 1) & ~cs.mems[k0 + ks, st_nodes]
                     cause = _attribute(thisnode, moved, ctx, fdi, ssi, sdi, hard, d, pref_out, ~mem[st_nodes])
                     r["by_cause"] += np.bincount(cause, minlength=len(CAUSES))
                     for ci in np.unique(cause).tolist():
                         have = r["examples"][ci]
                         if len(have) < 8:
                             sel = np.flatnonzero(cause == ci)[: 8 - len(have)]
-                            have += [(int(ks[j]), int(ps[j]), int(ls[j]), gi, xi, bool(dsi[j])) for j in sel]
-                done[b] = {"differ_set": r["differ_set"] - before["differ_set"],
-                           "differ_order": r["differ_order"] - before["differ_order"],
-                           "by_cause": r["by_cause"] - before["by_cause"], "cells": 0}
-    res["_counted"] = K * P * n * G * X
-    return res
+                            have += [(k0 + int(ks[j]), int(ps[j]), int(ls[j]), gi, xi, bool(dsi[j])) for j in sel]
+    out = {d.name: res[d.behaviour] for d in designs}
+    out["_counted"] = K * P * n * G * X
+    return out
 
 
 def _sampled(zl, cs, designs, lists_by, pmode, pnodes, gfps, ctx_idx, B, seed):

@@ -195,3 +195,21 @@ def test_bit_engine_equals_the_reference_on_random_machines_and_cpusets(m, beh, 
     got = compare.compare(t, kernel, [d], cs).variants["h"]
     assert (got["requests"], got["differ_set"], got["differ_order"]) == _reference_counts(t, kernel, d, cs)
     assert "other" not in got["by_cause"]
+
+
+def test_designs_with_the_same_behaviour_get_the_same_answer():
+    t = zlm.worked_examples()["B-2x2-subnuma"]
+    r = compare.compare(t, "6.12", ["oom-cpuset", "hardwall=filter,softwall=ancestor,oom=cpuset,size=exact,shared=yes"])
+    a, b = r.variants.values()
+    assert a == b and a["differ_set"] > 0
+    assert np.array_equal(*r.cells.values())
+
+
+def test_too_many_lists_is_refused():
+    from numalab.errors import NumalabError
+
+    t = Topology(name="n64", node_ids=np.arange(64), distance=np.where(np.eye(64, dtype=bool), 10, 20),
+                 cpu_ids=np.arange(64), cpu_node=np.arange(64), present_pages=np.tile([0, 0, 100, 0, 0], (64, 1)),
+                 managed_pages=np.tile([0, 0, 100, 0, 0], (64, 1)))
+    with pytest.raises(NumalabError, match="compare fewer cpusets"):
+        cd.proposal_lists(zlm.build(t, "6.12"), cgsets.generate(t, 20_000, "random"), DESIGNS["static-first"])
