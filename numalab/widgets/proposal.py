@@ -24,7 +24,7 @@ from ..kernel import NAMED_VERSIONS
 __all__ = ["NAME", "summary", "panel"]
 
 NAME = "proposal"
-_SAMPLE = 20_000
+_SAMPLE = 5_000
 
 
 def _busy(flag: bool):
