@@ -24,8 +24,9 @@ report: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest tests --doctest-modules numalab --nbval-lax notebooks
 
+# as root (a container, a fresh VM) Jupyter refuses to start without --allow-root: pass it then
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $$(test "$$(id -u)" -eq 0 && echo --allow-root)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

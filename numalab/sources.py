@@ -50,6 +50,7 @@ import numpy as np
 
 from .slit import as_table as _slit_table, check as _slit_check, default_distance as _default_distance
 from ._io import atomic_write, jsonable
+from ._data import topologies_dir
 from .errors import NumalabError
 from .nodemask import format_list, from_nodes
 from .topology import X86_64_ZONES, Topology
@@ -63,10 +64,8 @@ __all__ = [
     "DMA_PAGES_PC", "STATES",
 ]
 
-#: ``data/topologies`` beside the package (the repository layout) or inside it (an installed copy).
-DATA_DIR = next((p for p in (pathlib.Path(__file__).resolve().parent.parent / "data" / "topologies",
-                             pathlib.Path(__file__).resolve().parent / "data" / "topologies")
-                 if p.is_dir()), pathlib.Path(__file__).resolve().parent.parent / "data" / "topologies")
+#: The bundled presets: ``data/topologies`` of the repository, or its copy in an installed wheel.
+DATA_DIR = topologies_dir()
 #: The ``format`` field of the JSON documents this module writes.
 FORMAT = "numalab-topology/1"
 #: Present pages of ZONE_DMA on a PC: pfn 1..4095 minus the legacy hole 640 KiB..1 MiB (97 pages).
