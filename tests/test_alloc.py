@@ -99,14 +99,40 @@ def test_place_matches_reference(mode, flags, user, allowed, cpu, off, cxl4):
     assert got[0].tolist() == want
 
 
+def ids(m):
+    return np.flatnonzero(m).tolist()
+
+
 def test_scenario_scopes(cxl4):
     t, zl = cxl4
     kw = dict(mems="0-3", then_mems=["0-1"], mode="bind", flags=["static"], nodes="3", pages=2, zonelists=zl)
     task = alloc.run_scenario(t, "6.1", scope="task", **kw)
     shm = alloc.run_scenario(t, "6.1", scope="shm", **kw)
     # the shared policy is never rebound: BIND {3} misses 0-1, so it is ignored (cpuset only)
-    assert task["steps"][1]["nodes"] == "0-1" and shm["steps"][1]["nodes"] == "3"
-    assert shm["steps"][1]["placement"] == [0, 0] and shm["steps"][1]["old_pages"] == [[1, 1]]
+    assert ids(task.steps[1].nodes) == [0, 1] and ids(shm.steps[1].nodes) == [3]
+    assert shm.steps[1].placement.tolist() == [0, 0]
+    assert [o.tolist() for o in shm.steps[1].old_pages] == [[1, 1]]
     old = alloc.run_scenario(t, "4.10", scope="task", mems="0-1", then_mems=["2-3"], mode="bind", nodes="0",
                              pages=1)
-    assert old["steps"][1]["transient_nodes"] == "0,2" and old["steps"][1]["nodes"] == "2"
+    assert ids(old.steps[1].transient_nodes) == [0, 2] and ids(old.steps[1].nodes) == [2]
+    assert task.steps[0].transient_nodes is None
+
+
+def test_scenario_is_arrays_and_numbers(cxl4):
+    t, zl = cxl4
+    r = alloc.run_scenario(t, "6.1", mems="0-3", then_mems=["0-1"], mode="interleave", nodes="0-3", pages=4,
+                           zonelists=zl)
+    assert (r.error, r.kernel, r.topology, r.scope, r.cpu_node) == (None, "6.1", t.name, "task", 0)
+    assert r.mode == mp.MODES["INTERLEAVE"] and r.flags == 0
+    s0, s1 = r.steps
+    assert s0.mems.dtype == bool and s0.mems.shape == (t.max_numnodes,) and ids(s0.mems) == [0, 1, 2, 3]
+    assert ids(s1.mems) == [0, 1] and ids(s1.effective) == [0, 1] and ids(s1.mems_allowed) == [0, 1]
+    # interleave over 0-3 from page offset 0; step 1 is a fresh mapping just below (offset -4)
+    assert s0.placement.tolist() == [0, 1, 2, 3]
+    assert s0.reported_mode == mp.MODES["INTERLEAVE"] and ids(s0.reported_nodes) == [0, 1, 2, 3]
+    # rebound onto 0-1 (nodes_remap of 0-3 onto 0-1): offsets -4..-1 -> nodes 0 1 0 1
+    assert ids(s1.nodes) == [0, 1] and s1.placement.tolist() == [0, 1, 0, 1]
+    # migration: node_remap(0-3 -> 0-1) moves 2 -> 0 and 3 -> 1
+    assert [o.tolist() for o in s1.old_pages] == [[0, 1, 0, 1]]
+    assert not s0.placement.flags.writeable and not s1.nodes.flags.writeable
+    assert alloc.run_scenario(t, "6.1", mode="bind", nodes="3", pages=1).steps[0].mems is None

@@ -30,7 +30,7 @@ import sys
 
 from ..errors import NumalabError
 
-__all__ = ["register", "run", "run_query", "run_batch"]
+__all__ = ["register", "run", "run_query", "run_batch", "document"]
 
 _KEYS = {"topology", "kernel", "mems", "then_mems", "mode", "flags", "nodes", "scope", "cpu_node", "pages"}
 
@@ -90,7 +90,7 @@ def _flags_list(value, where="flags"):
 
 
 def run_query(q: dict, *, topo_cache=None, zl_cache=None) -> dict:
-    """Run one query (keys as in the batch format) and return the result document."""
+    """Run one query (keys as in the batch format) and return the result document (:func:`document`)."""
     from ..alloc import run_scenario
 
     topo_cache = {} if topo_cache is None else topo_cache
@@ -122,9 +122,35 @@ def run_query(q: dict, *, topo_cache=None, zl_cache=None) -> dict:
     if cpu is not None and (not isinstance(cpu, int) or isinstance(cpu, bool)):
         raise NumalabError("'cpu_node' must be an integer", input=str(cpu))
     mems = q.get("mems")
-    return run_scenario(topo, kernel, mems=None if mems is None else str(mems),
-                        then_mems=[str(m) for m in then], mode=q["mode"], flags=_flags_list(q.get("flags")),
-                        nodes=nodes, scope=q.get("scope") or "task", cpu_node=cpu, pages=pages, zonelists=zl)
+    return document(run_scenario(topo, kernel, mems=None if mems is None else str(mems),
+                                 then_mems=[str(m) for m in then], mode=q["mode"],
+                                 flags=_flags_list(q.get("flags")), nodes=nodes, scope=q.get("scope") or "task",
+                                 cpu_node=cpu, pages=pages, zonelists=zl))
+
+
+def _mode_name(value: int) -> str:
+    from .. import mempolicy as mp
+    return mp.MODE_NAMES.get(int(value), f"MODE_{int(value)}")
+
+
+def document(sc) -> dict:
+    """The JSON document of a :class:`numalab.alloc.Scenario` (node sets as kernel list strings,
+    modes and flags by name): what ``numalab policy --json`` prints, key order included."""
+    from .. import mempolicy as mp
+    from ..cpuset import format_nodes
+
+    steps = []
+    for s in sc.steps:
+        st = {"mems": None if s.mems is None else format_nodes(s.mems), "effective": format_nodes(s.effective),
+              "mems_allowed": format_nodes(s.mems_allowed), "nodes": format_nodes(s.nodes),
+              "reported_mode": _mode_name(s.reported_mode), "reported_flags": mp.flag_names(s.reported_flags),
+              "reported_nodes": format_nodes(s.reported_nodes), "eligible": s.eligible.tolist(),
+              "placement": s.placement.tolist(), "old_pages": [o.tolist() for o in s.old_pages]}
+        if s.transient_nodes is not None:
+            st["transient_nodes"] = format_nodes(s.transient_nodes)
+        steps.append(st)
+    return {"error": sc.error, "kernel": sc.kernel, "topology": sc.topology, "scope": sc.scope,
+            "cpu_node": sc.cpu_node, "mode": _mode_name(sc.mode), "flags": mp.flag_names(sc.flags), "steps": steps}
 
 
 def run_batch(lines, out) -> int:
