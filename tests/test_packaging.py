@@ -149,8 +149,13 @@ def test_python_pin_inside_requires_python():
 def test_makefile_installs_with_the_constraints():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"pip install\b[^\n]*-c constraints\.txt", makefile)
-    # the test target runs the unit tests, the docstring examples and every notebook under nbval
-    assert re.search(r"pytest tests\b[^\n]*--doctest-modules numalab\b[^\n]*--nbval-lax notebooks", makefile)
+    # the test target runs the unit tests, the docstring examples and every notebook under strict
+    # nbval (stored outputs compared), with the sanitizers of notebooks/nbval-sanitize.cfg
+    assert re.search(r"pytest tests\b[^\n]*--doctest-modules numalab\b[^\n]*--nbval notebooks\b"
+                     r"[^\n]*--nbval-sanitize-with notebooks/nbval-sanitize\.cfg", makefile)
+    assert "--nbval-lax" not in makefile
+    assert (ROOT / "notebooks" / "nbval-sanitize.cfg").is_file()
+    assert re.search(r"^notebooks:[^\n]*\n\t[^\n]*tools/store_notebook_outputs\.py", makefile, re.M)
 
 
 def _in_conda():
