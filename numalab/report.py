@@ -242,8 +242,10 @@ def execute(path, *, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = KERNEL
     def on_cell_start(cell, cell_index, **_):
         current["index"] = cell_index
 
+    # coalesce_streams: a cell's prints become one stream output however the kernel happened to
+    # batch them, so the same notebook gives the same report (and stored outputs) on every run
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=False,
-                            record_timing=True, on_cell_start=on_cell_start,
+                            record_timing=True, on_cell_start=on_cell_start, coalesce_streams=True,
                             resources={"metadata": {"path": str(path.parent.absolute())}})
     # The kernel process writes its own logs (e.g. a traceback when it is shut down in the middle
     # of a timed-out cell) to its stderr: keep them off ours, and quote their last line when the
