@@ -332,7 +332,25 @@ def _build(topo: Topology, k: KernelProfile, when: str, zonelist_order: str) -> 
     # Sequential over local nodes (node_load carries over from one node's build to the next);
     # vectorized inside: one sort of the candidates' keys replaces the kernel's repeated minimum.
     key = np.empty(cand_all.size, np.int64)
-    for local in np.flatnonzero(built).tolist():
+    built_list = np.flatnonzero(built).tolist()
+    if all_cand and mode == "increment" and n:
+        # The usual case (v5.19+, every node has memory, so each row holds every node and starts
+        # with the local one, whose distance group is never bumped): the same steps with fewer
+        # array calls; node_load is kept shifted into the key's high bits.
+        nls = np.zeros(n, np.int64)
+        one = np.int64(1 << shift)
+        for local in built_list:
+            loads[local] = nls
+            np.add(keys[local], nls, out=key)
+            key.sort()
+            key &= low
+            order[local] = key
+            d = np.take(dist[local], key)
+            nls[key[1:][d[1:] != d[:-1]]] += one
+        loads >>= shift
+        order_len[built] = n
+        built_list = []
+    for local in built_list:
         loads[local] = node_load
         np.add(keys[local], (node_load if all_cand else node_load[cand_all]) << shift, out=key)
         key.sort()
@@ -416,19 +434,22 @@ def _fallback_codes(order, order_len, qual, zonelist_order):
     count = per_node.sum(axis=1)
     r, c = np.nonzero(per_node)                    # row-major: each node's zones, highest first
     codes = (r * Z + zt_desc[c]).astype(np.int32)  # zoneref codes < MAX_NUMNODES * MAX_NR_ZONES
-    cnt = np.zeros(n + 1, np.int64)                # entry n: the -1 padding of order (no zones)
+    it = np.int32 if n * n * Z < 2**31 else np.int64  # index width: less memory traffic
+    cnt = np.zeros(n + 1, it)                      # entry n: the -1 padding of order (no zones)
     cnt[:n] = count
-    ptr = np.zeros(n + 1, np.int64)
+    ptr = np.zeros(n + 1, it)
     ptr[1:n] = np.cumsum(count)[:-1]
     o = np.where(order >= 0, order, n) if (order < 0).any() else order
     per_entry = np.take(cnt, o)                    # (n, n) zones contributed by each order entry
-    lengths = per_entry.sum(axis=1)
+    lengths = per_entry.sum(axis=1, dtype=np.int64)
     flat = per_entry.ravel()
-    first = np.cumsum(flat)                        # where each entry's zones start, all rows flat
+    first = np.cumsum(flat, dtype=it)              # where each entry's zones start, all rows flat
     total = int(first[-1]) if first.size else 0
     first -= flat
-    idx = np.repeat(np.take(ptr, o).ravel() - first, flat)
-    idx += np.arange(total)
+    base = np.take(ptr, o).ravel()
+    base -= first
+    idx = np.repeat(base, flat)
+    idx += np.arange(total, dtype=it)
     vals = np.take(codes, idx)                     # every row's zonerefs in order, rows concatenated
     has = lengths > 0
     L = int(lengths.max()) if n else 0
