@@ -22,10 +22,12 @@ Examples
 >>> from numalab import sources
 >>> topo = sources.load("cxl4")
 >>> r = run_scenario(topo, "6.1", mems="0-3", then_mems=["0-1"], mode="preferred", nodes="3", pages=4)
->>> [(s["nodes"], s["placement"]) for s in r["steps"]]
-[('3', [3, 3, 3, 3]), ('3', [1, 1, 1, 1])]
+>>> [(np.flatnonzero(s.nodes).tolist(), s.placement.tolist()) for s in r.steps]
+[([3], [3, 3, 3, 3]), ([3], [1, 1, 1, 1])]
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -38,7 +40,7 @@ from .kernel import profile
 from .topology import Topology
 
 __all__ = ["USER_GFP", "HARDWALL_GFP", "node_reach", "eligible_nodes", "first_allowed", "place", "migrate_pages",
-           "parse_user_nodes", "run_scenario", "run_scenarios", "cpuset_allocations"]
+           "parse_user_nodes", "Step", "Scenario", "run_scenario", "run_scenarios", "scenario_at", "cpuset_allocations"]
 
 #: The gfp mask of user pages (anonymous and shmem page faults).
 USER_GFP = "GFP_HIGHUSER_MOVABLE"
@@ -276,11 +278,102 @@ def parse_user_nodes(text, topo: Topology):
         return wide[:nbits].copy(), True
 
 
+def _ro(a):
+    a = np.array(a, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Step:
+    """One cpuset state of a :class:`Scenario`: the policy, what get_mempolicy reports, the pages.
+
+    Nodemasks are read-only ``(nbits,)`` bool arrays over node ids (``nbits`` is MAX_NUMNODES);
+    page placements are int arrays of node ids (``-1``: no node could satisfy the request).
+
+    Attributes
+    ----------
+    mems : (nbits,) bool or None
+        The cpuset.mems written for this state (``None``: the task is in the root cpuset).
+    effective : (nbits,) bool
+        cpuset.mems.effective.
+    mems_allowed : (nbits,) bool
+        The task's mems_allowed.
+    nodes : (nbits,) bool
+        The policy's effective nodemask (``pol->nodes`` after any rebind).
+    reported_mode, reported_flags : int
+        What get_mempolicy returns: the uapi mode and its MPOL_F_* flag bits.
+    reported_nodes : (nbits,) bool
+        The nodemask get_mempolicy returns.
+    eligible : (k,) int
+        Ordered node ids a page may come from.
+    placement : (pages,) int
+        Node id of each page first touched in this state.
+    old_pages : tuple of (pages,) int
+        Where the pages of every earlier state are now.
+    transient_nodes : (nbits,) bool or None
+        v4.10 task policies: the union seen between the two steps of a rebind; else None.
+    """
+
+    mems: np.ndarray | None
+    effective: np.ndarray
+    mems_allowed: np.ndarray
+    nodes: np.ndarray
+    reported_mode: int
+    reported_flags: int
+    reported_nodes: np.ndarray
+    eligible: np.ndarray
+    placement: np.ndarray
+    old_pages: tuple
+    transient_nodes: np.ndarray | None = None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Scenario:
+    """A policy followed through cpuset.mems writes (what :func:`run_scenario` returns).
+
+    Attributes
+    ----------
+    error : str or None
+        The errno name set_mempolicy/mbind returns (the task then keeps no policy), else None.
+    kernel : str
+        Label of the kernel release window.
+    topology : str
+        Name of the machine.
+    scope : {"task", "vma", "shm"}
+    cpu_node : int
+        Node id of the CPU the task runs on.
+    mode, flags : int
+        The requested uapi mode and MPOL_F_* flag bits.
+    steps : tuple of Step
+        The initial cpuset state, then one per cpuset.mems write.
+    home_node : dict or None
+        ``{"node", "error"}`` when set_mempolicy_home_node() was called (v5.17+), else None.
+    shm : dict or None
+        Shared memory only: ``{"inode", "inode_default", "order", "note"}`` (the inode number added
+        to every page index; a real segment's is not predictable from outside).
+    weights : dict or None
+        Weighted interleave only: ``{"source", "values"}`` (weight per memory node).
+    """
+
+    error: str | None
+    kernel: str
+    topology: str
+    scope: str
+    cpu_node: int
+    mode: int
+    flags: int
+    steps: tuple
+    home_node: dict | None = None
+    shm: dict | None = None
+    weights: dict | None = None
+
+
 def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), mode="default",
                  flags=(), nodes=None, scope="task", cpu_node=None, pages=16, hierarchy="v2",
                  zonelists=None, weights=None, pgoff=0, home_node=None, inode=None, order=0,
-                 weight_writes=None, bandwidth=None) -> dict:
-    """A policy followed through cpuset.mems writes: the result of ``numalab policy``.
+                 weight_writes=None, bandwidth=None) -> Scenario:
+    """A policy followed through cpuset.mems writes: the engine of ``numalab policy``.
 
     The task runs on ``cpu_node`` inside a child cpuset whose mems are ``mems`` (``None``: the
     task stays in the root cpuset and cpusets are not enabled), sets its policy (``scope``
@@ -307,46 +400,50 @@ def run_scenario(topo: Topology, kernel="current", *, mems=None, then_mems=(), m
 
     Returns
     -------
-    dict
-        ``error`` (None or the errno name of set_mempolicy/mbind; the task then keeps no policy),
-        ``home_node`` ({"node", "error"} or None), ``shm`` ({"inode", "inode_default", "order"}
-        for shm scope), ``weights`` ({"source", "values"}: per node with memory; weighted
-        interleave only, else None),
-        ``steps``: per cpuset state ``mems``, ``effective``, ``mems_allowed``, ``nodes``,
-        ``reported_mode``, ``reported_flags``, ``reported_nodes``, ``eligible``, ``placement``,
-        ``old_pages`` (where the pages of every earlier step are now) and, for v4.10 task
-        policies, ``transient_nodes`` (the union seen between the two rebind steps).
+    Scenario
+        Arrays and numbers only (and the plain records ``home_node``, ``shm`` and
+        ``weights``); ``numalab.cli.policy`` and ``numalab.viz.policy`` format them.
 
     See Also
     --------
     run_scenarios : the same for many (mode, flags, nodes) policies at once, as arrays.
+
+    Examples
+    --------
+    >>> from numalab import sources
+    >>> r = run_scenario(sources.load("cxl4"), "6.1", mems="0-3", then_mems=["0-1"], mode="bind",
+    ...                  flags=["static"], nodes="3", pages=2)
+    >>> r.error, [s.placement.tolist() for s in r.steps], np.flatnonzero(r.steps[1].nodes).tolist()
+    (None, [[3, 3], [0, 0]], [0, 1])
     """
     b = run_scenarios(topo, kernel, [(mode, flags, nodes)], mems=mems, then_mems=then_mems, scope=scope,
                       cpu_node=cpu_node, pages=pages, hierarchy=hierarchy, zonelists=zonelists,
                       weights=weights, pgoff=pgoff, home_node=home_node, inode=inode, order=order,
                       weight_writes=weight_writes, bandwidth=bandwidth)
+    return scenario_at(b, 0, topo.name, scope)
+
+
+def scenario_at(b: dict, i: int, topology: str, scope: str) -> Scenario:
+    """Case ``i`` of a :func:`run_scenarios` result as a :class:`Scenario` (what
+    :func:`run_scenario` returns for that policy alone)."""
     nbits = b["nbits"]
     steps = []
-    for i, s in enumerate(b["steps"]):
-        st = {"mems": s["mems"], "effective": format_nodes(s["effective"]),
-              "mems_allowed": format_nodes(s["mems_allowed"]),
-              "nodes": format_nodes(packed.unpack(s["nodes"][0], nbits)),
-              "reported_mode": mp.MODE_NAMES.get(int(s["reported_mode"][0]), f"MODE_{int(s['reported_mode'][0])}"),
-              "reported_flags": mp.flag_names(int(s["reported_flags"][0])),
-              "reported_nodes": format_nodes(packed.unpack(s["reported_nodes"][0], nbits)),
-              "eligible": s["eligible"][0], "placement": s["placement"][0].tolist(),
-              "old_pages": [h[0].tolist() for h in s["old_pages"]]}
-        if s["transient_nodes"] is not None:
-            st["transient_nodes"] = format_nodes(packed.unpack(s["transient_nodes"][0], nbits))
-        steps.append(st)
-    mval, fbits = int(b["mode"][0]), int(b["flags"][0])
+    for s in b["steps"]:
+        steps.append(Step(
+            mems=None if s["mems"] is None else _ro(s["mems"]), effective=_ro(s["effective"]),
+            mems_allowed=_ro(s["mems_allowed"]), nodes=_ro(packed.unpack(s["nodes"][i], nbits)),
+            reported_mode=int(s["reported_mode"][i]), reported_flags=int(s["reported_flags"][i]),
+            reported_nodes=_ro(packed.unpack(s["reported_nodes"][i], nbits)),
+            eligible=_ro(np.asarray(s["eligible"][i], np.int64)), placement=_ro(s["placement"][i]),
+            old_pages=tuple(_ro(h[i]) for h in s["old_pages"]),
+            transient_nodes=None if s["transient_nodes"] is None else _ro(packed.unpack(s["transient_nodes"][i], nbits))))
+    mval = int(b["mode"][i])
     home = None if b["home_node"] is None else {"node": b["home_node"]["node"],
-                                                "error": b["home_node"]["error"][0]}
-    return {"error": b["error"][0], "kernel": b["kernel"], "topology": topo.name, "scope": scope,
-            "cpu_node": b["cpu_node"], "mode": mp.MODE_NAMES.get(mval, f"MODE_{mval}"),
-            "flags": mp.flag_names(fbits), "home_node": home, "shm": b["shm"],
-            "weights": b["weights"] if mval == mp.MODES["WEIGHTED_INTERLEAVE"] else None, "steps": steps}
-
+                                                "error": b["home_node"]["error"][i]}
+    weights = b["weights"] if mval == mp.MODES["WEIGHTED_INTERLEAVE"] else None
+    return Scenario(error=b["error"][i], kernel=b["kernel"], topology=topology, scope=scope,
+                    cpu_node=b["cpu_node"], mode=mval, flags=int(b["flags"][i]), steps=tuple(steps),
+                    home_node=home, shm=b["shm"], weights=weights)
 
 def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None),), *, mems=None, then_mems=(),
                   scope="task", cpu_node=None, pages=16, hierarchy="v2", zonelists=None, weights=None,
@@ -356,7 +453,7 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
     Every case ``(mode, flags, nodes)`` is one row of one :class:`~numalab.mempolicy.PolicyBatch`:
     the cpuset writes are done once, the policies are created, rebound and placed together, and
     the pages of every case are migrated together (page migration depends only on each page's
-    node). Row ``i`` is exactly what :func:`run_scenario` returns for case ``i``.
+    node). Row ``i`` holds what :func:`run_scenario` returns for case ``i``.
 
     Parameters
     ----------
@@ -371,7 +468,8 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
     -------
     dict
         ``kernel`` (label), ``cpu_node``, ``nbits``, ``mode`` and ``flags`` (B,) uapi values,
-        ``error`` (B,) errno name or None, ``steps``: per cpuset state ``mems`` (str or None),
+        ``error`` (B,) errno name or None, ``steps``: per cpuset state ``mems`` ((nbits,) bool, or
+        None for the root cpuset),
         ``effective`` and ``mems_allowed`` ((nbits,) bool), ``nodes`` and ``reported_nodes``
         ((B, W) packed nodemasks), ``reported_mode``/``reported_flags`` (B,), ``eligible`` (list of
         B lists of node ids), ``placement`` (B, pages) node ids, ``old_pages`` (list of (B, pages)
@@ -474,7 +572,7 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
                       "old_pages": list(history), "transient_nodes": transient})
         history.append(placement.copy())
 
-    record(format_nodes(tree.get(path).mems) if mems is not None else None, tree.effective(path), task_mems)
+    record(np.asarray(tree.get(path).mems, bool).copy() if mems is not None else None, tree.effective(path), task_mems)
     for m in then_mems:
         change = tree.write_mems(path, m)
         transient = None
@@ -489,7 +587,7 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
                 pol = mp.rebind(pol, change.configured[path], k)
             old = change.old_task_mems[path]
             history = [migrate_pages(h, old, new_task) for h in history]
-        record(format_nodes(change.configured[path]), change.new_effective[path], new_task, transient)
+        record(np.asarray(change.configured[path], bool).copy(), change.new_effective[path], new_task, transient)
     return {"kernel": k.label, "cpu_node": cpu_node, "nbits": nbits, "mode": mvals, "flags": fvals,
             "error": error, "home_node": home, "shm": shm, "weights": weights_doc, "steps": steps}
 

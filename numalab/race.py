@@ -81,6 +81,7 @@ import pathlib
 import numpy as np
 
 from . import mempolicy as mp
+from ._data import data_dir
 from .errors import NumalabError
 from .kernel import profile
 
@@ -104,9 +105,7 @@ MAX_NODES = 16
 _O = {o: i + 1 for i, o in enumerate(OUTCOMES)}
 
 #: ``data/race`` beside the package (repository layout) or inside it (an installed copy).
-DATA_DIR = next((p for p in (pathlib.Path(__file__).resolve().parent.parent / "data" / "race",
-                             pathlib.Path(__file__).resolve().parent / "data" / "race")
-                 if p.is_dir()), pathlib.Path(__file__).resolve().parent.parent / "data" / "race")
+DATA_DIR = data_dir("race")
 
 
 # ============================================================================ scenarios

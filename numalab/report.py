@@ -68,6 +68,7 @@ __all__ = [
     "build_reports",
     "write_index",
     "atomic_write_text",
+    "store_outputs",
 ]
 
 #: Seconds a single cell may run before the notebook counts as failed.
@@ -281,8 +282,10 @@ def execute(path, *, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = KERNEL
     def on_cell_start(cell, cell_index, **_):
         current["index"] = cell_index
 
+    # coalesce_streams: a cell's prints become one stream output however the kernel happened to
+    # batch them, so the same notebook gives the same report (and stored outputs) on every run
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=False,
-                            record_timing=True, on_cell_start=on_cell_start,
+                            record_timing=True, on_cell_start=on_cell_start, coalesce_streams=True,
                             resources={"metadata": {"path": str(path.parent.absolute())}})
     # The kernel process writes its own logs (e.g. a traceback when it is shut down in the middle
     # of a timed-out cell) to its stderr: keep them off ours, and quote their last line when the
@@ -303,6 +306,80 @@ def execute(path, *, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = KERNEL
     idx = current["index"]
     src = _first_line(nb.cells[idx].source) if idx is not None else ""
     return None, NotebookFailure(name, idx, src, ename, " ".join(str(evalue).split()))
+
+
+def store_outputs(notebooks=None, *, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = KERNEL_NAME,
+                  on_stored=None, on_failure=None) -> tuple:
+    """Re-execute notebooks and write each back in place with its outputs (``make notebooks``).
+
+    Each notebook runs as in :func:`execute` (its folder, ``PYTHONHASHSEED=0``) and replaces the
+    file atomically; the per-cell execution timestamps nbclient records are dropped, so a rerun
+    of a deterministic notebook rewrites the same bytes. A notebook that fails is left as it was.
+    The stored outputs are what ``pytest --nbval`` compares (cells whose first line is
+    ``# NBVAL_IGNORE_OUTPUT`` excepted).
+
+    Returns
+    -------
+    (stored, failures)
+        Paths written, and a :class:`NotebookFailure` per notebook left unchanged.
+    """
+    import nbformat
+
+    if not timeout > 0:
+        raise NumalabError("timeout must be a positive number of seconds", input=str(timeout))
+    paths = default_notebooks() if notebooks is None else [pathlib.Path(p) for p in notebooks]
+    for p in paths:
+        if not p.is_file():
+            raise NumalabError("no such notebook", input=str(p))
+    stored, failures = [], []
+    for p in paths:
+        nb, failure = execute(p, timeout=timeout, kernel_name=kernel_name)
+        if failure is not None:
+            failures.append(failure)
+            if on_failure:
+                on_failure(failure)
+            continue
+        for cell in nb.cells:
+            cell.metadata.pop("execution", None)
+        text = _stable_ids(nb, nbformat.writes(nb))
+        atomic_write(p, text if text.endswith("\n") else text + "\n")
+        stored.append(_display(p))
+        if on_stored:
+            on_stored(_display(p))
+    return tuple(stored), tuple(failures)
+
+
+_HEX32 = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
+_MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]{32})")
+
+
+def _stable_ids(nb, text: str) -> str:
+    """``text`` (the notebook's JSON) with Altair's random chart ids and the ipywidgets model ids
+    renumbered, the same way everywhere in the file, so that re-running a deterministic notebook
+    writes the same bytes. Chart ids are numbered in order of appearance; widget models in the
+    order they are reached from the views shown in the cells (then any others, by content)."""
+    import nbformat
+
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    views = re.findall(r'"model_id": "([0-9a-f]{32})"', text)
+    order: list = []
+    queue = list(views)
+    while queue:
+        mid = queue.pop(0)
+        if mid in order or mid not in state:
+            continue
+        order.append(mid)
+        queue += _MODEL_REF.findall(json.dumps(state[mid], sort_keys=True))
+    rest = set(state) - set(order)
+    order += sorted(rest, key=lambda m: _HEX32.sub("", json.dumps(state[m], sort_keys=True)) + m)
+    new: dict = {}
+    for m in _ALTAIR_ID.finditer(text):
+        new.setdefault(m.group(0)[len("altair-viz-"):], None)
+    for mid in views + order:
+        new.setdefault(mid, None)
+    new = {old: f"{i + 1:032x}" for i, old in enumerate(new)}
+    text = _HEX32.sub(lambda m: new.get(m.group(0), m.group(0)), text)
+    return nbformat.writes(nbformat.reads(text, as_version=4))  # keys sorted again by the new ids
 
 
 # --------------------------------------------------------------------------- charts

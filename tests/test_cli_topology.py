@@ -65,3 +65,13 @@ def test_qemu_args_line_and_json(capsys):
     argv = json.loads(out)
     assert "node,nodeid=1,cpus=1" in argv  # a memory-less node: no memdev
     assert argv[:4] == ["-smp", "3", "-m", "512M"]
+
+
+def test_topology_list_without_presets_is_a_message(capsys, tmp_path, monkeypatch):
+    """An installation without bundled presets says so (no traceback from an empty list)."""
+    monkeypatch.setattr(sources, "DATA_DIR", tmp_path)
+    rc, out, err = run(capsys, "topology", "--list")
+    assert rc == 0 and not err
+    assert out.startswith("no bundled presets found") and str(tmp_path) in out
+    rc, out, _ = run(capsys, "topology", "--list", "--json")
+    assert rc == 0 and json.loads(out) == []

@@ -1,7 +1,7 @@
 """numalab.cpuset: masks, validation errnos, the node-allowed table, reading a cgroup v2 tree."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import Phase, assume, given, settings, strategies as st
 
 from numalab.cpuset import CpusetTree, format_nodes, node_allowed, node_allowed_table, read_cgroup_tree
 from numalab.errors import NumalabError
@@ -38,8 +38,11 @@ def test_v2_root_accepts_possible_nodes_only():
     t = CpusetTree(topo(2), "v2")
     t.create("/a", mems="0")
     with pytest.raises(NumalabError) as e:
-        t.write_mems("/a", "5")
-    assert e.value.errno in ("EINVAL", "ERANGE")
+        t.write_mems("/a", "5")                         # parses (5 < MAX_NUMNODES), not possible
+    assert e.value.errno == "EINVAL"
+    with pytest.raises(NumalabError) as e:
+        t.write_mems("/a", "1024")                      # bitmap_parselist: beyond MAX_NUMNODES
+    assert e.value.errno == "ERANGE"
 
 
 def test_v1_errnos():
@@ -113,9 +116,21 @@ def test_node_allowed_matches_reference(m, hw, intr, hard, oom, ex, memdie, kern
     assert got.tolist() == want
 
 
-@given(st.lists(st.sets(st.integers(0, 5)), min_size=1, max_size=4), st.sampled_from(["v1", "v2"]))
-def test_effective_matches_reference(chain, hier):
-    t = CpusetTree(topo(6, memoryless=[5]), hier)
+def _draw_chain(data, hier, t):
+    """Nested cpusets /c, /c/c, ...: v1 demands each child's mems be a subset of its parent's
+    (validate_change -> is_cpuset_subset), so v1 draws from the parent's mems; v2 from all nodes."""
+    chain = []
+    pool = sorted(np.flatnonzero(t.get("/").mems).tolist())
+    for _ in range(data.draw(st.integers(1, 4), label="depth")):
+        choices = pool if hier == "v1" else list(range(6))
+        mems = data.draw(st.sets(st.sampled_from(choices)) if choices else st.just(set()), label="mems")
+        chain.append(mems)
+        pool = sorted(mems)
+    return chain
+
+
+def _build_chain(t, chain):
+    """Create the chain; the tree dict for the reference, or None when a write is refused."""
     tree = {"/": {"mems": set(range(6))}}
     path = ""
     for mems in chain:
@@ -123,11 +138,36 @@ def test_effective_matches_reference(chain, hier):
         try:
             t.create(path, mems=",".join(map(str, sorted(mems))))
         except NumalabError:
-            return
+            return None, path
         tree[path] = {"mems": mems}
+    return tree, path
+
+
+@given(st.data(), st.sampled_from(["v1", "v2"]))
+def test_effective_matches_reference(data, hier):
+    t = CpusetTree(topo(6, memoryless=[5]), hier)
+    tree, path = _build_chain(t, _draw_chain(data, hier, t))
+    assume(tree is not None)                            # a refused write has no effective mems
     nm = set(range(5))
     assert set(np.flatnonzero(t.effective(path))) == ref.effective(tree, path, hier, nm)
     assert set(np.flatnonzero(t.task_mems_allowed(path))) == ref.guarantee_online_mems(tree, path, hier, nm)
+
+
+@pytest.mark.parametrize("hier", ["v1", "v2"])
+def test_effective_draws_are_mostly_valid(hier):
+    """The property above checks something on most draws of both hierarchies (no silent pass)."""
+    seen = {"all": 0, "ok": 0}
+
+    @settings(max_examples=200, database=None, derandomize=True, phases=[Phase.generate])
+    @given(st.data())
+    def probe(data):
+        t = CpusetTree(topo(6, memoryless=[5]), hier)
+        chain = _draw_chain(data, hier, t)             # (a draw Hypothesis abandons stops here)
+        seen["all"] += 1
+        seen["ok"] += _build_chain(t, chain)[0] is not None
+
+    probe()
+    assert seen["all"] >= 100 and seen["ok"] >= 0.9 * seen["all"], seen
 
 
 def test_read_cgroup_tree(tmp_path):

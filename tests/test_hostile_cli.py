@@ -416,7 +416,7 @@ def test_ctrl_c_during_start_up_no_traceback(delay):
     no traceback. The interpreter's own start-up (site, the editable-install path hook, runpy's
     module lookup) runs before any numalab code; a Ctrl-C in that first window gets Python's own
     traceback, which no package can catch (see the README): then no frame may be numalab's."""
-    p = subprocess.Popen([sys.executable, "-m", "numalab", "zonelists", "mesh(rows=16, cols=16, hop=1)", "--explain"],
+    p = subprocess.Popen([sys.executable, "-m", "numalab", "zonelists", "mesh(rows=32, cols=32, hop=1)", "--explain"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(delay)
     p.send_signal(signal.SIGINT)

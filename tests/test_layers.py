@@ -9,7 +9,7 @@ PKG = pathlib.Path(__file__).resolve().parent.parent / "numalab"
 
 #: Layer of every module (by dotted name under numalab, the longest matching prefix wins).
 LAYERS = {
-    "errors": 0, "_io": 0,
+    "errors": 0, "_io": 0, "_data": 0,
     "nodemask": 1, "kernel": 1, "gfp": 1,
     "topology": 2,
     "generators": 3, "slit": 3, "sources": 3, "qemu": 3, "cgtree": 3,

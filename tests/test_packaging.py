@@ -9,6 +9,9 @@ range, and that pinned set is what the test environment runs.
 import importlib.metadata
 import pathlib
 import re
+import os
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -146,18 +149,82 @@ def test_python_pin_inside_requires_python():
 def test_makefile_installs_with_the_constraints():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"pip install\b[^\n]*-c constraints\.txt", makefile)
-    # the test target runs the unit tests, the docstring examples and every notebook under nbval
-    assert re.search(r"pytest tests\b[^\n]*--doctest-modules numalab\b[^\n]*--nbval-lax notebooks", makefile)
+    # the test target runs the unit tests, the docstring examples and every notebook under strict
+    # nbval (stored outputs compared), with the sanitizers of notebooks/nbval-sanitize.cfg
+    assert re.search(r"pytest tests\b[^\n]*--doctest-modules numalab\b[^\n]*--nbval notebooks\b"
+                     r"[^\n]*--nbval-sanitize-with notebooks/nbval-sanitize\.cfg", makefile)
+    assert "--nbval-lax" not in makefile
+    assert (ROOT / "notebooks" / "nbval-sanitize.cfg").is_file()
+    assert re.search(r"^notebooks:[^\n]*\n\t[^\n]*tools/store_notebook_outputs\.py", makefile, re.M)
+
+
+def _in_conda():
+    """True when the suite runs in a conda environment (which installs from environment.yml)."""
+    return (pathlib.Path(sys.prefix) / "conda-meta").is_dir()
+
+
+def _conda_specifier(spec: str) -> SpecifierSet:
+    """A conda version constraint as a PEP 440 specifier set (``=3.11`` and ``1.2`` mean 3.11.*)."""
+    parts = []
+    for p in filter(None, spec.replace(" ", "").split(",")):
+        if p[0].isdigit():
+            p = "==" + p
+        elif p.startswith("=") and not p.startswith("=="):
+            p = "=" + p
+        if p.startswith("==") and "*" not in p:
+            p += ".*"
+        parts.append(p)
+    return SpecifierSet(",".join(parts))
+
+
+def test_conda_specifier():
+    assert _conda_specifier("=3.11").contains("3.11.9") and not _conda_specifier("=3.11").contains("3.12.0")
+    assert _conda_specifier(">=1.2,<2") == SpecifierSet(">=1.2,<2")
+    assert _conda_specifier("") == SpecifierSet("")
 
 
 @pytest.mark.parametrize("name", sorted(_pyproject_requirements()))
-def test_the_tested_environment_is_the_pinned_one(name):
-    """The venv the suite runs in holds exactly the pinned version of each direct dependency
-    (make re-installs when constraints.txt changes)."""
-    pins = _constraints()
+def test_the_tested_environment_is_the_promised_one(name):
+    """The environment the suite runs in holds what its installer promised: exactly the pinned
+    version of each direct dependency in a pip venv (make re-installs when constraints.txt
+    changes), a version inside environment.yml's constraint in a conda environment (which pins
+    nothing)."""
     try:
         installed = importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         pytest.fail(f"{name} is a dependency but is not installed")
+    if _in_conda():
+        spec = _conda_specs()[name]
+        assert _conda_specifier(spec).contains(Version(installed), prereleases=True), (
+            f"{name} {installed} installed, environment.yml promises {spec!r}")
+        return
+    pins = _constraints()
     assert Version(installed) == Version(pins[name]), (
         f"{name} {installed} installed, constraints.txt pins {pins[name]}: run make")
+
+
+def test_the_running_python_is_the_promised_one():
+    version = Version(".".join(map(str, sys.version_info[:3])))
+    assert SpecifierSet(_pyproject()["project"]["requires-python"]).contains(version)
+    if _in_conda():
+        py = next(d for d in _env()["dependencies"] if isinstance(d, str) and re.match(r"python\b(?!-)", d))
+        assert _conda_specifier(py[len("python"):]).contains(version), f"environment.yml says {py}"
+
+
+def test_declared_minimums_are_what_the_code_needs():
+    """np.bitwise_count appeared in NumPy 2.0; tomllib (the tests) in Python 3.11."""
+    reqs = _pyproject_requirements()
+    assert reqs["numpy"].specifier == SpecifierSet(">=2.0")
+    assert SpecifierSet(_pyproject()["project"]["requires-python"]) == SpecifierSet(">=3.11")
+
+
+def test_make_lab_works_as_root():
+    """Jupyter refuses to run as root without --allow-root; the lab target passes it for euid 0
+    (the recipe's shell fragment is run here: it must say --allow-root exactly when we are root)."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^lab:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert "jupyter lab notebooks/" in recipe
+    frag = re.search(r"\$\$\((test .*?--allow-root)\)", recipe)
+    assert frag, "the lab recipe does not add --allow-root for root"
+    out = subprocess.run(["sh", "-c", frag.group(1).replace("$$", "$")], capture_output=True, text=True)
+    assert ("--allow-root" in out.stdout) == (os.geteuid() == 0)

@@ -9,10 +9,10 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, strategies as st
 
 from conftest import DATA
-from numalab import kernel as kmod
+from numalab import kernel as kmod, sources
 from numalab import zonelist as zlm
 from numalab.cli.zonelists import load_topology
 from numalab.reference import zonelist as ref
@@ -142,8 +142,7 @@ def test_iteration_equals_reference(t, version, when, bits, thisnode, data):
     want_all = ref.build_all_zonelists(t, version, when)
     n = t.n_nodes
     built = np.flatnonzero(zl.built)
-    if not built.size:
-        return
+    assume(built.size > 0)
     starts = np.array(data.draw(st.lists(st.sampled_from(built.tolist()), min_size=1, max_size=4)))
     masks = np.array(data.draw(st.lists(st.lists(st.booleans(), min_size=n, max_size=n), min_size=1, max_size=3)))
     hz = ref.gfp_zone(bits)
@@ -167,7 +166,6 @@ def test_iteration_equals_reference(t, version, when, bits, thisnode, data):
 
 def test_engine_equals_reference_on_every_preset():
     """The real machines of numalab.sources (sparse ids, memoryless and CPU-less nodes, CXL/HBM)."""
-    sources = pytest.importorskip("numalab.sources")
     presets = [name for name, _ in sources.presets()]
     assert presets
     for name in presets:

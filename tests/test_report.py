@@ -329,3 +329,56 @@ def test_cell_seconds_from_nbclient_timing():
         "shell.execute_reply": "2025-01-01T10:00:02.000000Z"}})
     nb = _nb(new_markdown_cell("# t"), new_code_cell("untimed"), timed)
     assert rep.cell_seconds(nb) == {2: 1.75}
+
+
+# --------------------------------------------------------------------------- stored outputs
+
+def test_two_report_runs_are_byte_identical(tmp_path):
+    """README: "Altair's chart ids are renumbered so two runs give byte-identical files". One
+    small notebook with stored outputs, a chart and a widget panel, reported twice."""
+    src = ROOT / "notebooks" / "00-nodemasks.ipynb"
+    pages = []
+    for run in ("a", "b"):
+        result = rep.build_reports([src], tmp_path / run)
+        assert result.ok and len(result.reports) == 1 and result.reports[0].charts >= 1
+        pages.append((tmp_path / run / "00-nodemasks.html").read_bytes())
+    assert pages[0] == pages[1]
+    assert b"altair-viz-1" in pages[0] and not re.search(rb"altair-viz-[0-9a-f]{32}", pages[0])
+
+
+def test_report_of_a_notebook_with_stored_outputs(tmp_path):
+    """Stored outputs are replaced by the fresh run's, never shown twice."""
+    stored = nbformat.read(str(ROOT / "notebooks" / "00-nodemasks.ipynb"), as_version=4)
+    code = [c for c in stored.cells if c.cell_type == "code"]
+    assert any(c.outputs for c in code), "notebooks/00-nodemasks.ipynb carries no stored outputs"
+    nb, failure = rep.execute(ROOT / "notebooks" / "00-nodemasks.ipynb")
+    assert failure is None
+    fresh = [c for c in nb.cells if c.cell_type == "code"]
+    assert [len(c.outputs) for c in fresh] == [len(c.outputs) for c in code]
+    assert rep.count_charts(nb) == rep.count_charts(stored)
+
+
+def test_store_outputs_in_place_twice_same_bytes_failure_left_alone(tmp_path):
+    nb_path = tmp_path / "charts.ipynb"
+    nb_path.write_bytes(CHARTS_NB.read_bytes())
+    bad = _write(tmp_path / "bad.ipynb", _nb(new_code_cell("print('partial')"), new_code_cell("1/0")))
+    before_bad = bad.read_bytes()
+    stored, failures = rep.store_outputs([nb_path, bad])
+    assert [pathlib.Path(p).name for p in stored] == ["charts.ipynb"]
+    assert [f.cell_index for f in failures] == [1] and bad.read_bytes() == before_bad
+    first = nb_path.read_bytes()
+    nb = nbformat.read(str(nb_path), as_version=4)
+    assert rep.count_charts(nb) == 2                                   # the two charts, stored
+    assert not any("execution" in c.metadata for c in nb.cells)     # no timestamps stored
+    rep.store_outputs([nb_path])
+    assert nb_path.read_bytes() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ipynb", "charts.ipynb"]  # no temp files left
+
+
+def test_every_repository_notebook_stores_its_outputs():
+    """nbval compares stored outputs: a notebook with none would check nothing."""
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        compared = [c for c in nb.cells if c.cell_type == "code" and c.outputs
+                    and not c.source.lstrip().startswith("# NBVAL_IGNORE_OUTPUT")]
+        assert compared, f"{path.name}: no stored outputs outside NBVAL_IGNORE_OUTPUT cells: run make notebooks"

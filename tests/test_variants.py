@@ -174,7 +174,7 @@ def _cxl4():
 def home_node(v):
     # BIND 0-3 on an mbind()ed mapping, task on node 0, home node 2: from 5.17 pages start at 2
     r = alloc.run_scenario(_cxl4(), v, mode="bind", nodes="0-3", scope="vma", pages=2, home_node=2)
-    return r["home_node"]["error"], tuple(r["steps"][0]["placement"])
+    return r.home_node["error"], tuple(r.steps[0].placement.tolist())
 
 
 def weights_auto(v):
@@ -189,7 +189,7 @@ def shm_huge_index(v):
     # 1000 + (512 >> 9) = 1001 from 6.7; on nodes 0-3 that is node 2 vs node 1
     r = alloc.run_scenario(_cxl4(), v, mode="interleave", nodes="0-3", scope="shm", pages=1, pgoff=1,
                            inode=1000, order=9)
-    return tuple(r["steps"][0]["placement"])
+    return tuple(r.steps[0].placement.tolist())
 
 
 def kernel_cli(name):

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import vl_convert as vlc
 
-from numalab import sources, zonelist
-from numalab.alloc import run_scenario, run_scenarios
+from numalab import sources
+from numalab.alloc import run_scenarios
 from numalab.viz import policy as vp
 from numalab.widgets.policy import panel
 
@@ -31,57 +31,43 @@ def cxl4():
     return sources.load("cxl4")
 
 
-def _cases_ids(text):
-    out = set()
-    for part in (text or "").split(","):
-        if part:
-            a, _, b = part.partition("-")
-            out.update(range(int(a), int(b or a) + 1))
-    return out
+def _pages(df, kernel, case, phase):
+    """{node: pages} of one grid cell column (one case, one phase)."""
+    sel = df[(df.kernel == kernel) & (df.case == case) & (df.phase == phase)]
+    return dict(zip(sel.node.tolist(), sel.pages.tolist()))
 
 
-def _table_one_by_one(topo, kernels, transitions, user_nodes, *, cpu_node, pages, scope):
-    """The grid table from one run_scenario per case, rows written out one at a time."""
-    rows = []
-    for kv in kernels:
-        zl = zonelist.build(topo, kv, "boot")
-        for (m0, m1) in transitions:
-            for user in user_nodes:
-                for mode in vp.MODE_ORDER:
-                    for flags in vp.FLAG_CHOICES:
-                        nodes = None if mode in ("default", "local") else (user or None)
-                        res = run_scenario(topo, kv, mems=m0, then_mems=[m1], mode=mode, flags=list(flags),
-                                           nodes=nodes, scope=scope, cpu_node=cpu_node, pages=pages,
-                                           zonelists=zl)
-                        for phase, s in zip(("before", "after"), res["steps"]):
-                            eff, rep = _cases_ids(s["nodes"]), _cases_ids(s["reported_nodes"])
-                            for n in topo.node_ids.tolist():
-                                c = s["placement"].count(n)
-                                if res["error"]:
-                                    state = "refused: " + res["error"]
-                                elif c:
-                                    state = "policy node, pages" if n in eff else "pages outside the policy"
-                                else:
-                                    state = "policy node, no pages" if n in eff else "-"
-                                rows.append({
-                                    "kernel": res["kernel"], "transition": f"{m0} -> {m1}",
-                                    "user_nodes": user or "(none)", "mode": mode.upper(),
-                                    "flags": flags[0] if flags else "none",
-                                    "case": mode.upper() + ("|" + flags[0] if flags else ""), "phase": phase,
-                                    "kernel_phase": f"{res['kernel']} {phase}", "node": n, "effective": n in eff,
-                                    "reported": n in rep, "pages": c, "state": state, "error": res["error"] or "",
-                                    "nodes": s["nodes"], "reported_nodes": s["reported_nodes"],
-                                    "reported_mode": s["reported_mode"], "cpuset_mems": s["mems"]})
-    return pd.DataFrame(rows)
+# Hand-computed on cxl4 (fallback orders 0: 0 2 1 3, 3: 3 1 0 2), task on node 0, 4 pages per
+# phase, user nodemask {3}, cpuset.mems 0-3 then 0-1. Rebinding (task and VMA policies) remaps
+# node 3 of 0-3 onto 0-1: ordinal 3 mod 2 -> node 1. A STATIC policy keeps {3} & {0,1} = {} and
+# falls back to the cpuset's nodes 0-1. A RELATIVE {3} is bit 3 folded onto the cpuset's weight
+# and mapped onto it: before 3 (of 0-3), after 1 (of 0-1). shm policies are never rebound: BIND
+# {3} then misses the cpuset and is ignored (node 0's order filtered by 0-1 -> 0); PREFERRED and
+# INTERLEAVE {3} walk node 3's zonelist filtered by 0-1 -> 1.
+AFTER = {
+    "task": {"DEFAULT": 0, "BIND": 1, "BIND|static": 0, "BIND|relative": 1, "PREFERRED": 1, "INTERLEAVE": 1},
+    "vma": {"DEFAULT": 0, "BIND": 1, "BIND|static": 0, "BIND|relative": 1, "PREFERRED": 1, "INTERLEAVE": 1},
+    "shm": {"DEFAULT": 0, "BIND": 0, "BIND|static": 0, "BIND|relative": 0, "PREFERRED": 1, "INTERLEAVE": 1},
+}
 
 
 @pytest.mark.parametrize("scope", ["task", "vma", "shm"])
-def test_grid_table_equals_one_run_scenario_per_case(cxl4, scope):
-    args = (["4.10", "6.18"], [("0-3", "0-1"), ("0,2", "1-3")], ["", "3", "1,3"])
-    got = vp.grid_table(cxl4, *args, cpu_node=0, pages=5, scope=scope)
-    want = _table_one_by_one(cxl4, *args, cpu_node=0, pages=5, scope=scope)
-    pd.testing.assert_frame_equal(got, want, check_exact=True)
-    assert list(got.dtypes) == list(want.dtypes)
+def test_grid_table_hand_computed_cells(cxl4, scope):
+    df = vp.grid_table(cxl4, ["4.10", "6.18"], [("0-3", "0-1")], ["3"], cpu_node=0, pages=4, scope=scope)
+    assert len(df) == 2 * 28 * 2 * 4                          # kernels x cases x phases x nodes
+    for kv in ("4.10", "6.18"):
+        for case, node in AFTER[scope].items():
+            before = 0 if case == "DEFAULT" else 3
+            assert _pages(df, kv, case, "before") == {n: 4 * (n == before) for n in range(4)}, (kv, case)
+            assert _pages(df, kv, case, "after") == {n: 4 * (n == node) for n in range(4)}, (kv, case)
+    # WEIGHTED_INTERLEAVE came with v6.9: 4.10 refuses it (EINVAL), 6.18 places like INTERLEAVE
+    wi = df[df.case == "WEIGHTED_INTERLEAVE"]
+    assert set(wi[wi.kernel == "4.10"].state) == {"refused: EINVAL"}
+    assert _pages(df, "6.18", "WEIGHTED_INTERLEAVE", "before") == {0: 0, 1: 0, 2: 0, 3: 4}
+    # states: BIND {3} before the change, node 3 holds the pages and is the policy's node
+    cell = df[(df.kernel == "6.18") & (df.case == "BIND") & (df.phase == "before")]
+    assert cell.state.tolist() == ["-", "-", "-", "policy node, pages"]
+    assert cell.nodes.tolist() == ["3"] * 4 and cell.cpuset_mems.tolist() == ["0-3"] * 4
 
 
 def test_grid_table_shape_and_a_known_cell(grid64):
@@ -105,18 +91,29 @@ def test_grid_table_keeps_the_first_error(cxl4):
         vp.grid_table(cxl4, ["6.1"], [("0-3", "9")], ["x"])
 
 
-def test_run_scenarios_rows_are_run_scenario(cxl4):
+def test_run_scenarios_hand_computed(cxl4):
+    """A batch of four policies, cpuset.mems 0-3 then 1-2 (task policies, v5.10), 4 pages each.
+
+    Step 1 is a fresh mapping at page offset -4. Rebinding 0-3 onto 1-2 maps 0->1, 1->2, 2->1,
+    3->2. Migration (do_migrate_pages): the weights differ (4, 2), so nodes 1 and 2, also in the
+    new set, keep their pages; 0 moves to 1 and 3 to 2.
+    """
     cases = [("bind", ["static"], "1,3"), ("interleave", [], "0-3"), ("preferred", ["relative"], "2"),
-             ("local", [], None), ("weighted_interleave", [], "1-2")]
-    b = run_scenarios(cxl4, "5.10", cases, mems="0-3", then_mems=["1-2", "0,3"], pages=7, cpu_node=0)
-    for i, (mode, flags, nodes) in enumerate(cases):
-        r = run_scenario(cxl4, "5.10", mems="0-3", then_mems=["1-2", "0,3"], mode=mode, flags=flags,
-                         nodes=nodes, pages=7, cpu_node=0)
-        assert r["error"] == b["error"][i]
-        for s, bs in zip(r["steps"], b["steps"]):
-            assert s["placement"] == bs["placement"][i].tolist()
-            assert s["old_pages"] == [h[i].tolist() for h in bs["old_pages"]]
-            assert s["eligible"] == bs["eligible"][i]
+             ("local", [], None)]
+    b = run_scenarios(cxl4, "5.10", cases, mems="0-3", then_mems=["1-2"], pages=4, cpu_node=0)
+    assert b["error"].tolist() == [None] * 4
+    s0, s1 = b["steps"]
+    assert s0["placement"].tolist() == [[1, 1, 1, 1],      # node 0's order 0 2 1 3 filtered by {1,3}
+                                        [0, 1, 2, 3],      # interleave by page index
+                                        [2, 2, 2, 2],      # relative {2} of 0-3 -> node 2
+                                        [0, 0, 0, 0]]
+    assert s1["placement"].tolist() == [[1, 1, 1, 1],      # static {1,3} & {1,2} = {1}
+                                        [1, 2, 1, 2],      # {1,2}, offsets -4..-1
+                                        [1, 1, 1, 1],      # relative {2} folded onto 1-2 -> node 1
+                                        [2, 2, 2, 2]]      # node 0 not allowed: 0 2 1 3 -> 2
+    assert [h.tolist() for h in s1["old_pages"]] == [[[1, 1, 1, 1], [1, 1, 2, 2], [2, 2, 2, 2], [1, 1, 1, 1]]]
+    assert s1["eligible"][0] == [1] and s1["eligible"][3] == [2, 1]
+    assert s0["mems"].dtype == bool and np.flatnonzero(s1["mems"]).tolist() == [1, 2]
 
 
 def _records_to_table(spec):
@@ -197,16 +194,31 @@ def test_panel_refresh_at_64_nodes(t64):
     assert len(out.outputs) == 3
 
 
+def _node_remap(s, frm, to):
+    """bitmap_bitremap() written out: the n-th set bit of ``frm`` goes to the (n mod weight(to))-th
+    set bit of ``to``; a bit outside ``frm``, or an empty ``to``, stays."""
+    if not frm[s] or not to.any():
+        return s
+    n = int(frm[:s].sum())
+    return int(np.flatnonzero(to)[n % int(to.sum())])
+
+
+def test_node_remap_by_hand():
+    f = np.zeros(16, bool); f[[1, 3, 5]] = True
+    t = np.zeros(16, bool); t[[2, 4]] = True
+    assert [_node_remap(s, f, t) for s in (0, 1, 3, 5)] == [0, 2, 4, 2]
+
+
 def test_migrate_pages_matches_a_node_by_node_replay():
-    # the kernel's do_migrate_pages loop written out plainly, on random masks
+    # the kernel's do_migrate_pages loop written out plainly (destinations from node_remap
+    # written out above, not from the engine), on random masks
     from numalab.alloc import migrate_pages
-    from numalab.nodemask import packed
     rng = np.random.default_rng(5)
+    moved = 0
     for _ in range(200):
         frm = rng.random(16) < 0.5
         to = rng.random(16) < 0.5
         pages = rng.integers(-1, 16, size=30)
-        dest_of = packed.remap_map(packed.pack(frm), packed.pack(to), 16)
         cur = pages.copy()
         tmp = frm.copy()
         while tmp.any():
@@ -214,16 +226,19 @@ def test_migrate_pages_matches_a_node_by_node_replay():
             for s in np.flatnonzero(tmp):
                 if frm.sum() != to.sum() and to[s]:
                     continue
-                if dest_of[s] == s:
+                d = _node_remap(s, frm, to)
+                if d == s:
                     continue
-                source, dest = s, dest_of[s]
+                source, dest = s, d
                 if not tmp[dest]:
                     break
             if source < 0:
                 break
             tmp[source] = False
             cur[cur == source] = dest
+        moved += int((cur != pages).any())
         assert migrate_pages(pages, frm, to).tolist() == cur.tolist()
+    assert moved > 150                                   # most draws move some pages
 
 
 def test_version_diff_finds_what_6_18_accepts():

@@ -50,7 +50,7 @@ import sys
 from ..errors import NumalabError
 
 __all__ = ["register", "run", "run_query", "run_batch", "check_query", "MAX_STEPS", "MAX_PAGES",
-           "MAX_PAGE_RECORDS", "MAX_LINE_BYTES"]
+           "MAX_PAGE_RECORDS", "MAX_LINE_BYTES", "document"]
 
 _KEYS = {"topology", "kernel", "mems", "then_mems", "mode", "flags", "nodes", "scope", "cpu_node", "pages",
          "home_node", "inode", "order", "weights", "bandwidth"}
@@ -377,53 +377,14 @@ def _run_group(ctx, key, cases) -> list:
             e.field = ("mems" if mems is not None and e.input == mems else
                        next((f"then_mems[{i}]" for i, m in enumerate(then_mems) if e.input == m), None))
         raise
-    memo: dict = {}
-    return [_row_doc(b, i, topo, scope, memo) for i in range(len(cases))]
+    return [_row_doc(b, i, topo, scope) for i in range(len(cases))]
 
 
-def _row_doc(b, i, topo, scope, memo=None) -> dict:
-    """Case ``i`` of :func:`numalab.alloc.run_scenarios` as the documented result (the same
-    document :func:`numalab.alloc.run_scenario` returns). ``memo`` keeps the list text of masks
-    already formatted (rows of one group share most of them)."""
-    from .. import mempolicy as mp
-    from ..cpuset import format_nodes
-    from ..nodemask.packed import unpack
+def _row_doc(b, i, topo, scope) -> dict:
+    """Case ``i`` of :func:`numalab.alloc.run_scenarios` as the documented result (:func:`document`)."""
+    from ..alloc import scenario_at
 
-    nbits = b["nbits"]
-    memo = {} if memo is None else memo
-
-    def packed(words):
-        key = ("p", words.tobytes())
-        if key not in memo:
-            memo[key] = format_nodes(unpack(words, nbits))
-        return memo[key]
-
-    def mask(m):
-        key = ("m", id(m))
-        if key not in memo:
-            memo[key] = (m, format_nodes(m))  # keep m alive: its id stays unique
-        return memo[key][1]
-
-    steps = []
-    for s in b["steps"]:
-        st = {"mems": s["mems"], "effective": mask(s["effective"]),
-              "mems_allowed": mask(s["mems_allowed"]),
-              "nodes": packed(s["nodes"][i]),
-              "reported_mode": mp.MODE_NAMES.get(int(s["reported_mode"][i]), f"MODE_{int(s['reported_mode'][i])}"),
-              "reported_flags": mp.flag_names(int(s["reported_flags"][i])),
-              "reported_nodes": packed(s["reported_nodes"][i]),
-              "eligible": s["eligible"][i], "placement": s["placement"][i].tolist(),
-              "old_pages": [h[i].tolist() for h in s["old_pages"]]}
-        if s["transient_nodes"] is not None:
-            st["transient_nodes"] = packed(s["transient_nodes"][i])
-        steps.append(st)
-    mval, fbits = int(b["mode"][i]), int(b["flags"][i])
-    home = None if b["home_node"] is None else {"node": b["home_node"]["node"],
-                                                "error": b["home_node"]["error"][i]}
-    return {"error": b["error"][i], "kernel": b["kernel"], "topology": topo.name, "scope": scope,
-            "cpu_node": b["cpu_node"], "mode": mp.MODE_NAMES.get(mval, f"MODE_{mval}"),
-            "flags": mp.flag_names(fbits), "home_node": home, "shm": b["shm"],
-            "weights": b["weights"] if mval == mp.MODES["WEIGHTED_INTERLEAVE"] else None, "steps": steps}
+    return document(scenario_at(b, i, topo.name, scope))
 
 
 def run_query(q: dict, *, topo_cache=None, zl_cache=None) -> dict:
@@ -431,6 +392,32 @@ def run_query(q: dict, *, topo_cache=None, zl_cache=None) -> dict:
     ctx = _Context(topo_cache, zl_cache)
     key, case = _prepare(q, ctx)
     return _run_group(ctx, key, [case])[0]
+
+
+def _mode_name(value: int) -> str:
+    from .. import mempolicy as mp
+    return mp.MODE_NAMES.get(int(value), f"MODE_{int(value)}")
+
+
+def document(sc) -> dict:
+    """The JSON document of a :class:`numalab.alloc.Scenario` (node sets as kernel list strings,
+    modes and flags by name): what ``numalab policy --json`` prints, key order included."""
+    from .. import mempolicy as mp
+    from ..cpuset import format_nodes
+
+    steps = []
+    for s in sc.steps:
+        st = {"mems": None if s.mems is None else format_nodes(s.mems), "effective": format_nodes(s.effective),
+              "mems_allowed": format_nodes(s.mems_allowed), "nodes": format_nodes(s.nodes),
+              "reported_mode": _mode_name(s.reported_mode), "reported_flags": mp.flag_names(s.reported_flags),
+              "reported_nodes": format_nodes(s.reported_nodes), "eligible": s.eligible.tolist(),
+              "placement": s.placement.tolist(), "old_pages": [o.tolist() for o in s.old_pages]}
+        if s.transient_nodes is not None:
+            st["transient_nodes"] = format_nodes(s.transient_nodes)
+        steps.append(st)
+    return {"error": sc.error, "kernel": sc.kernel, "topology": sc.topology, "scope": sc.scope,
+            "cpu_node": sc.cpu_node, "mode": _mode_name(sc.mode), "flags": mp.flag_names(sc.flags),
+            "home_node": sc.home_node, "shm": sc.shm, "weights": sc.weights, "steps": steps}
 
 
 def _error_doc(n, e) -> dict:

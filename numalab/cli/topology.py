@@ -32,6 +32,9 @@ def run(args) -> int:
         items = sources.presets()
         if args.json:
             emit_json([{"name": n, "description": d} for n, d in items])
+        elif not items:
+            print(f"no bundled presets found (looked in {sources.DATA_DIR}); generator calls, files, "
+                  "snapshots and 'host' still work")
         else:
             w = max(len(n) for n, _ in items)
             for n, d in items:

@@ -56,6 +56,7 @@ import pathlib
 import re
 import tarfile
 
+from .._data import topologies_dir
 from ..errors import NumalabError
 from ..topology import Topology
 from . import generators
@@ -76,10 +77,8 @@ __all__ = [
     "DMA_PAGES_PC", "STATES",
 ]
 
-#: ``data/topologies`` beside the package (the repository layout) or inside it (an installed copy).
-DATA_DIR = next((p for p in (pathlib.Path(__file__).resolve().parents[2] / "data" / "topologies",
-                             pathlib.Path(__file__).resolve().parents[1] / "data" / "topologies")
-                 if p.is_dir()), pathlib.Path(__file__).resolve().parents[2] / "data" / "topologies")
+#: The bundled presets: ``data/topologies`` of the repository, or its copy in an installed wheel.
+DATA_DIR = topologies_dir()
 
 # ====================================================================== presets and load()
 def preset_path(name: str) -> pathlib.Path | None:

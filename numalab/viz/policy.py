@@ -50,17 +50,35 @@ def version_diff(grid: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     return changed.groupby(["case", a, b]).size().rename("cells").reset_index()
 
 
-def steps_table(result: dict) -> pd.DataFrame:
-    """One row per step of a :func:`~numalab.alloc.run_scenario` result (for display)."""
+def _pages(placement) -> str:
+    return "".join(str(x) if 0 <= x < 10 else f"[{x}]" for x in placement.tolist())
+
+
+def steps_table(result) -> pd.DataFrame:
+    """One row per step of a :class:`~numalab.alloc.Scenario` (for display: node sets as kernel
+    list strings, pages as one digit per page).
+
+    Examples
+    --------
+    >>> from numalab import sources
+    >>> from numalab.alloc import run_scenario
+    >>> r = run_scenario(sources.load("cxl4"), "6.1", mems="0-3", then_mems=["0-1"], mode="bind",
+    ...                  nodes="3", pages=4)
+    >>> steps_table(r)[["cpuset.mems", "policy nodes", "new pages", "old pages now"]].values.tolist()
+    [['0-3', '3', '3333', ''], ['0-1', '1', '1111', '1111']]
+    """
     rows = []
-    for i, s in enumerate(result["steps"]):
-        rows.append({"step": i, "cpuset.mems": s["mems"], "mems_allowed": s["mems_allowed"],
-                     "policy nodes": s["nodes"],
-                     "get_mempolicy": f"{s['reported_mode']}{'|' + '|'.join(s['reported_flags']) if s['reported_flags'] else ''}"
-                                      f" {s['reported_nodes'] or '(empty)'}",
-                     "eligible": " ".join(map(str, s["eligible"])),
-                     "new pages": "".join(str(x) if 0 <= x < 10 else f"[{x}]" for x in s["placement"]),
-                     "old pages now": " / ".join("".join(map(str, o)) for o in s["old_pages"])})
+    for i, s in enumerate(result.steps):
+        flags = mp.flag_names(s.reported_flags)
+        rows.append({"step": i, "cpuset.mems": None if s.mems is None else format_nodes(s.mems),
+                     "mems_allowed": format_nodes(s.mems_allowed),
+                     "policy nodes": format_nodes(s.nodes),
+                     "get_mempolicy": f"{mp.MODE_NAMES.get(s.reported_mode, f'MODE_{s.reported_mode}')}"
+                                      f"{'|' + '|'.join(flags) if flags else ''}"
+                                      f" {format_nodes(s.reported_nodes) or '(empty)'}",
+                     "eligible": " ".join(map(str, s.eligible.tolist())),
+                     "new pages": _pages(s.placement),
+                     "old pages now": " / ".join(_pages(o) for o in s.old_pages)})
     return pd.DataFrame(rows)
 
 
@@ -162,7 +180,7 @@ def _grid_columns(res, label, transition, combos, node_ids):
                      object).T
     mems = np.empty((B, P), object)
     for j, s in enumerate(steps):
-        mems[:, j] = [s["mems"]] * B
+        mems[:, j] = [None if s["mems"] is None else format_nodes(s["mems"])] * B
     N = B * P * n
     return {
         "kernel": np.repeat(_obj([label]), N),

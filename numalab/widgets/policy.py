@@ -55,8 +55,8 @@ def panel(topo, *, mems="0-3", then_mems="0-1", mode="bind", nodes="3", kernel="
                                mode=wmode.value, flags=list(wflags.value),
                                nodes=wn.value if wn.value.strip() else None, cpu_node=wcpu.value, pages=pages,
                                zonelists=zonelist.build(topo, wk.value, "boot"))
-            if res["error"]:
-                items.append(_text(f"set_mempolicy refuses this policy: {res['error']} "
+            if res.error:
+                items.append(_text(f"set_mempolicy refuses this policy: {res.error} "
                                    "(the task keeps the default policy)"))
             items.append(_display(steps_table(res)))
             if wt.value.strip():
