@@ -7,6 +7,7 @@ keeps recorded node states only where they differ from what the zones and CPUs i
 """
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -217,7 +218,7 @@ def read_regular(name, where, limit=MAX_TEXT_BYTES, *, dir_fd=None, follow=False
     except FileNotFoundError:
         raise
     except OSError as e:
-        if e.errno == getattr(__import__("errno"), "ELOOP"):
+        if e.errno == errno.ELOOP:
             raise NumalabError("is a symbolic link (links are not followed)", input=where) from None
         if isinstance(e, NotADirectoryError):
             raise FileNotFoundError(str(name)) from None

@@ -283,8 +283,8 @@ def from_call(text: str, *, load=None) -> Topology:
     a topology argument given as text (``memoryless('cxl4', nodes=[1])``): :func:`numalab.sources.load`
     passes itself; without it, only a generator call is accepted there.
     """
-    if len(text) > 4096:
-        raise NumalabError("generator call longer than 4096 characters", input=excerpt(text, 40))
+    if len(text) > 8192:
+        raise NumalabError("generator call longer than 8192 characters", input=excerpt(text, 40))
     try:
         node = ast.parse(text.strip(), mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):

@@ -131,6 +131,9 @@ def from_dict(doc: dict, *, where="topology", source=None) -> Topology:
                         raise NumalabError(f"zone {zn}: {label} must be an integer number of pages", input=w)
                     if val < 0:
                         raise NumalabError(f"zone {zn}: {label} pages must not be negative", input=w)
+                    if val > MAX_PHYS_BYTES // page_size:  # before it goes into an int64 array
+                        raise NumalabError(f"zone {zn}: {label} {val} is more than a 64-bit kernel can address "
+                                           f"({MAX_PHYS_BYTES // page_size} pages)", errno="ERANGE", input=w)
                 p[zone_types.index(zn)], m[zone_types.index(zn)] = pv, mv
             present.append(p)
             managed.append(m)

@@ -99,15 +99,18 @@ class _DirTree(_Tree):
         for k, part in enumerate(parts):
             try:
                 nfd = os.open(part, _O_DIR | os.O_NOFOLLOW, dir_fd=fd)
-            except (FileNotFoundError, NotADirectoryError):
-                os.close(fd)
-                return None
             except OSError as e:
-                os.close(fd)
                 where = self._where("/".join(parts[:k + 1]))
-                if e.errno == _errno.ELOOP:
+                try:  # a link gives ENOTDIR or ELOOP here: tell it from a plain file or absence
+                    is_link = stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode)
+                except OSError:
+                    is_link = False
+                os.close(fd)
+                if is_link or e.errno == _errno.ELOOP:
                     raise NumalabError("is a symbolic link (links inside a snapshot are not followed)",
                                        input=where) from None
+                if isinstance(e, (FileNotFoundError, NotADirectoryError)):
+                    return None
                 raise NumalabError(f"cannot open: {e.strerror}", input=where) from None
             os.close(fd)
             fd = nfd
@@ -146,6 +149,9 @@ class _DirTree(_Tree):
             return None
         finally:
             os.close(fd)
+        if stat.S_ISLNK(st.st_mode):
+            raise NumalabError("is a symbolic link (links inside a snapshot are not followed)",
+                               input=self._where(rel))
         return "dir" if stat.S_ISDIR(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) else "other"
 
 
@@ -212,6 +218,8 @@ class _TarTree(_Tree):
         self.files = {}
         try:
             self._scan(f)
+        except NumalabError:
+            raise
         except _TarLimit as e:
             raise NumalabError(f"tar archive refused: {e}", input=self.where) from None
         except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError, ValueError) as e:
@@ -220,7 +228,8 @@ class _TarTree(_Tree):
 
     def _scan(self, f):
         where = self.where
-        tf = tarfile.open(fileobj=_Capped(_decompressed(f), MAX_TAR_BYTES), mode="r|")
+        capped = _Capped(_decompressed(f), MAX_TAR_BYTES)
+        tf = tarfile.open(fileobj=capped, mode="r|")
         found = {}  # normalised name -> (prefix, rel, bytes)
         declared = count = 0
         while True:
@@ -251,6 +260,8 @@ class _TarTree(_Tree):
             found[nm] = (nm[:hit.start(1)], rel, data)
         if count and tf.fileobj.pos < tf.offset + tarfile.BLOCKSIZE:
             raise tarfile.ReadError("no end-of-archive marker")
+        while capped.read(1 << 16):  # to the end: gzip, bzip2 and xz check their CRC only there
+            pass
         prefixes = sorted({p for p, _, _ in found.values()})
         if not prefixes:
             raise NumalabError(f"no {_NODE_DIR}/ and no proc/zoneinfo inside: not a snapshot", input=where)
@@ -299,8 +310,12 @@ def _parse_zoneinfo(text: str, where):
             continue
         m = re.match(r"\s+(present|managed)\s+(\d+)\s*$", line)
         if m and cur is not None:
-            cur[1 if m.group(1) == "present" else 2] = _bounded_int(m.group(2), f"{where} line {lineno}",
-                                                                    m.group(1))
+            w = f"{where} line {lineno}"
+            v = _bounded_int(m.group(2), w, m.group(1))
+            if v > MAX_PHYS_BYTES // 4096:  # before it goes into an int64 array
+                raise NumalabError(f"{m.group(1)} {v} pages is more than a 64-bit kernel can address",
+                                   errno="ERANGE", input=w)
+            cur[1 if m.group(1) == "present" else 2] = v
     for nid, zones in out.items():
         for z in zones:
             if z[1] is None:
