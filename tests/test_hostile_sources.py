@@ -687,3 +687,14 @@ def test_cli_prints_loader_errors_as_one_line(snap, tmp_path, capsys):
 
 def test_device_as_topo_is_refused():
     one_line_error(sources.load, "/dev/null", match="is a device")
+
+
+def test_cgroup_files_that_are_fifos_or_links_are_not_read(tmp_path, no_hang):
+    from numalab.sources.cgroup import read_cgroup_dirs
+    job = tmp_path / "sys/fs/cgroup/job"
+    job.mkdir(parents=True)
+    os.mkfifo(job / "cpuset.mems")  # no writer: a blocking open would hang
+    (tmp_path / "secret").write_text(SECRET)
+    (job / "cpuset.mems.effective").symlink_to(tmp_path / "secret")
+    dirs = read_cgroup_dirs(tmp_path)
+    assert [(d.path, d.mems, d.effective) for d in dirs] == [("/", None, None), ("/job", None, None)]

@@ -62,10 +62,10 @@ def excerpt(text, n: int = 16) -> str:
     """A short, escaped excerpt of input for an error message: at most ``n`` characters, control
     and non-ASCII characters escaped, so no file content beyond a few bytes reaches a terminal.
 
-    >>> excerpt("-----BEGIN PRIVATE KEY-----\\nMIIE")
-    "'-----BEGIN PRIV...'"
-    >>> excerpt("\\x1b[2J")
-    "'\\\\x1b[2J'"
+    >>> print(excerpt("-----BEGIN PRIVATE KEY-----\\nMIIE"))
+    '-----BEGIN PRIVA'...
+    >>> print(excerpt("\\x1b[2J\\n"))
+    '\\x1b[2J\\n'
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
