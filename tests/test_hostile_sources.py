@@ -698,3 +698,35 @@ def test_cgroup_files_that_are_fifos_or_links_are_not_read(tmp_path, no_hang):
     (job / "cpuset.mems.effective").symlink_to(tmp_path / "secret")
     dirs = read_cgroup_dirs(tmp_path)
     assert [(d.path, d.mems, d.effective) for d in dirs] == [("/", None, None), ("/job", None, None)]
+
+
+_tokens = st.sampled_from(["0", "1", "10", "21", "255", "256", "-1", "1.7", "9" * 25, "9" * 5000, "x", "",
+                           "\x1b[2J", "0-4294967295", "MB", "kB", "GB", "cpus:", "size:", "node", SECRET])
+
+
+@settings(max_examples=150, deadline=None)
+@given(k=st.integers(0, 10), line=st.lists(_tokens, max_size=6).map(" ".join))
+def test_numactl_any_line_replaced_is_a_topology_or_one_line(k, line):
+    """Property: one line of valid numactl --hardware output replaced by hostile tokens."""
+    lines = (NUMACTL + "node distances:\nnode   0   1\n  0:  10  21\n  1:  21  10\n").splitlines()
+    lines[k % len(lines)] = line
+    try:
+        t = sources.from_numactl_hardware("\n".join(lines), where="n.txt")
+    except NumalabError as e:
+        assert "\n" not in str(e) and SECRET not in str(e)
+    else:
+        assert t.node_ids.max() < 1024 and t.distance.max() <= 255
+
+
+@settings(max_examples=150, deadline=None)
+@given(field=st.sampled_from(["mem", "idx", "pu", "d"]), value=st.lists(_tokens, max_size=4).map(" ".join))
+def test_hwloc_any_attribute_is_a_topology_or_one_line(field, value):
+    """Property: one attribute or value list of valid hwloc XML replaced by hostile tokens."""
+    value = value.replace("\x1b", "")  # XML 1.0 cannot hold ESC at all (a parse error, also one line)
+    kw = {field: f'os_index="{value}"' if field == "idx" else value}
+    try:
+        t = sources.from_hwloc_xml(_hwloc(**kw), where="h.xml")
+    except NumalabError as e:
+        assert "\n" not in str(e) and SECRET not in str(e)
+    else:
+        assert t.node_ids.max() < 1024 and t.distance.max() <= 255 and t.cpu_ids.max() < common.MAX_CPUS
