@@ -349,6 +349,12 @@ def test_member_names_normalise_or_are_refused(tmp_path_factory, parts, lead):
 
 
 # ================================================================ 6, 7, 10, 11, 12. snapshot metadata
+# The wording of sources.common.read_json_text, or of numalab._io.read_json once the coordinator
+# points read_json_text at the shared strict reader: the tests hold for both.
+FIT = "does not fit in 64 bits|is outside -9223372036854775808"
+NESTED = r"nested deeper than|nested \d+ levels deep"
+
+
 @pytest.mark.parametrize("meta,match", [
     ({"page_size": 3}, r"page_size.*outside 4096"),
     ({"page_size": 0}, r"page_size.*outside 4096"),
@@ -364,22 +370,22 @@ def test_member_names_normalise_or_are_refused(tmp_path_factory, parts, lead):
 ])
 def test_snapshot_metadata_is_validated_like_the_json_format(tmp_path, meta, match):
     root = make_snap(tmp_path / "snap", meta=meta)
-    one_line_error(sources.load, root, match=r"numalab-snapshot\.json.*" + match)
+    one_line_error(sources.load, root, match=r"numalab-snapshot\.json.*(?:" + match + ")")
 
 
 @pytest.mark.parametrize("text,match", [
     ('{"page_size": NaN}', "NaN is not a JSON number"),
     ('{"x": Infinity}', "Infinity is not a JSON number"),
-    ('{"x": 1e999}', "not finite"),
-    ('{"x": ' + "9" * 5000 + "}", "does not fit in 64 bits"),
-    ('{"x": 18446744073709551616}', "does not fit in 64 bits"),
-    ('{"x": ' + "[" * 10000 + "]" * 10000 + "}", "nested deeper than"),
-    ('{"x": 1, "x": 2}', "appears twice"),
+    ('{"x": 1e999}', "not finite|overflows a double"),
+    ('{"x": ' + "9" * 5000 + "}", FIT),
+    ('{"x": 18446744073709551616}', FIT),
+    ('{"x": ' + "[" * 10000 + "]" * 10000 + "}", NESTED),
+    ('{"x": 1, "x": 2}', "appears twice|given twice"),
 ])
 def test_snapshot_metadata_numbers_and_nesting(tmp_path, text, match):
     root = make_snap(tmp_path / "snap")
     (root / "numalab-snapshot.json").write_text(text)
-    one_line_error(sources.load, root, match=r"numalab-snapshot\.json.*" + match)
+    one_line_error(sources.load, root, match=r"numalab-snapshot\.json.*(?:" + match + ")")
 
 
 # ================================================================ 6, 10, 13. sysfs numbers
@@ -472,7 +478,7 @@ def _doc(**changes):
     (_doc(zone_types=list("ABCDEFG")), "at most 6"),
 ])
 def test_json_types_and_ranges_are_strict(doc, match):
-    one_line_error(sources.from_dict, doc, where="t.json", match=r"t\.json.*" + match)
+    one_line_error(sources.from_dict, doc, where="t.json", match=r"t\.json.*(?:" + match + ")")
 
 
 def test_json_node_count_is_checked_before_the_table(tmp_path):
@@ -485,14 +491,14 @@ def test_json_node_count_is_checked_before_the_table(tmp_path):
 @pytest.mark.parametrize("text,match", [
     ('{"nodes": [], "meta": {"x": NaN}}', "NaN"),
     ('{"nodes": [], "x": -Infinity}', "Infinity"),
-    ('{"nodes": ' + "[" * 5000 + "]" * 5000 + "}", "nested deeper"),
-    ('{"nodes": [{"id": ' + "1" * 4301 + "}]}", "does not fit in 64 bits"),
+    ('{"nodes": ' + "[" * 5000 + "]" * 5000 + "}", NESTED),
+    ('{"nodes": [{"id": ' + "1" * 4301 + "}]}", FIT),
     (b'{"name": "\xff"}', "not UTF-8"),
 ])
 def test_json_reader_refuses_what_json_loads_accepts_or_crashes_on(tmp_path, text, match):
     p = tmp_path / "t.json"
     p.write_bytes(text if isinstance(text, bytes) else text.encode())
-    one_line_error(sources.load, p, match=r"t\.json.*" + match)
+    one_line_error(sources.load, p, match=r"t\.json.*(?:" + match + ")")
 
 
 _json_values = st.recursive(
