@@ -76,7 +76,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import pathlib
 
 import numpy as np
 

@@ -66,10 +66,10 @@ def as_table(distance, where="distance") -> np.ndarray:
     """The matrix as an int64 array; not square, not whole numbers or outside 0..255 is an error."""
     try:
         d = np.asarray(distance)
-        if d.dtype == object:
+        if d.dtype == object or d.dtype.kind in "USb":  # no strings or booleans read as numbers
             raise ValueError
         d = d.astype(np.int64) if d.size else d.reshape(0, 0).astype(np.int64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise NumalabError("distance matrix must be a square table of integers", input=where) from None
     if d.ndim != 2 or d.shape[0] != d.shape[1]:
         raise NumalabError(f"distance matrix is not square (shape {tuple(d.shape)})", input=where)

@@ -8,7 +8,6 @@ that output loads back as a topology.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from . import emit_json
 from .._io import escape_text as _e

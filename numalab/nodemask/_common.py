@@ -28,8 +28,8 @@ def _as_bytes(text) -> bytes:
 
 
 def _show(raw: bytes) -> str:
-    """A byte or two of input, quoted for a message."""
-    return repr(raw.decode("utf-8", "replace"))
+    """A byte or two of input, quoted for a message (at most 8 bytes: input may be a hostile file)."""
+    return repr(raw[:8].decode("utf-8", "replace")) + ("..." if len(raw) > 8 else "")
 
 
 def _short(obj):

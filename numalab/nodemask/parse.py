@@ -193,7 +193,7 @@ def _parselist_one(text, nbits, n_all) -> np.ndarray:
             elif not n_all[1] and val.lower().startswith(b"a"):
                 hint = " (the all token needs kernel 5.14 or later; N needs 5.13)"
             fail("expected a number" + (f" at {_show(val)}" if val else " at the end") + hint, "EINVAL", pos)
-        n = int(val)
+        n = int(val) if len(val.lstrip(b"0")) <= 10 else _U32 + 1  # no int() of 5000 digits
         if n > _U32:
             fail("number does not fit in 32 bits", "EOVERFLOW", pos)
         return n

@@ -50,23 +50,22 @@ True
 """
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import re
-import tarfile
+import stat
 
 from .._data import topologies_dir
 from ..errors import NumalabError
 from ..topology import Topology
 from . import generators
-from .common import (DMA_PAGES_PC, MAX_CPUS, STATES, assign_zones_by_address, format_cpulist, parse_cpulist,
-                     parse_cpumask, parse_size)
+from .common import (DMA_PAGES_PC, MAX_CPUS, MAX_TEXT_BYTES, STATES, assign_zones_by_address, format_cpulist,
+                     parse_cpulist, parse_cpumask, parse_size, read_json_text, read_regular, read_stream)
 from .host import load_host, snapshot_files, write_snapshot
 from .hwloc import from_hwloc_xml
 from .jsonfmt import FORMAT, from_dict, from_json, save_json, to_dict, to_json
 from .numactl import from_numactl_hardware, to_numactl_hardware
-from .sysfs import load_snapshot
+from .sysfs import MAX_TAR_BYTES, load_snapshot, load_tarball
 
 __all__ = [
     "DATA_DIR", "FORMAT", "load", "presets", "preset_path",
@@ -94,8 +93,10 @@ def presets() -> list[tuple[str, str]]:
     out = []
     for p in sorted(DATA_DIR.glob("*.json")):
         try:
-            doc = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError):
+            doc = read_json_text(read_regular(p, str(p), follow=True), str(p))
+        except (OSError, NumalabError):
+            continue
+        if not isinstance(doc, dict):
             continue
         out.append((p.stem, str(doc.get("description", "")).splitlines()[0] if doc.get("description") else ""))
     return out
@@ -154,12 +155,56 @@ def load(spec, **kw) -> Topology:
         if not s.strip():
             raise NumalabError("empty topology name", input=s)
         raise NumalabError("no such preset, file or directory (see `numalab topology --list`)", input=s)
-    if path.is_dir():
-        return load_snapshot(path, **kw)
-    if re.search(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2|tar\.xz)$", path.name) or tarfile.is_tarfile(path):
-        return load_snapshot(path, **kw)
+    return _load_path(path, s, **kw)
+
+
+_TAR_NAME = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2|tar\.xz|txz)$")
+
+
+def _looks_like_tar(head: bytes) -> bool:
+    """gzip, bzip2 or xz magic, or a ustar header: a tarball (compressed JSON is not a format here)."""
+    return (head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")) or head[257:262] == b"ustar")
+
+
+def _load_path(path: pathlib.Path, s: str, **kw) -> Topology:
+    """A file, directory, pipe or FIFO named by the user (the name itself may be a link: the user
+    chose it). Directories are snapshots; regular files and streams are sniffed by their first
+    bytes; pipes and FIFOs (``<(cat x.json)``, ``/dev/stdin``) are read as streams, without seek,
+    opened non-blocking so a FIFO without a writer ends in one line instead of a hang."""
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise NumalabError(f"cannot read as text: {e}", input=s) from None
+        st = os.stat(path)
+    except OSError as e:
+        raise NumalabError(f"cannot stat: {e.strerror}", input=s) from None
+    if stat.S_ISDIR(st.st_mode):
+        return load_snapshot(path, **kw)
+    if stat.S_ISREG(st.st_mode):
+        try:
+            with open(path, "rb") as f:
+                head = f.read(512)
+        except OSError as e:
+            raise NumalabError(f"cannot read: {e.strerror}", input=s) from None
+        if _looks_like_tar(head) or _TAR_NAME.search(path.name):
+            return load_snapshot(path, **kw)
+        data = read_regular(path, s, follow=True)
+    elif stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            raise NumalabError(f"cannot open: {e.strerror}", input=s) from None
+        try:
+            data = read_stream(fd, s, limit=MAX_TAR_BYTES)
+        finally:
+            os.close(fd)
+        if _looks_like_tar(data[:512]):
+            return load_tarball(data, where=s, name=kw.get("name") or "snapshot")
+        if len(data) > MAX_TEXT_BYTES:
+            raise NumalabError(f"larger than {MAX_TEXT_BYTES >> 20} MiB: not a topology text", input=s)
+    else:
+        raise NumalabError("is a device, not a topology file, directory, pipe or FIFO", input=s)
+    if not data.strip():
+        raise NumalabError("empty: no topology in it", input=s)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise NumalabError(f"not UTF-8 text (byte {e.start}) and not a tarball", input=s) from None
     return _sniff_text(path, text)

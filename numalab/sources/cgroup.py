@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+import stat
 
 from ..errors import NumalabError
 
@@ -44,13 +45,18 @@ class CgroupDir:
 
 def _read(path: pathlib.Path):
     """Text of a regular file that is not a link, at most MAX_BYTES; None when it is absent."""
-    try:
-        if path.is_symlink() or not path.is_file():
-            return None
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+    try:  # O_NOFOLLOW | O_NONBLOCK, then fstat: no link, FIFO or device is read, nothing blocks
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, MAX_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     if len(data) > MAX_BYTES:
         raise NumalabError(f"larger than {MAX_BYTES} bytes: not a cpuset file", input=str(path))
     return data.decode("utf-8", "replace").strip()

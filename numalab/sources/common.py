@@ -7,18 +7,27 @@ keeps recorded node states only where they differ from what the zones and CPUs i
 """
 from __future__ import annotations
 
+import errno
+import os
 import re
+import select
+import stat
+import time
+from fractions import Fraction
 
 import numpy as np
 
-from .. import nodemask as _nm
+from .. import _io, nodemask as _nm
 from ..errors import NumalabError
 from ..nodemask import format_list, from_nodes
 from ..slit import as_table as _slit_table, check as _slit_check, default_distance as _default_distance
 from ..topology import X86_64_ZONES, Topology
 
 __all__ = ["MAX_CPUS", "DMA_PAGES_PC", "STATES", "parse_cpulist", "parse_cpumask", "format_cpulist",
-           "parse_size", "assign_zones_by_address", "cpu_to_node_of_cpulists"]
+           "parse_size", "assign_zones_by_address", "MAX_NODES_SHIFT", "MAX_PHYS_BYTES", "MAX_PAGE_SIZE",
+           "MAX_TEXT_BYTES", "MAX_JSON_DEPTH", "read_json_text", "read_regular", "read_stream", "excerpt",
+           "check_page_size", "check_nodes_shift", "check_int",
+           "cpu_to_node_of_cpulists"]
 
 #: Present pages of ZONE_DMA on a PC: pfn 1..4095 minus the legacy hole 640 KiB..1 MiB (97 pages).
 #: Every x86_64 recording in kernel-truth shows exactly this.
@@ -26,6 +35,179 @@ DMA_PAGES_PC = 3998
 #: Node-state files of /sys/devices/system/node, in the order the kernel lists them.
 STATES = ("possible", "online", "has_cpu", "has_memory", "has_normal_memory")
 _MIB = 1 << 20
+
+
+# ====================================================================== limits of the edge
+#: Largest CONFIG_NODES_SHIFT any architecture's Kconfig allows (``range 1 10`` on x86, arm64,
+#: powerpc, ...; 0 is a kernel without NUMA): MAX_NUMNODES is at most 1024.
+MAX_NODES_SHIFT = 10
+#: Largest physical address space of a 64-bit kernel (MAX_PHYSMEM_BITS is 52 on x86_64 with
+#: 5-level paging and on arm64 with 52-bit PAs): no node, zone or machine holds more bytes. Page
+#: counts are bounded by this divided by the page size, so sums of them never near int64.
+MAX_PHYS_BYTES = 1 << 52
+#: Largest base page of any Linux architecture (256 KiB: hexagon, powerpc 44x PPC_256K_PAGES).
+MAX_PAGE_SIZE = 1 << 18
+#: Longest topology text read (JSON, numactl, hwloc XML, snapshot metadata, one sysfs/proc file).
+#: A 1024-node distance table in JSON is about 4 MiB.
+MAX_TEXT_BYTES = 16 << 20
+#: Deepest JSON nesting accepted (the format needs 4: document, nodes, node, zones).
+MAX_JSON_DEPTH = 32
+#: How long to wait for the first byte (or the next one) from a pipe or FIFO before giving up.
+STREAM_IDLE_SECONDS = 10.0
+_INT64 = 1 << 63
+
+
+def excerpt(text, n: int = 16) -> str:
+    """A short, escaped excerpt of input for an error message: at most ``n`` characters, control
+    and non-ASCII characters escaped, so no file content beyond a few bytes reaches a terminal.
+
+    >>> print(excerpt("-----BEGIN PRIVATE KEY-----\\nMIIE"))
+    '-----BEGIN PRIVA'...
+    >>> print(excerpt("\\x1b[2J\\n"))
+    '\\x1b[2J\\n'
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = str(text)
+    cut = text[:n]
+    return repr(cut).encode("ascii", "backslashreplace").decode("ascii") + ("..." if len(text) > n else "")
+
+
+def check_int(v, where, field, lo=0, hi=_INT64 - 1) -> int:
+    """``v`` as an int in ``lo..hi``; bools, floats, strings and anything else are errors.
+
+    >>> check_int(3, "f", "x")
+    3
+    >>> check_int(True, "f", "x")
+    Traceback (most recent call last):
+    ...
+    numalab.errors.NumalabError: 'f': field 'x' must be an integer, not bool
+    """
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise NumalabError(f"field {field!r} must be an integer, not {type(v).__name__}", input=where)
+    v = int(v)
+    if not lo <= v <= hi:
+        raise NumalabError(f"field {field!r} = {v} is outside {lo}..{hi}", errno="ERANGE", input=where)
+    return v
+
+
+def check_page_size(v, where, field="page_size") -> int:
+    """A page size: an int, a power of two, 4096..:data:`MAX_PAGE_SIZE` (PAGE_SHIFT 12..18)."""
+    v = check_int(v, where, field, 4096, MAX_PAGE_SIZE)
+    if v & (v - 1):
+        raise NumalabError(f"{field} {v} is not a power of two", errno="EINVAL", input=where)
+    return v
+
+
+def check_nodes_shift(v, where, field="nodes_shift") -> int:
+    """CONFIG_NODES_SHIFT: an int in 0..:data:`MAX_NODES_SHIFT`."""
+    return check_int(v, where, field, 0, MAX_NODES_SHIFT)
+
+
+# ---------------------------------------------------------------------- strict JSON
+def read_json_text(data, where):
+    """The JSON value of ``data`` (str or bytes), read strictly at the edge: the one place the
+    loaders read JSON, through the project's one strict reader (:func:`numalab._io.read_json`)
+    with the loaders' caps (:data:`MAX_TEXT_BYTES`, :data:`MAX_JSON_DEPTH`).
+
+    Refused, each with one line naming ``where``: oversized text, deep nesting, ``NaN``/
+    ``Infinity``, integers outside int64, a key repeated in one object, text that is not UTF-8 or
+    not JSON.
+
+    >>> read_json_text('{"a": [1, 2.5]}', "x.json")
+    {'a': [1, 2.5]}
+    >>> read_json_text('{"a": NaN}', "x.json")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    numalab.errors.NumalabError: 'x.json': ...NaN...
+    """
+    if not isinstance(data, (str, bytes, bytearray)):
+        raise NumalabError(f"expected text, not {type(data).__name__}", input=where)
+    return _io.read_json(bytes(data) if isinstance(data, bytearray) else data, where=where,
+                         max_bytes=MAX_TEXT_BYTES, max_depth=MAX_JSON_DEPTH)
+
+
+# ---------------------------------------------------------------------- reading files
+_O_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_fd(fd, limit, where) -> bytes:
+    chunks, total = [], 0
+    while True:
+        b = os.read(fd, min(1 << 20, limit + 1 - total))
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+        total += len(b)
+        if total > limit:
+            raise NumalabError(f"larger than {limit} bytes: not a file this reader takes", input=where)
+
+
+def read_regular(name, where, limit=MAX_TEXT_BYTES, *, dir_fd=None, follow=False) -> bytes:
+    """The bytes of a regular file, at most ``limit``; never blocks, never follows a final link.
+
+    The file is opened with ``O_NONBLOCK`` (a FIFO or device does not block the open) and, unless
+    ``follow``, ``O_NOFOLLOW``; ``fstat`` of the open file must say S_ISREG, so FIFOs, devices
+    (``/dev/zero``) and directories are refused with one line. Missing files raise
+    FileNotFoundError (the caller decides what absence means).
+    """
+    flags = _O_READ & ~(0 if not follow else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise NumalabError("is a symbolic link (links are not followed)", input=where) from None
+        if isinstance(e, NotADirectoryError):
+            raise FileNotFoundError(str(name)) from None
+        raise NumalabError(f"cannot open: {e.strerror}", input=where) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a file")
+            raise NumalabError(f"is {kind}, not a regular file", input=where)
+        if st.st_size > limit:
+            raise NumalabError(f"larger than {limit} bytes ({st.st_size})", input=where)
+        try:
+            return _read_fd(fd, limit, where)
+        except OSError as e:
+            raise NumalabError(f"cannot read: {e.strerror}", input=where) from None
+    finally:
+        os.close(fd)
+
+
+def read_stream(fd, where, limit=MAX_TEXT_BYTES, idle=None) -> bytes:
+    """All bytes of a pipe or FIFO (no seek), at most ``limit``, waiting at most ``idle`` seconds
+    (:data:`STREAM_IDLE_SECONDS`) for each chunk. ``fd`` must be open with O_NONBLOCK: a FIFO
+    without a writer then gives a clear message instead of a hang."""
+    idle = STREAM_IDLE_SECONDS if idle is None else idle
+    chunks, total = [], 0
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    while True:
+        deadline = time.monotonic() + idle
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                what = "no writer: nothing arrived" if not chunks else "the writer stalled: nothing more arrived"
+                raise NumalabError(f"{what} within {idle:g} s (is anything writing to this pipe or FIFO?)",
+                                   input=where)
+            if poller.poll(max(1, int(left * 1000))):
+                break
+        try:
+            b = os.read(fd, min(1 << 20, limit + 1 - total))
+        except BlockingIOError:
+            continue
+        except OSError as e:
+            raise NumalabError(f"cannot read: {e.strerror}", input=where) from None
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+        total += len(b)
+        if total > limit:
+            raise NumalabError(f"larger than {limit} bytes", input=where)
 
 
 # ====================================================================== small parsers
@@ -113,13 +295,16 @@ def parse_size(text, where="size") -> int:
     >>> parse_size("256M"), parse_size("1g"), parse_size("1.5G")
     (268435456, 1073741824, 1610612736)
     """
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", str(text))
+    m = re.fullmatch(r"\s*(\d{1,20}(?:\.\d{1,20})?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", str(text)[:128])
     if not m:
-        raise NumalabError("not a size (use e.g. 256M, 1G)", input=where if where != "size" else text)
+        raise NumalabError("not a size (use e.g. 256M, 1G)",
+                           input=where if where != "size" else excerpt(text, 32))
     mult = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
-    value = float(m.group(1)) * mult
-    if value != int(value):
-        raise NumalabError("size is not a whole number of bytes", input=text)
+    value = Fraction(m.group(1)) * mult  # exact: "9007199254740993" is not rounded through a float
+    if value.denominator != 1:
+        raise NumalabError("size is not a whole number of bytes", input=where if where != "size" else text)
+    if value >= _INT64:
+        raise NumalabError("size does not fit in 64 bits", errno="ERANGE", input=where if where != "size" else text)
     return int(value)
 
 
@@ -258,18 +443,30 @@ def _build(name, ids, cpus, distance, *, present=None, managed=None, totals=None
     ``kernel_distance``: the table is the kernel's own ``node_distance()`` (sysfs), stored after
     ``slit_valid()`` or set by ``numa_emulation()`` (10 between fake nodes of one physical node),
     so the firmware checks do not apply to it again."""
-    ids = [int(x) for x in ids]
+    nodes_shift = check_nodes_shift(nodes_shift, where)
+    page_size = check_page_size(page_size, where)
+    max_numnodes = 1 << nodes_shift
     n = len(ids)
     notes = list(notes)
     if n == 0:
         raise NumalabError("no nodes", input=where)
+    if n > max_numnodes:  # checked before anything n x n is allocated
+        raise NumalabError(f"{n} nodes, more than MAX_NUMNODES {max_numnodes} (NODES_SHIFT={nodes_shift})",
+                           errno="ERANGE", input=where)
     seen = set()
     for x in ids:
+        if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+            raise NumalabError(f"node id {excerpt(x)} is not an integer", input=where)
+        x = int(x)
         if x in seen:
             raise NumalabError(f"node id {x} is listed twice", input=where)
         if x < 0:
             raise NumalabError(f"node id {x} is negative", input=where)
+        if x >= max_numnodes:
+            raise NumalabError(f"node id {x} is outside 0..{max_numnodes - 1} (MAX_NUMNODES {max_numnodes}, "
+                               f"NODES_SHIFT={nodes_shift})", errno="ERANGE", input=where)
         seen.add(x)
+    ids = [int(x) for x in ids]
     order = np.argsort(ids, kind="stable")
     ids_sorted = np.asarray(ids, np.int64)[order]
     # distances
@@ -294,9 +491,14 @@ def _build(name, ids, cpus, distance, *, present=None, managed=None, totals=None
     owner = {}
     for pos, k in enumerate(order):
         for c in cpus[k]:
+            if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
+                raise NumalabError(f"CPU id {excerpt(c)} is not an integer", input=where)
             c = int(c)
             if c < 0:
                 raise NumalabError(f"CPU id {c} is negative", input=where)
+            if c >= MAX_CPUS:
+                raise NumalabError(f"CPU id {c} is beyond {MAX_CPUS - 1} (no kernel has NR_CPUS above "
+                                   f"{MAX_CPUS})", errno="ERANGE", input=where)
             if c in owner:
                 raise NumalabError(f"CPU {c} is on two nodes ({owner[c]} and {ids[k]})", input=where)
             owner[c] = ids[k]
@@ -318,10 +520,12 @@ def _build(name, ids, cpus, distance, *, present=None, managed=None, totals=None
                 cpumask[pos, col[int(c)]] = True
     # memory
     z = len(zone_types)
+    max_pages = MAX_PHYS_BYTES // page_size
     if present is None:
-        tot = np.asarray(totals, dtype=np.int64)[order]
-        if np.any(tot < 0):
-            raise NumalabError("memory sizes must not be negative", input=where)
+        tot = _pages_array(totals, (n,), where, "memory size", max_pages)[order]
+        if tot.sum() > max_pages:
+            raise NumalabError(f"{int(tot.sum())} pages in all is more than a 64-bit kernel can address "
+                               f"({max_pages} pages of {page_size} bytes)", errno="ERANGE", input=where)
         mv = None if movable is None else np.asarray(movable, bool)[order]
         st_ = None if starts is None else np.asarray(starts, np.int64)[order]
         present = assign_zones_by_address(tot, zone_types, mv, page_size, st_)
@@ -330,10 +534,12 @@ def _build(name, ids, cpus, distance, *, present=None, managed=None, totals=None
             notes.append(_BY_ADDRESS_NOTE + (", movable nodes entirely in Movable" if mv is not None and mv.any() else ""))
             notes.append(_MANAGED_NOTE)
     else:
-        present = np.asarray(present, np.int64).reshape(n, z)[order]
-        managed = (present.copy() if managed is None else np.asarray(managed, np.int64).reshape(n, z)[order])
-        if np.any(present < 0) or np.any(managed < 0):
-            raise NumalabError("page counts must not be negative", input=where)
+        present = _pages_array(present, (n, z), where, "present pages", max_pages)[order]
+        managed = (present.copy() if managed is None
+                   else _pages_array(managed, (n, z), where, "managed pages", max_pages)[order])
+        if present.sum() > max_pages:
+            raise NumalabError(f"{int(present.sum())} present pages in all is more than a 64-bit kernel can "
+                               f"address ({max_pages} pages of {page_size} bytes)", errno="ERANGE", input=where)
         if np.any(managed > present):
             i, k = np.argwhere(managed > present)[0]
             raise NumalabError(f"node {ids_sorted[i]} zone {zone_types[k]}: managed pages "
@@ -348,6 +554,25 @@ def _build(name, ids, cpus, distance, *, present=None, managed=None, totals=None
                     possible=pos_, online=onl, nodes_shift=int(nodes_shift), page_size=int(page_size),
                     state_override=override, cpumask=cpumask, source=source, notes=tuple(notes),
                     meta=dict(meta or {}))
+
+
+def _pages_array(values, shape, where, what, max_pages) -> np.ndarray:
+    """Page counts as int64, each checked in 0..max_pages as a Python int before conversion (no
+    int64 wrap-around, no OverflowError)."""
+    flat = []
+    for v in np.asarray(values, dtype=object).reshape(-1).tolist():
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise NumalabError(f"{what} {excerpt(v)} is not an integer", input=where)
+        v = int(v)
+        if v < 0:
+            raise NumalabError(f"{what} must not be negative ({v})", input=where)
+        if v > max_pages:
+            raise NumalabError(f"{what} {v} is more than a 64-bit kernel can address ({max_pages} pages)",
+                               errno="ERANGE", input=where)
+        flat.append(v)
+    if len(flat) != int(np.prod(shape)):
+        raise NumalabError(f"{what}: {len(flat)} values, expected {int(np.prod(shape))}", input=where)
+    return np.asarray(flat, np.int64).reshape(shape)
 
 
 def _drop_redundant_states(t: Topology) -> Topology:

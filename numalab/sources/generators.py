@@ -37,11 +37,15 @@ import numpy as np
 
 from ..errors import NumalabError
 from ..topology import Topology
-from .common import parse_size
+from .common import MAX_CPUS, MAX_NODES_SHIFT, MAX_PHYS_BYTES, excerpt, parse_size
 from .jsonfmt import from_dict
 
 __all__ = ["flat", "sockets", "ring", "line", "mesh", "cpu_plus_memory_tiers", "memoryless",
            "from_call", "GENERATORS", "RECORDED_SHAPES"]
+
+
+#: Most nodes a generated machine may have: MAX_NUMNODES at the largest NODES_SHIFT (10).
+MAX_NODES = 1 << MAX_NODES_SHIFT
 
 
 def _bytes(size, what) -> int:
@@ -51,17 +55,38 @@ def _bytes(size, what) -> int:
         v = int(size)
     elif isinstance(size, float) and size.is_integer():
         v = int(size)
-    else:
+    elif isinstance(size, str):
         v = parse_size(size, what)
+    else:
+        raise NumalabError(f"{what} must be a size (bytes or e.g. '1G'), not {type(size).__name__}",
+                           input=excerpt(repr(size), 40))
     if v < 0:
         raise NumalabError(f"{what} must not be negative", input=str(size))
+    if v > MAX_PHYS_BYTES:
+        raise NumalabError(f"{what} is more than a 64-bit kernel can address ({MAX_PHYS_BYTES >> 30} GiB)",
+                           errno="ERANGE", input=excerpt(str(size), 40))
     return v
 
 
-def _count(v, what, lo=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise NumalabError(f"{what} must be an integer >= {lo}", input=repr(v))
+def _count(v, what, lo=1, hi=MAX_NODES):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+        raise NumalabError(f"{what} must be an integer >= {lo} and <= {hi}", input=excerpt(repr(v), 40))
     return int(v)
+
+
+def _dist(v, what) -> int:
+    """A distance argument: an int 0..255 (a SLIT entry is one byte); no float, no string."""
+    return _count(v, what, 0, 255)
+
+
+def _nodes_total(n, cpus_per_node):
+    """Check the machine's size before anything n x n is allocated."""
+    if n > MAX_NODES:
+        raise NumalabError(f"{n} nodes, more than MAX_NUMNODES {MAX_NODES}", errno="ERANGE", input=str(n))
+    if n * cpus_per_node > MAX_CPUS:
+        raise NumalabError(f"{n * cpus_per_node} CPUs, more than {MAX_CPUS}", errno="ERANGE",
+                           input=str(n * cpus_per_node))
+    return n
 
 
 def _make(name, distance, cpus_per_node, mem, *, source, description, movable=None, notes=()):
@@ -88,8 +113,8 @@ def flat(nodes=2, cpus_per_node=1, mem_per_node="1G", remote=20) -> Topology:
     >>> flat(nodes=3, remote=21).distance[0].tolist()
     [10, 21, 21]
     """
-    n = _count(nodes, "nodes")
-    d = np.full((n, n), int(remote))
+    n = _nodes_total(_count(nodes, "nodes"), _count(cpus_per_node, "cpus_per_node", 0, MAX_CPUS))
+    d = np.full((n, n), _dist(remote, "remote"))
     np.fill_diagonal(d, 10)
     src = _sig("flat", nodes=n, cpus_per_node=cpus_per_node, mem_per_node=mem_per_node, remote=remote)
     return _make(f"flat-{n}", d, [_count(cpus_per_node, "cpus_per_node", 0)] * n,
@@ -105,8 +130,9 @@ def sockets(sockets=2, nodes_per_socket=2, cpus_per_node=1, mem_per_node="1G", s
     ``same_socket`` inside a socket and ``other_socket`` between sockets.
     """
     s, m = _count(sockets, "sockets"), _count(nodes_per_socket, "nodes_per_socket")
+    _nodes_total(s * m, _count(cpus_per_node, "cpus_per_node", 0, MAX_CPUS))
     sock = np.repeat(np.arange(s), m)
-    d = np.where(sock[:, None] == sock[None, :], int(same_socket), int(other_socket))
+    d = np.where(sock[:, None] == sock[None, :], _dist(same_socket, "same_socket"), _dist(other_socket, "other_socket"))
     np.fill_diagonal(d, 10)
     src = _sig("sockets", sockets=s, nodes_per_socket=m, cpus_per_node=cpus_per_node,
                mem_per_node=mem_per_node, same_socket=same_socket, other_socket=other_socket)
@@ -121,11 +147,11 @@ def ring(nodes=4, hop=16, cpus_per_node=1, mem_per_node="1G") -> Topology:
     >>> ring(nodes=6, hop=16).distance[0].tolist()
     [10, 16, 32, 48, 32, 16]
     """
-    n = _count(nodes, "nodes")
+    n = _nodes_total(_count(nodes, "nodes"), _count(cpus_per_node, "cpus_per_node", 0, MAX_CPUS))
     k = np.arange(n)
     hops = np.abs(k[:, None] - k[None, :])
     hops = np.minimum(hops, n - hops)
-    d = np.where(hops == 0, 10, int(hop) * hops)
+    d = np.where(hops == 0, 10, _dist(hop, "hop") * hops)
     src = _sig("ring", nodes=n, hop=hop, cpus_per_node=cpus_per_node, mem_per_node=mem_per_node)
     return _make(f"ring-{n}", d, [_count(cpus_per_node, "cpus_per_node", 0)] * n,
                  [_bytes(mem_per_node, "mem_per_node")] * n, source=src,
@@ -138,9 +164,9 @@ def line(nodes=3, hop=10, cpus_per_node=1, mem_per_node="1G") -> Topology:
     >>> line(nodes=3).distance[0].tolist()
     [10, 20, 30]
     """
-    n = _count(nodes, "nodes")
+    n = _nodes_total(_count(nodes, "nodes"), _count(cpus_per_node, "cpus_per_node", 0, MAX_CPUS))
     k = np.arange(n)
-    d = 10 + int(hop) * np.abs(k[:, None] - k[None, :])
+    d = 10 + _dist(hop, "hop") * np.abs(k[:, None] - k[None, :])
     src = _sig("line", nodes=n, hop=hop, cpus_per_node=cpus_per_node, mem_per_node=mem_per_node)
     return _make(f"line-{n}", d, [_count(cpus_per_node, "cpus_per_node", 0)] * n,
                  [_bytes(mem_per_node, "mem_per_node")] * n, source=src,
@@ -154,9 +180,10 @@ def mesh(rows=2, cols=2, hop=16, cpus_per_node=1, mem_per_node="1G") -> Topology
     [10, 11, 22, 11, 22, 33]
     """
     r, c = _count(rows, "rows"), _count(cols, "cols")
+    _nodes_total(r * c, _count(cpus_per_node, "cpus_per_node", 0, MAX_CPUS))
     y, x = np.divmod(np.arange(r * c), c)
     hops = np.abs(y[:, None] - y[None, :]) + np.abs(x[:, None] - x[None, :])
-    d = np.where(hops == 0, 10, int(hop) * hops)
+    d = np.where(hops == 0, 10, _dist(hop, "hop") * hops)
     src = _sig("mesh", rows=r, cols=c, hop=hop, cpus_per_node=cpus_per_node, mem_per_node=mem_per_node)
     return _make(f"mesh-{r}x{c}", d, [_count(cpus_per_node, "cpus_per_node", 0)] * (r * c),
                  [_bytes(mem_per_node, "mem_per_node")] * (r * c), source=src,
@@ -182,6 +209,12 @@ def cpu_plus_memory_tiers(cpu_nodes=2, memory_nodes_per_cpu_node=1, cpus_per_nod
     c = _count(cpu_nodes, "cpu_nodes")
     m = _count(memory_nodes_per_cpu_node, "memory_nodes_per_cpu_node", 0)
     n = c + c * m
+    _nodes_total(n, 0)
+    _nodes_total(c, _count(cpus_per_node, "cpus_per_node", 0, MAX_CPUS))
+    cpu_remote, tier_near, tier_far, tier_between = (_dist(v, k) for v, k in (
+        (cpu_remote, "cpu_remote"), (tier_near, "tier_near"), (tier_far, "tier_far"), (tier_between, "tier_between")))
+    if not isinstance(movable, bool):
+        raise NumalabError("movable must be True or False", input=excerpt(repr(movable), 40))
     home = np.concatenate([np.arange(c), np.repeat(np.arange(c), m)])  # CPU node each node belongs to
     is_mem = np.arange(n) >= c
     mem_i, mem_j = is_mem[:, None], is_mem[None, :]
@@ -210,7 +243,10 @@ def memoryless(topology, nodes) -> Topology:
     [True, False, True]
     """
     t = topology if isinstance(topology, Topology) else from_call(str(topology))
-    idx = [t.index_of(x) for x in ([nodes] if isinstance(nodes, int) else nodes)]
+    lst = [nodes] if isinstance(nodes, int) and not isinstance(nodes, bool) else nodes
+    if not isinstance(lst, (list, tuple)) or not all(isinstance(x, int) and not isinstance(x, bool) for x in lst):
+        raise NumalabError("nodes must be a node id or a list of node ids (integers)", input=excerpt(repr(nodes), 40))
+    idx = [t.index_of(x) for x in lst]
     present, managed = t.present_pages.copy(), t.managed_pages.copy()
     present[idx] = 0
     managed[idx] = 0
@@ -247,9 +283,11 @@ def from_call(text: str, *, load=None) -> Topology:
     a topology argument given as text (``memoryless('cxl4', nodes=[1])``): :func:`numalab.sources.load`
     passes itself; without it, only a generator call is accepted there.
     """
+    if len(text) > 8192:
+        raise NumalabError("generator call longer than 8192 characters", input=excerpt(text, 40))
     try:
         node = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise NumalabError("not a generator call (e.g. flat(nodes=4))", input=text) from None
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
         raise NumalabError("not a generator call (e.g. flat(nodes=4))", input=text)
@@ -259,7 +297,7 @@ def from_call(text: str, *, load=None) -> Topology:
     try:
         args = [ast.literal_eval(a) for a in node.args]
         kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
-    except ValueError:
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
         raise NumalabError("generator arguments must be literals (numbers, strings, lists)", input=text) from None
     if None in kwargs:
         raise NumalabError("no **kwargs in a generator call", input=text)

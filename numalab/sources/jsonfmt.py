@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import pathlib
 import re
@@ -20,8 +21,9 @@ import numpy as np
 from .._io import atomic_write, jsonable
 from ..errors import NumalabError
 from ..topology import X86_64_ZONES, Topology
-from .common import (_MIB, STATES, _build, _drop_redundant_states, _nodelist, cpu_to_node_of_cpulists,
-                     format_cpulist, parse_cpulist)
+from .common import (_MIB, MAX_PHYS_BYTES, STATES, _build, _drop_redundant_states, _nodelist,
+                     check_nodes_shift, check_page_size, cpu_to_node_of_cpulists, excerpt, format_cpulist, parse_cpulist, read_json_text,
+                     read_regular)
 
 __all__ = ["FORMAT", "from_dict", "from_json", "to_dict", "to_json", "save_json"]
 
@@ -79,12 +81,20 @@ def from_dict(doc: dict, *, where="topology", source=None) -> Topology:
     zone_types = tuple(_field(doc, "zone_types", where, list, list(X86_64_ZONES)))
     if not zone_types or not all(isinstance(zn, str) for zn in zone_types) or len(set(zone_types)) != len(zone_types):
         raise NumalabError("field 'zone_types' must list distinct zone names", input=where)
-    page_size = _field(doc, "page_size", where, int, 4096)
-    if page_size <= 0 or page_size & (page_size - 1):
-        raise NumalabError(f"page_size {page_size} is not a power of two", input=where)
-    nodes_shift = _field(doc, "nodes_shift", where, int, 10)
-    if not 0 <= nodes_shift <= 16:
-        raise NumalabError(f"nodes_shift {nodes_shift} is outside 0..16", input=where)
+    page_size = check_page_size(doc.get("page_size", 4096), where)
+    nodes_shift = check_nodes_shift(doc.get("nodes_shift", 10), where)
+    if len(nodes) > 1 << nodes_shift:  # before any per-node work or an n x n table
+        raise NumalabError(f"{len(nodes)} nodes, more than MAX_NUMNODES {1 << nodes_shift} "
+                           f"(NODES_SHIFT={nodes_shift})", errno="ERANGE", input=where)
+    if len(zone_types) > 6:
+        raise NumalabError(f"{len(zone_types)} zone types; a kernel has at most 6 (MAX_NR_ZONES)", input=where)
+    for key, kinds in (("name", str), ("description", str), ("provenance", str), ("arch", str), ("source", str),
+                       ("tags", list), ("meta", dict), ("notes", (str, list)), ("distance", (list, type(None)))):
+        _field(doc, key, where, kinds, None)
+    if not all(isinstance(x, str) for x in doc.get("tags", [])):
+        raise NumalabError("field 'tags' must be a list of strings", input=where)
+    if isinstance(doc.get("notes"), list) and not all(isinstance(x, str) for x in doc["notes"]):
+        raise NumalabError("field 'notes' must be a string or a list of strings", input=where)
     ids, cpus, totals, movable, present, managed, possible, online = [], [], [], [], [], [], [], []
     starts = []
     exact = None
@@ -121,6 +131,9 @@ def from_dict(doc: dict, *, where="topology", source=None) -> Topology:
                         raise NumalabError(f"zone {zn}: {label} must be an integer number of pages", input=w)
                     if val < 0:
                         raise NumalabError(f"zone {zn}: {label} pages must not be negative", input=w)
+                    if val > MAX_PHYS_BYTES // page_size:  # before it goes into an int64 array
+                        raise NumalabError(f"zone {zn}: {label} {val} is more than a 64-bit kernel can address "
+                                           f"({MAX_PHYS_BYTES // page_size} pages)", errno="ERANGE", input=w)
                 p[zone_types.index(zn)], m[zone_types.index(zn)] = pv, mv
             present.append(p)
             managed.append(m)
@@ -135,16 +148,33 @@ def from_dict(doc: dict, *, where="topology", source=None) -> Topology:
                 raise NumalabError("give the node's memory: 'mem_mib' (or 'mem_kib', 'mem_pages', or 'zones')",
                                    input=w)
             if not isinstance(v, (int, float)) or isinstance(v, bool):
-                raise NumalabError(f"memory size must be a number, not {v!r}", input=w)
-            if v < 0:
-                raise NumalabError(f"memory size {v} is negative", input=w)
+                raise NumalabError(f"memory size must be a number, not {excerpt(v)}", input=w)
+            if not math.isfinite(v) or v < 0:
+                raise NumalabError(f"memory size {v} is negative or not finite", input=w)
+            if v * unit > MAX_PHYS_BYTES:  # compared before any int(): no overflow, no 4300-digit int
+                raise NumalabError(f"memory size {v} is more than a 64-bit kernel can address "
+                                   f"({MAX_PHYS_BYTES >> 20} MiB)", errno="ERANGE", input=w)
             totals.append(int(round(v * unit / page_size)))
             movable.append(bool(_field(node, "movable", w, bool, False)))
             sm = _field(node, "start_mib", w, (int, float), None)
-            if sm is not None and sm < 0:
-                raise NumalabError(f"start_mib {sm} is negative", input=w)
+            if sm is not None and (not math.isfinite(sm) or sm < 0 or sm * _MIB > MAX_PHYS_BYTES):
+                raise NumalabError(f"start_mib {sm} is outside 0..{MAX_PHYS_BYTES >> 20}", input=w)
             starts.append(-1 if sm is None else int(sm * _MIB // page_size))
     distance = doc.get("distance")
+    if distance is not None:  # rows of ints, square, one per node: checked before any array
+        k = len(distance)
+        for r, row in enumerate(distance):
+            if not isinstance(row, list):
+                raise NumalabError(f"distance row {r} must be a list of integers", input=where)
+            if len(row) != k:
+                raise NumalabError(f"distance matrix is not square (row {r} has {len(row)} values, "
+                                   f"there are {k} rows)", input=where)
+            for c, v in enumerate(row):
+                if isinstance(v, bool) or not isinstance(v, int):
+                    raise NumalabError(f"distance [{r}][{c}] must be an integer, not {type(v).__name__}",
+                                       input=where)
+        if k != len(nodes):
+            raise NumalabError(f"distance matrix is {k}x{k} but there are {len(nodes)} nodes", input=where)
     states = None
     if "states" in doc:
         st = _field(doc, "states", where, dict)
@@ -154,7 +184,7 @@ def from_dict(doc: dict, *, where="topology", source=None) -> Topology:
             if key not in STATES:
                 raise NumalabError(f"unknown node state {key!r} (known: {', '.join(STATES)})", input=where)
             lst = _nodelist(val, f"{where}: states.{key}") if isinstance(val, str) else val
-            if not isinstance(lst, list) or not all(isinstance(x, int) for x in lst):
+            if not isinstance(lst, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in lst):
                 raise NumalabError(f"states.{key} must be a node list", input=where)
             stray = sorted(set(lst) - idset)
             if stray:
@@ -164,7 +194,7 @@ def from_dict(doc: dict, *, where="topology", source=None) -> Topology:
             possible = states.pop("possible")
         if "online" in states:
             online = states.pop("online")
-    meta = dict(doc.get("meta") or {})
+    meta = dict(doc.get("meta") or {})  # an object (checked above) of strict-JSON values
     for key in ("description", "provenance", "tags", "arch"):
         if key in doc:
             meta.setdefault(key, doc[key])
@@ -194,16 +224,12 @@ def from_json(text_or_path, *, where=None) -> Topology:
         path = pathlib.Path(text_or_path)
         where = where or str(path)
         try:
-            text = path.read_text()
-        except OSError as e:
-            raise NumalabError(f"cannot read: {e.strerror}", input=where) from None
+            text = read_regular(path, where, follow=True)
+        except FileNotFoundError:
+            raise NumalabError("no such file", input=where) from None
     else:
         text, where = str(text_or_path), where or "JSON text"
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise NumalabError(f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}", input=where) from None
-    return from_dict(doc, where=where)
+    return from_dict(read_json_text(text, where), where=where)
 
 
 def to_dict(t: Topology) -> dict:

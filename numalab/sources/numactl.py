@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import NumalabError
 from ..topology import Topology
-from .common import _build, format_cpulist, parse_cpulist
+from .common import MAX_NODES_SHIFT, MAX_PHYS_BYTES, _build, excerpt, format_cpulist, parse_cpulist
 
 __all__ = ["from_numactl_hardware", "to_numactl_hardware"]
 
@@ -39,19 +39,36 @@ def from_numactl_hardware(text: str, *, where="numactl --hardware", name="numact
     header = None
     rows = {}
     in_dist = False
+    max_id = (1 << MAX_NODES_SHIFT) - 1
+
+    def node_id(digits, w):
+        v = int(digits)  # at most 20 digits (the patterns say so)
+        if v > max_id:
+            raise NumalabError(f"node id {v} is outside 0..{max_id} (MAX_NUMNODES)", errno="ERANGE", input=w)
+        return v
+
+    def put(d, key, value, what, w):
+        if key in d:
+            raise NumalabError(f"node {key} has two '{what}' lines", input=w)
+        d[key] = value
+
     for lineno, line in enumerate(text.splitlines(), 1):
         w = f"{where} line {lineno}"
         s = line.strip()
         if not s:
             continue
-        m = re.fullmatch(r"node\s+(\d+)\s+cpus:(.*)", s)
+        m = re.fullmatch(r"node\s+(\d{1,20})\s+cpus:(.*)", s)
         if m:
-            cpus[int(m.group(1))] = parse_cpulist(m.group(2), w)
+            put(cpus, node_id(m.group(1), w), parse_cpulist(m.group(2), w), "cpus:", w)
             continue
-        m = re.fullmatch(r"node\s+(\d+)\s+(size|free):\s*(\d+)\s*(MB|kB|GB)", s)
+        m = re.fullmatch(r"node\s+(\d{1,20})\s+(size|free):\s*(\d{1,20})\s*(MB|kB|GB)", s)
         if m:
             unit = {"kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[m.group(4)]
-            (size if m.group(2) == "size" else free)[int(m.group(1))] = int(m.group(3)) * unit
+            value = int(m.group(3)) * unit
+            if value > MAX_PHYS_BYTES:
+                raise NumalabError(f"{m.group(2)} {m.group(3)} {m.group(4)} is more than a 64-bit kernel can "
+                                   "address", errno="ERANGE", input=w)
+            put(size if m.group(2) == "size" else free, node_id(m.group(1), w), value, m.group(2) + ":", w)
             continue
         if re.fullmatch(r"node\s+(\d+)\s+(size|free):.*", s):
             raise NumalabError("cannot read the size (expected e.g. '1024 MB')", input=w)
@@ -59,18 +76,20 @@ def from_numactl_hardware(text: str, *, where="numactl --hardware", name="numact
             in_dist = True
             continue
         if in_dist:
-            m = re.fullmatch(r"node((?:\s+\d+)+)", s)
+            m = re.fullmatch(r"node((?:\s+\d{1,20})+)", s)
             if m:
-                header = [int(x) for x in m.group(1).split()]
+                if header is not None:
+                    raise NumalabError("a second distance table header", input=w)
+                header = [node_id(x, w) for x in m.group(1).split()]
                 continue
-            m = re.fullmatch(r"(\d+):((?:\s+\d+)+)", s)
+            m = re.fullmatch(r"(\d{1,20}):((?:\s+\d{1,20})+)", s)
             if m:
-                rows[int(m.group(1))] = [int(x) for x in m.group(2).split()]
+                put(rows, node_id(m.group(1), w), [int(x) for x in m.group(2).split()], "distance row", w)
                 continue
-            raise NumalabError(f"unexpected line in the distance table: {s!r}", input=w)
+            raise NumalabError(f"unexpected line in the distance table: {excerpt(s)}", input=w)
         if s.startswith("available:") or s.startswith("No distance information"):
             continue
-        raise NumalabError(f"unexpected line: {s!r}", input=w)
+        raise NumalabError(f"unexpected line: {excerpt(s)}", input=w)
     ids = sorted(set(cpus) | set(size))
     if not ids:
         raise NumalabError("no 'node N cpus:' or 'node N size:' lines: not numactl --hardware output", input=where)
