@@ -22,3 +22,20 @@ settings.load_profile(os.environ.get("NUMALAB_HYPOTHESIS", "default"))
 @pytest.fixture(scope="session")
 def root():
     return ROOT
+
+
+# Tables that tests report at the end of the run (e.g. browser latencies), without needing -s.
+_TABLES: list = []
+
+
+@pytest.fixture(scope="session")
+def report_table():
+    """``report_table(title, lines)`` prints the lines in pytest's terminal summary."""
+    return lambda title, lines: _TABLES.append((title, list(lines)))
+
+
+def pytest_terminal_summary(terminalreporter):
+    for title, lines in _TABLES:
+        terminalreporter.write_sep("-", title)
+        for line in lines:
+            terminalreporter.write_line(line)

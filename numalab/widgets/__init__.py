@@ -21,8 +21,9 @@ notebook in a real browser without knowing the panel, and benchmarks/bench_widge
    then whatever else the panel draws (tables, charts). ``NAME`` is the module name, so
    ``numalab.widgets.NAME.summary`` is the function that recomputes the line.
 4. Every control has a unique ``description`` (the test names controls by it). A free-text
-   control carries an example of another valid value in its ``placeholder`` (``"e.g. 0-3"``):
-   the browser test types that example (without one it falls back to a generic edit).
+   control carries examples of valid values in its ``placeholder`` (``"e.g. 0-3 or 1"``): the
+   browser test types the first example that differs from the current value and expects a line
+   that is not a refusal (without examples it falls back to a generic edit).
 5. An update still running after 200 ms (:data:`numalab.widgets._panel.BUSY_AFTER_S`) shows a busy
    indicator (an HTML child with CSS class ``numalab-busy``) until the new output is drawn.
 6. A callback that raises (a bug, not a refusal) shows the state line and the exception as an

@@ -77,9 +77,9 @@ def panel(user: str = "1-3", old: str = "0-7", new: str = "4-7", nbits: int = 16
         "user": widgets.Text(value=user, description="user nodemask", style=style, continuous_update=True,
                              placeholder=f"e.g. 0,2 or 0-{last}:1/4"),
         "old": widgets.Text(value=old, description="cpuset mems (old)", style=style,
-                            placeholder=f"e.g. 0-{last}"),
+                            placeholder=f"e.g. 0-{last} or 1-2"),
         "new": widgets.Text(value=new, description="cpuset mems (new)", style=style,
-                            placeholder=f"e.g. {nbits // 2}-{last}"),
+                            placeholder=f"e.g. {nbits // 2}-{last} or 0,2"),
         "nbits": widgets.BoundedIntText(value=nbits, min=1, max=4096, description="nbits (MAX_NUMNODES)",
                                         style=style),
     }

@@ -95,9 +95,9 @@ def panel(topo, *, mems="0-3", then_mems="0-1", mode="bind", nodes="3", kernel="
     cpu_nodes = [int(topo.node_ids[i]) for i in range(topo.n_nodes) if topo.has_cpu[i]] or [int(topo.node_ids[0])]
     last = int(topo.node_ids[-1])
     controls = {
-        "mems": w.Text(value=mems, description="cpuset.mems", placeholder=f"e.g. 0-{last}"),
-        "then_mems": w.Text(value=then_mems, description="then mems", placeholder=f"e.g. {last}"),
-        "nodes": w.Text(value=nodes, description="nodes", placeholder=f"e.g. 0,{last}"),
+        "mems": w.Text(value=mems, description="cpuset.mems", placeholder=f"e.g. 0-{last} or 0-1"),
+        "then_mems": w.Text(value=then_mems, description="then mems", placeholder=f"e.g. {last} or 0"),
+        "nodes": w.Text(value=nodes, description="nodes", placeholder=f"e.g. 0,{last} or 1"),
         "mode": w.Dropdown(options=list(MODE_ORDER), value=mode, description="mode"),
         "flags": w.SelectMultiple(options=["static", "relative", "numa_balancing"], value=(), description="flags",
                                   rows=3),
