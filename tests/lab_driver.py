@@ -85,9 +85,12 @@ class Lab:
         tracker = self.home / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
         tracker.parent.mkdir(parents=True)
         tracker.write_text(json.dumps({"windowingMode": "none"}))
-        docm = self.home / "settings" / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings"
-        docm.parent.mkdir(parents=True)
-        docm.write_text(json.dumps({"autosave": False}))
+        for ext, plugin, value in (("docmanager-extension", "plugin", {"autosave": False}),
+                                   ("apputils-extension", "notification", {"fetchNews": "false",
+                                                                           "checkForUpdates": False})):
+            f = self.home / "settings" / "@jupyterlab" / ext / f"{plugin}.jupyterlab-settings"
+            f.parent.mkdir(parents=True)
+            f.write_text(json.dumps(value))
         cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",

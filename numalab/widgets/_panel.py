@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import json
 import logging
 import threading
@@ -44,9 +45,12 @@ from IPython.core.formatters import format_display_data
 
 from ..errors import NumalabError
 
-__all__ = ["BUSY_AFTER_S", "BUSY_HTML", "build", "refusals", "machine", "machine_spec", "text", "display",
-           "text_of", "state_of"]
+__all__ = ["MAX_CHART_NODES", "BUSY_AFTER_S", "BUSY_HTML", "build", "refusals", "machine", "machine_spec",
+           "machine_key", "matrix_html", "cache", "clear_caches", "text", "display", "text_of", "state_of"]
 
+#: Panels draw node-by-node matrices (distances, zonelists) and charts up to this many nodes;
+#: above it they show the tables and a note (a 256 x 256 matrix is unreadable, and is 65536 cells).
+MAX_CHART_NODES = 64
 #: An update still running after this many seconds shows the busy indicator.
 BUSY_AFTER_S = 0.2
 #: What the busy indicator shows while an update runs (empty otherwise).
@@ -62,7 +66,22 @@ def text(line: str, name: str = "stdout") -> dict:
 
 
 def display(obj) -> dict:
-    """An output of the Output widget: what ``display(obj)`` shows (all its mime types)."""
+    """An output of the Output widget: what ``display(obj)`` shows (all its mime types).
+
+    An Altair chart is converted here (``to_dict`` then the active renderer, as its
+    ``_repr_mimebundle_`` does) so that its errors (e.g. MaxRowsError) raise instead of being
+    printed aside and leaving a chart-less output behind, and without validating the spec against
+    the Vega-Lite schema on every update (about half the time of a chart update at 64 nodes; the
+    charts are validated in the tests of :mod:`numalab.viz`).
+    """
+    import altair as alt
+
+    if isinstance(obj, alt.TopLevelMixin):
+        res = alt.renderers.get()(obj.to_dict(validate=False, context={"pre_transform": False}))
+        data, metadata = res if isinstance(res, tuple) else (res, {})
+        data = dict(data)
+        data.setdefault("text/plain", f"<{type(obj).__name__}>")
+        return {"output_type": "display_data", "data": data, "metadata": dict(metadata or {})}
     data, metadata = format_display_data(obj)
     return {"output_type": "display_data", "data": data, "metadata": metadata}
 
@@ -87,6 +106,59 @@ def refusals(summary):
     return wrapper
 
 
+def matrix_html(cells, shade, *, title: str, rows: str, cols: str, row_labels=None, col_labels=None):
+    """A node-by-node matrix as one HTML table (an ``IPython.display.HTML``): ``cells`` (2-D, the
+    text of each cell; ``None`` leaves it empty) on a background from white to blue by ``shade``
+    (2-D, 0..1). Built with string joins, it redraws a 64 x 64 matrix in a few milliseconds where
+    the Altair heatmap with text takes a few hundred: panels use it, reports keep the charts.
+
+    >>> import numpy as np
+    >>> h = matrix_html(np.array([[0, 1]]), np.array([[0.0, 1.0]]), title="t", rows="r", cols="c")
+    >>> '<td class="nl4">1</td>' in h.data
+    True
+    """
+    from IPython.display import HTML
+
+    import numpy as np
+
+    cells = np.asarray(cells, object)
+    level = np.clip(np.rint(np.asarray(shade, float) * 4), 0, 4).astype(int)
+    rl = list(range(cells.shape[0])) if row_labels is None else list(row_labels)
+    cl = list(range(cells.shape[1])) if col_labels is None else list(col_labels)
+    colours = ["#ffffff", "#dbe9f6", "#a6cde4", "#5ba3d0", "#2171b5"]
+    style = "".join(f".nlm .nl{k}{{background:{c};{'color:white;' if k >= 3 else ''}}}" for k, c in enumerate(colours))
+    head = "".join(f"<th>{c}</th>" for c in cl)
+    body = []
+    for i, r in enumerate(rl):
+        tds = "".join("<td></td>" if v is None else f'<td class="nl{lv}">{v}</td>'
+                      for v, lv in zip(cells[i].tolist(), level[i].tolist()))
+        body.append(f"<tr><th>{r}</th>{tds}</tr>")
+    return HTML(f"<style>.nlm td,.nlm th{{padding:1px 3px;font:10px monospace;text-align:center}}{style}</style>"
+                f'<div class="nlm"><b>{html.escape(title)}</b> <span style="color:#666">(rows: {html.escape(rows)}; '
+                f"columns: {html.escape(cols)})</span><table><tr><th></th>{head}</tr>{''.join(body)}</table></div>")
+
+
+# ------------------------------------------------------------------ caches
+_CACHES: list = []
+
+
+def cache(maxsize: int = 16):
+    """``functools.lru_cache`` for pure functions of a state's plain values (loaded machines,
+    engine results shared by a summary and its tables); :func:`clear_caches` empties them all
+    (benchmarks time first visits)."""
+    def wrap(fn):
+        cached = functools.lru_cache(maxsize=maxsize)(fn)
+        _CACHES.append(cached)
+        return cached
+    return wrap
+
+
+def clear_caches() -> None:
+    """Empty every :func:`cache` of the panels."""
+    for c in _CACHES:
+        c.cache_clear()
+
+
 # ------------------------------------------------------------------ machines in a state
 _SEEDED: dict = {}
 
@@ -95,7 +167,12 @@ def _key(spec) -> str:
     return spec if isinstance(spec, str) else json.dumps(spec, sort_keys=True)
 
 
-@functools.lru_cache(maxsize=32)
+def machine_key(spec) -> str:
+    """A hashable key of a machine spec (for caches): the spec itself or its sorted JSON."""
+    return _key(spec)
+
+
+@cache(maxsize=32)
 def _load(key: str):
     from .. import sources, zonelist
 
@@ -191,7 +268,8 @@ def build(name: str, controls: dict, summary, render=None, *, fixed=None, layout
         ``summary(state) -> str``, the module's pure summary (one line).
     render : callable, optional
         ``render(state) -> list`` of objects to display below the summary line (tables, charts;
-        a str is printed as a line); a :class:`NumalabError` it raises is shown as a
+        a str is printed as a line, an output dict made by :func:`display` is used as is, e.g.
+        from a cache); a :class:`NumalabError` it raises is shown as a
         ``refused:`` line. Not called when the summary line is a refusal.
     fixed : dict, optional
         State entries that no control changes (machine spec, sizes).
@@ -254,7 +332,9 @@ def build(name: str, controls: dict, summary, render=None, *, fixed=None, layout
             items = [text(head + "\n" + line)]
             try:
                 if render and not line.startswith("refused: "):
-                    items += [text(obj) if isinstance(obj, str) else display(obj) for obj in render(state)]
+                    items += [text(obj) if isinstance(obj, str) else
+                              obj if isinstance(obj, dict) and "output_type" in obj else display(obj)
+                              for obj in render(state)]
             except NumalabError as err:
                 items.append(text(f"refused: {err}"))
         except Exception as err:                # a bug: show it in the panel, never stale output

@@ -18,12 +18,14 @@ Examples
 """
 from __future__ import annotations
 
+import json
+
 import ipywidgets as w
 
 from ..alloc import run_scenario
 from ..kernel import NAMED_VERSIONS
 from ..viz.policy import MODE_ORDER, grid_chart, grid_table, steps_table
-from ._panel import build, display, machine, machine_spec, refusals, text, text_of
+from ._panel import build, cache, display, machine, machine_key, machine_spec, refusals, text, text_of
 
 __all__ = ["panel", "summary", "demo"]
 
@@ -32,6 +34,13 @@ _text, _display = text, display
 
 
 def _run(state, kernel):
+    """run_scenario for ``state`` under ``kernel``; the summary and the tables of one update share it."""
+    return _run_cached(json.dumps(state, sort_keys=True), kernel)
+
+
+@cache(maxsize=8)
+def _run_cached(key, kernel):
+    state = json.loads(key)
     return run_scenario(machine(state["machine"]), kernel, mems=state["mems"],
                         then_mems=[state["then_mems"]] if state["then_mems"].strip() else [],
                         mode=state["mode"], flags=list(state["flags"]),
@@ -79,14 +88,20 @@ def summary(state: dict) -> str:
 
 
 def _render(state):
-    topo = machine(state["machine"])
     res = _run(state, state["kernel"])
     items = [steps_table(res)]
     if state["then_mems"].strip():
-        df = grid_table(topo, [state["kernel"], state["compare"]], [(state["mems"], state["then_mems"])],
-                        [state["nodes"].strip()], cpu_node=state["cpu_node"], pages=int(state["pages"]))
-        items.append(grid_chart(df))
+        items.append(_grid_output(machine_key(state["machine"]), state["kernel"], state["compare"], state["mems"],
+                                  state["then_mems"], state["nodes"].strip(), state["cpu_node"], int(state["pages"])))
     return items
+
+
+@cache(maxsize=16)
+def _grid_output(key, kernel, compare, mems, then_mems, nodes, cpu_node, pages) -> dict:
+    """The every-mode x every-flag grid chart as an Output item: it does not depend on the chosen
+    mode and flags, so changing those reuses it."""
+    df = grid_table(machine(key), [kernel, compare], [(mems, then_mems)], [nodes], cpu_node=cpu_node, pages=pages)
+    return display(grid_chart(df))
 
 
 def panel(topo, *, mems="0-3", then_mems="0-1", mode="bind", nodes="3", kernel="6.1", compare="6.18",

@@ -20,7 +20,7 @@ import numpy as np
 from .. import nodemask as nm
 from ..sources import presets
 from ..viz import topology as vt
-from ._panel import build, machine, refusals, text_of
+from ._panel import MAX_CHART_NODES, build, machine, matrix_html, refusals, text_of
 
 __all__ = ["topology_panel", "summary", "demo"]
 
@@ -46,13 +46,21 @@ def summary(state: dict) -> str:
 
 def _render(state):
     t = machine(state["machine"])
-    return [vt.node_table(t), vt.distance_heatmap(t) | (vt.memory_chart(t) & vt.states_chart(t))] + \
-        [f"note: {n}" for n in t.notes]
+    if t.n_nodes <= MAX_CHART_NODES:
+        d = t.distance
+        shade = (d - d.min()) / max(1, int(d.max()) - int(d.min()))
+        charts = [matrix_html(d, shade, title=f"{t.name}: distances", rows="from node", cols="to node",
+                              row_labels=t.node_ids.tolist(), col_labels=t.node_ids.tolist()),
+                  vt.memory_chart(t) | vt.states_chart(t)]
+    else:
+        charts = [f"charts drawn up to {MAX_CHART_NODES} nodes; this machine has {t.n_nodes}"]
+    return [vt.node_table(t)] + charts + [f"note: {n}" for n in t.notes]
 
 
 def topology_panel(names=None, value=None) -> w.VBox:
     """A Dropdown of machines (default: every preset; any spec :func:`numalab.sources.load`
-    takes) and an output showing the chosen one: the summary line, node table, distance heatmap,
+    takes) and an output showing the chosen one: the summary line, node table, distance matrix
+    (HTML, quick to redraw; the notebook's Altair heatmap is :func:`numalab.viz.topology.overview`),
     memory by zone, node states and the loader's notes."""
     options = list(names) if names else [n for n, _ in presets()]
     pick = w.Dropdown(options=options, value=value or options[0], description="machine")

@@ -1,7 +1,7 @@
 """ipywidgets panel for live exploration of zonelists (needs a running kernel).
 
 Choose a machine, a kernel version, boot or rebuild and a node: the panel shows the summary line,
-the zonelist matrix, the node's explanation table and its zonelists, and the diff against a second
+the fallback-order matrix, the node's explanation table and its zonelists, and the diff against a second
 version. It follows the protocol of :mod:`numalab.widgets` (state line, :func:`summary` line).
 
 Examples
@@ -22,7 +22,7 @@ import pandas as pd
 from .. import zonelist as zlm
 from ..kernel import NAMED_VERSIONS
 from ..viz import zonelist as vz
-from ._panel import build, machine, machine_spec, refusals, text_of
+from ._panel import MAX_CHART_NODES, build, machine, machine_spec, matrix_html, refusals, text_of
 
 __all__ = ["panel", "summary", "demo"]
 
@@ -72,12 +72,31 @@ def summary(state: dict) -> str:
             f"on {n_diff} of {t.n_nodes} nodes")
 
 
+def _matrix(t, zl):
+    """The fallback order of every node as an HTML matrix, shaded by distance from the start
+    (the Altair heatmap of :func:`numalab.viz.zonelist.heatmap` stays in the notebook and report)."""
+    n = t.n_nodes
+    cells = np.full((n, n), None, object)
+    shade = np.zeros((n, n))
+    d = t.distance
+    span = max(1, int(d.max()) - int(d.min()))
+    for i in range(n):                       # one row per starting node (order_len differs per row)
+        k = int(zl.order_len[i]) if zl.built[i] else 0
+        idx = zl.order[i, :k]
+        cells[i, :k] = t.node_ids[idx]
+        shade[i, :k] = (d[i, idx] - d.min()) / span
+    return matrix_html(cells, shade, title=f"Fallback order per starting node, {zl.kernel.label} {zl.when}",
+                       rows="starting node", cols="position; shade: distance", row_labels=t.node_ids.tolist())
+
+
 def _render(state):
     t = machine(state["machine"])
     zl = zlm.build(t, state["kernel"], state["when"])
     zl_b = zlm.build(t, state["compare"], state["when"])
-    df = vz.orders_long({t.name: t}, [state["kernel"]], [state["when"]])
-    items = [vz.heatmap(df)]
+    if t.n_nodes <= MAX_CHART_NODES:
+        items = [_matrix(t, zl)]
+    else:
+        items = [f"fallback-order matrix drawn up to {MAX_CHART_NODES} nodes; this machine has {t.n_nodes}"]
     node = state.get("node")
     if node is not None and zl.built[t.index_of(node)]:
         with pd.option_context("display.max_colwidth", 120):
@@ -120,5 +139,6 @@ def demo(nodes: int = 64) -> w.VBox:
     """The panel over two generated machines of ``nodes`` nodes (benchmarks/bench_widgets.py)."""
     from .. import sources
 
-    specs = [f"sockets(sockets={max(1, nodes // 8)}, nodes_per_socket={min(8, nodes)})", f"mesh(rows={max(1, nodes // 8)}, cols={min(8, nodes)})"]
+    specs = [f"sockets(sockets={max(1, nodes // 8)}, nodes_per_socket={min(8, nodes)})",
+             f"sockets(sockets={max(1, nodes // 16)}, nodes_per_socket={min(16, nodes)})"]
     return panel({s: sources.load(s) for s in specs}, ["5.15", "5.16", "6.1"])
