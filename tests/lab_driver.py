@@ -217,9 +217,10 @@ JS_HELPERS = r"""
     return "other:" + c.className;
   };
   const describe = (c) => {
-    const label = c.querySelector(".widget-label, label");
+    const label = [...c.querySelectorAll(".widget-label, label")].map(l => l.textContent.replace(/\u200b/g, "").trim())
+                  .find(t => t);
     const kind = kindOf(c);
-    const d = {kind, description: label ? label.textContent.trim() : "", value: null, options: [], placeholder: ""};
+    const d = {kind, description: label || "", value: null, options: [], placeholder: ""};
     const sel = c.querySelector("select");
     if (sel) { d.options = [...sel.options].map(o => o.value + "\u0001" + o.textContent);
                d.value = [...sel.selectedOptions].map(o => o.value); }

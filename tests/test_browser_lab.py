@@ -153,7 +153,17 @@ a = _panel.build("nodemask", {"user": w.Text(value="1", description="user", plac
                               "new": w.Text(value="4-7", description="new"),
                               "nbits": w.BoundedIntText(value=8, min=1, max=64, description="nbits")}, wrong)
 b = _panel.build("topology", {"machine": w.Dropdown(options=["cxl4", "two-node"], description="machine")}, raises)
-display(a, b)
+c = _panel.build("selfcheck_kinds", {                 # every kind of control the driver knows
+    "slider": w.IntSlider(value=2, min=0, max=9, description="slider"),
+    "fslider": w.FloatSlider(value=0.5, min=0, max=1, step=0.1, description="fslider"),
+    "box": w.Checkbox(value=False, description="box"),
+    "radio": w.RadioButtons(options=["a", "b"], description="radio"),
+    "toggle": w.ToggleButtons(options=["x", "y"], description="toggle"),
+    "select": w.Select(options=["p", "q"], description="select"),
+    "many": w.SelectMultiple(options=["m", "n"], description="many"),
+    "area": w.Textarea(value="t", description="area"),
+    "num": w.FloatText(value=1.5, description="num")}, lambda s: "kinds " + str(sorted(s.items())))
+display(a, b, c)
 """
 
 
@@ -172,7 +182,16 @@ def test_lab_harness_detects_a_wrong_summary_and_an_error(lab, lab_page):
     assert "self-check.ipynb panel 0 as first drawn: the page shows" in text, text
     assert "control 'user' -> '2': the page shows" in text, text
     assert "error output after changing the panels" in text and "deliberate failure" in text, text
-    assert [r["name"] for r in rows] == ["nodemask"] * 4 + ["topology"]
+    assert [r["name"] for r in rows] == ["nodemask"] * 4 + ["topology"] + ["selfcheck_kinds"] * 9
+    kinds = [r for r in rows if r["name"] == "selfcheck_kinds"]
+    assert [r["control"] for r in kinds] == ["slider", "fslider", "box", "radio", "toggle", "select", "many",
+                                             "area", "num"]
+    for r in kinds:                  # each control changed the state line, and only its own key
+        assert r.get("seconds") is not None and r["after"] != r["before"], r
+        _, before, _ = ld.parse_head(r["before"])
+        _, after, _ = ld.parse_head(r["after"])
+        assert [k for k in before if before[k] != after[k]] == [r["control"]], (r["control"], before, after)
+    assert "no module numalab.widgets.selfcheck_kinds" in text
 
 
 def test_every_panel_module_is_driven(report_table, record_property):
