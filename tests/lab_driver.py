@@ -260,6 +260,17 @@ JS_HELPERS = r"""
     },
     result: () => { const st = state.cur; return {t0: st.t0, drawn: st.drawn, head: st.head, changes: st.changes, busy: st.busy}; },
     disarm: () => { const st = state.cur; if (st) { st.obs.disconnect(); st.unmark(); } state.cur = null; },
+    // the charts of panel i: how many, how many drawn (marks), error texts; waits up to ms for them
+    panelCharts: async (i, ms) => {
+      const {root} = panels()[i], t0 = performance.now();
+      const look = () => { const v = [...root.querySelectorAll(".vega-embed")];
+        return {views: v.length, drawn: v.filter(x => x.querySelector("svg.marks, canvas.marks")).length,
+                errors: [...root.querySelectorAll(".error, .jp-RenderedVegaCommon5 .vega-embed .error")]
+                          .map(e => e.textContent.slice(0, 200))
+                          .concat(root.textContent.includes("Error loading script") ? ["Error loading script"] : [])}; };
+      let r = look();
+      while (r.drawn < r.views && performance.now() - t0 < ms) { await new Promise(res => setTimeout(res, 50)); r = look(); }
+      return r; },
     errorOutputs: () => [...document.querySelectorAll(
         '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')]
         .map(e => e.textContent.slice(0, 500)),

@@ -8,7 +8,10 @@
    line equals ``numalab.widgets.NAME.summary(state)`` computed here in the test process, that a
    placeholder example is not refused, and that the change was drawn within
    :data:`LIMIT_S` (change event -> new output in the DOM -> next animation frame; a slower
-   change is tried once more with another value, and the control fails if both are slower). Any error
+   change is tried once more with another value, and the control fails if both are slower),
+   and that every chart in a panel is drawn with no network (JupyterLab's own Vega-Lite renderer;
+   the notebooks' own Altair cells still load vega from a CDN in a live JupyterLab: the page's
+   blocked requests are listed, not failed). Any error
    output in the page (stderr or a traceback, in a cell or in a panel) fails the test. The
    latencies are printed in the terminal summary and recorded with ``record_property``.
 2. Reports, clicked. Every report of the session build (tests/test_report.py) is opened with the
@@ -121,6 +124,10 @@ def _drive(page, lab, rel):
                             f"{' s, then '.join(f'{t:.2f}' for t in times)} s (limit {LIMIT_S} s, twice)")
     problems += [f"{rel}: error output after changing the panels: {e[:500]!r}"
                  for e in page.evaluate("() => window.__nl.errorOutputs()")]
+    for p in page.evaluate("() => window.__nl.list()"):         # the panels' charts draw offline
+        c = page.evaluate("([i, ms]) => window.__nl.panelCharts(i, ms)", [p["i"], 5000])
+        if c["drawn"] < c["views"] or c["errors"]:
+            problems.append(f"{rel} panel {p['i']}: {c['drawn']} of {c['views']} charts drawn; {c['errors'][:2]}")
     ld.close_notebook(page)
     return rows, [p for p in problems if p], run_s
 

@@ -151,3 +151,18 @@ def test_machine_spec_round_trips():
         assert json.loads(json.dumps(spec)) == spec and _panel.machine(spec) == t
     # the worked example "eight-2socket" is not the preset of that name: the spec says which
     assert _panel.machine_spec(worked_examples()["eight-2socket"]) == "example:eight-2socket"
+
+
+@pytest.mark.parametrize("name", ["topology", "policy"])
+def test_panel_charts_draw_with_the_vega_lite_jupyterlab_ships(name):
+    """JupyterLab 4.6 draws application/vnd.vegalite.v5+json with its own Vega-Lite 5.6 (no network);
+    vl-convert's oldest 5.x (5.8) must turn every chart of the panel into an SVG with marks."""
+    import vl_convert
+
+    box = importlib.import_module(f"numalab.widgets.{name}").demo(8)
+    specs = [o["data"][_panel.VEGALITE_V5_MIME] for o in box.children[-1].outputs
+             if _panel.VEGALITE_V5_MIME in o.get("data", {})]
+    assert specs, "the panel draws no chart"
+    for spec in specs:
+        svg = vl_convert.vegalite_to_svg(spec, vl_version="5.8")
+        assert 'class="marks"' in svg or "<path" in svg

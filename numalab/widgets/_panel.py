@@ -51,6 +51,9 @@ __all__ = ["MAX_CHART_NODES", "BUSY_AFTER_S", "BUSY_HTML", "build", "refusals", 
 #: Panels draw node-by-node matrices (distances, zonelists) and charts up to this many nodes;
 #: above it they show the tables and a note (a 256 x 256 matrix is unreadable, and is 65536 cells).
 MAX_CHART_NODES = 64
+#: The Vega-Lite mime type JupyterLab 4 renders by itself (offline), and the schema its specs say.
+VEGALITE_V5_MIME = "application/vnd.vegalite.v5+json"
+VEGALITE_V5_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 #: An update still running after this many seconds shows the busy indicator.
 BUSY_AFTER_S = 0.2
 #: What the busy indicator shows while an update runs (empty otherwise).
@@ -68,20 +71,26 @@ def text(line: str, name: str = "stdout") -> dict:
 def display(obj) -> dict:
     """An output of the Output widget: what ``display(obj)`` shows (all its mime types).
 
-    An Altair chart is converted here (``to_dict`` then the active renderer, as its
-    ``_repr_mimebundle_`` does) so that its errors (e.g. MaxRowsError) raise instead of being
-    printed aside and leaving a chart-less output behind, and without validating the spec against
+    An Altair chart becomes the Vega-Lite mime bundle that JupyterLab draws with the renderer it
+    ships (``application/vnd.vegalite.v5+json``): it draws with no network, where Altair's default
+    HTML output loads vega from a CDN and shows "Error loading script" at a meeting without one.
+    The spec is converted here (``to_dict``) so that its errors (e.g. MaxRowsError) raise instead
+    of being printed aside and leaving a chart-less output behind, and it is not validated against
     the Vega-Lite schema on every update (about half the time of a chart update at 64 nodes; the
     charts are validated in the tests of :mod:`numalab.viz`).
+
+    >>> import altair as alt, pandas as pd
+    >>> out = display(alt.Chart(pd.DataFrame({"a": [1]})).mark_point().encode(x="a:Q"))
+    >>> sorted(out["data"])
+    ['application/vnd.vegalite.v5+json', 'text/plain']
     """
     import altair as alt
 
     if isinstance(obj, alt.TopLevelMixin):
-        res = alt.renderers.get()(obj.to_dict(validate=False, context={"pre_transform": False}))
-        data, metadata = res if isinstance(res, tuple) else (res, {})
-        data = dict(data)
-        data.setdefault("text/plain", f"<{type(obj).__name__}>")
-        return {"output_type": "display_data", "data": data, "metadata": dict(metadata or {})}
+        spec = obj.to_dict(validate=False, context={"pre_transform": False})
+        spec["$schema"] = VEGALITE_V5_SCHEMA
+        return {"output_type": "display_data", "metadata": {},
+                "data": {VEGALITE_V5_MIME: spec, "text/plain": f"<{type(obj).__name__}: a Vega-Lite chart>"}}
     data, metadata = format_display_data(obj)
     return {"output_type": "display_data", "data": data, "metadata": metadata}
 
