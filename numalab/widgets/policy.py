@@ -4,8 +4,9 @@ for the exported-report version).
 :func:`panel` shows, for the chosen cpuset mems, change of mems, mode, flags, policy nodes, CPU
 node and kernel version: the summary line (:func:`summary`), the steps of the scenario (what
 get_mempolicy says, eligible nodes, where new and old pages are), and the every-mode x every-flag
-grid before and after the change for the chosen kernel next to a second kernel version. It
-follows the protocol of :mod:`numalab.widgets`.
+grid before and after the change for the chosen kernel next to a second kernel version (up to
+:data:`numalab.widgets._panel.MAX_CHART_NODES` nodes: at 256 nodes the grid is 28672 cells, about
+6 s to draw in JupyterLab). It follows the protocol of :mod:`numalab.widgets`.
 
 Examples
 --------
@@ -25,7 +26,7 @@ import ipywidgets as w
 from ..alloc import run_scenario
 from ..kernel import NAMED_VERSIONS
 from ..viz.policy import MODE_ORDER, grid_chart, grid_table, steps_table
-from ._panel import build, cache, display, machine, machine_key, machine_spec, refusals, text, text_of
+from ._panel import MAX_CHART_NODES, build, cache, display, machine, machine_key, machine_spec, refusals, text, text_of
 
 __all__ = ["panel", "summary", "demo"]
 
@@ -90,7 +91,10 @@ def summary(state: dict) -> str:
 def _render(state):
     res = _run(state, state["kernel"])
     items = [steps_table(res)]
-    if state["then_mems"].strip():
+    n_nodes = machine(state["machine"]).n_nodes
+    if state["then_mems"].strip() and n_nodes > MAX_CHART_NODES:
+        items.append(f"every-mode x every-flag grid drawn up to {MAX_CHART_NODES} nodes; this machine has {n_nodes}")
+    elif state["then_mems"].strip():
         items.append(_grid_output(machine_key(state["machine"]), state["kernel"], state["compare"], state["mems"],
                                   state["then_mems"], state["nodes"].strip(), state["cpu_node"], int(state["pages"])))
     return items
