@@ -6,6 +6,8 @@ Every ``benchmarks/bench_*.py`` module defines ``rows(quick: bool) -> list[dict]
 reference is too slow to run at that size: then it is extrapolated and marked ``~``), and
 optionally ``target`` (a plain-language target, e.g. "< 0.1 s") and ``note``.
 This script prints one table with the ratio reference/engine. It is a script, not a timed test.
+Rows with no scalar reference (``bench_widgets``: each widget panel's update at 64 and 256 nodes,
+in this process and redrawn in JupyterLab) show the time against their target, ratio "-".
 
     python benchmarks/run.py [--quick] [--only NAME] [--json]
 """

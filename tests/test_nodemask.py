@@ -578,15 +578,17 @@ def test_mapping_chart_has_bound_params_and_small_data():
 
 
 def test_widget_panel_updates_and_shows_errors():
+    from numalab.widgets._panel import text_of
     from numalab.widgets.nodemask import panel
 
     box = panel("1-3", "0-7", "4-7", nbits=8)
-    out = box.children[-1]
-    assert "5-7" in out.value
-    box.children[0].value = "0-9"
-    assert "ERANGE" in out.value and "position 2" in out.value
+    assert text_of(box)[1].endswith("relative 5-7")
+    box.children[0].value = "0-9"                     # one line saying why, the table left out
+    line = text_of(box)[1]
+    assert line.startswith("refused: ") and "ERANGE" in line and "position 2" in line
+    assert len(box.children[-1].outputs) == 1
     box.children[0].value = "0"
-    assert "ERANGE" not in out.value
+    assert "ERANGE" not in " ".join(text_of(box)) and len(box.children[-1].outputs) == 2
 
 
 def test_wide_masks_match_reference():
