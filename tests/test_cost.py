@@ -1,6 +1,5 @@
 """numalab.cost against bytes computed by hand (the arithmetic is written out in each test)."""
 import json
-import time
 
 import numpy as np
 import pytest
