@@ -18,14 +18,7 @@ from numalab.reference import candidates as rcand
 from numalab.reference import cost as rcost
 from numalab.topology import Topology
 
-
-def _time(fn, repeat=1):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from _timing import best_of as _time
 
 
 def _random_rows(t, cs, B, seed=0):

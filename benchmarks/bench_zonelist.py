@@ -6,7 +6,6 @@ every other node is CPU-less (CXL-like); node 0 holds DMA and DMA32 too. Built a
 64 and 256 nodes; at 1024 nodes it is extrapolated from 256 by n^3. Peak memory of the 1024-node
 engine build is measured with tracemalloc.
 """
-import time
 import tracemalloc
 
 import numpy as np
@@ -14,6 +13,8 @@ import numpy as np
 from numalab import zonelist as zlm
 from numalab.reference import zonelist as ref
 from numalab.topology import Topology
+
+from _timing import best_of as _time
 
 
 def machine(n):
@@ -31,15 +32,6 @@ def machine(n):
 def _engine(t):
     zlm._build_cached.cache_clear()
     return zlm.build(t, "current", "rebuild")
-
-
-def _time(fn, repeat):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def rows(quick=False):

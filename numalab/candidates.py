@@ -92,8 +92,15 @@ SYS_FB, SYS_NOFB = 0, 1
 
 
 def _gfp_props(name: str, topo):
-    """(highest zone index, hardwall, thisnode, atomic) of a gfp name like ``GFP_KERNEL|__GFP_THISNODE``."""
-    parts = [p.strip().upper() for p in str(name).split("|")]
+    """(highest zone index, hardwall, thisnode, atomic) of a gfp name like ``GFP_KERNEL|__GFP_THISNODE``.
+
+    The mask is read by :func:`numalab.gfp.gfp_names` (the one gfp grammar); this model takes one
+    composite mask of :data:`GFPS`, optionally with ``__GFP_THISNODE``.
+    """
+    try:
+        parts = gfpmod.gfp_names(name)
+    except NumalabError:
+        parts = ()
     base = [p for p in parts if p != "__GFP_THISNODE"]
     if len(base) != 1 or base[0] not in GFPS or len(parts) - len(base) > 1:
         raise NumalabError(f"unsupported gfp; use one of {', '.join(GFPS)}, optionally |__GFP_THISNODE",

@@ -121,7 +121,7 @@ def _nodes_of_cpus(topo, text, where):
 
 
 def from_records(topo: Topology, doc: dict, kernel="current") -> Cpusets:
-    """Cpusets of a recorded or hand-written tree (:func:`numalab.cgtree.load` output).
+    """Cpusets of a recorded or hand-written tree (:func:`numalab.sources.cgroup.load` output).
 
     Masks are computed by :class:`numalab.cpuset.CpusetTree` with the tree's hierarchy rules; a
     recorded ``mems_effective`` that disagrees with them is an error (never silently accepted).
@@ -254,7 +254,7 @@ def every_mask(topo: Topology) -> Cpusets:
 
 def parse_spec(topo: Topology, spec, *, kernel="current", tasks: int = 50) -> Cpusets:
     """``K``, ``SHAPE:K`` (e.g. ``socket:16``) or a path (cgroups.json or a snapshot directory)."""
-    from . import cgtree
+    from .sources import cgroup
 
     s = str(spec).strip()
     if s.isdigit():
@@ -262,4 +262,4 @@ def parse_spec(topo: Topology, spec, *, kernel="current", tasks: int = 50) -> Cp
     if ":" in s and s.split(":", 1)[0] in SHAPES and s.split(":", 1)[1].isdigit():
         shape, k = s.split(":", 1)
         return generate(topo, int(k), shape, tasks=tasks)
-    return from_records(topo, cgtree.load(s), kernel)
+    return from_records(topo, cgroup.load(s), kernel)

@@ -47,7 +47,7 @@ import numpy as np
 
 from .errors import NumalabError
 from .kernel import profile
-from .topology import Topology
+from .topology import ConfigSizes, Topology
 
 __all__ = ["Config", "CONFIGS", "config", "Design", "DESIGNS", "design", "CostResult", "VariantCost",
            "cost", "zonelist_bytes", "ZONEREF_BYTES", "HEADER_BYTES", "POINTER_BYTES"]
@@ -60,21 +60,14 @@ SEQCOUNT_BYTES = 4
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """A kernel configuration: CONFIG_NODES_SHIFT and the configured zone types, with its source."""
+class Config(ConfigSizes):
+    """A kernel configuration: CONFIG_NODES_SHIFT and the configured zone types, with its source
+    (``max_numnodes``, ``max_nr_zones`` as for a :class:`~numalab.topology.Topology`)."""
 
     name: str
     nodes_shift: int
     zone_types: tuple
     source: str
-
-    @property
-    def max_numnodes(self) -> int:
-        return 1 << self.nodes_shift
-
-    @property
-    def max_nr_zones(self) -> int:
-        return len(self.zone_types)
 
     @property
     def nodemask_bytes(self) -> int:

@@ -1,5 +1,6 @@
 """gfp masks: which zone an allocation may use and which zonelist it walks (include/linux/gfp.h).
 
+* :func:`gfp_names` reads a mask written as names (the one gfp grammar: names joined by ``|``);
 * :func:`parse_gfp` splits a mask written as names (``"GFP_KERNEL|__GFP_THISNODE"``) or an int
   into its zone-modifier bits and ``__GFP_THISNODE``;
 * :func:`gfp_zone` is the kernel's ``gfp_zone()``: the highest zone type the allocation may use
@@ -22,7 +23,7 @@ import numpy as np
 
 from .errors import NumalabError
 
-__all__ = ["FALLBACK", "NOFALLBACK", "GFP_FLAGS", "GFP_NAMES", "parse_gfp", "gfp_zone", "zonelist_for"]
+__all__ = ["FALLBACK", "NOFALLBACK", "GFP_FLAGS", "GFP_NAMES", "gfp_names", "parse_gfp", "gfp_zone", "zonelist_for"]
 
 #: The two zonelists of a node (``ZONELIST_FALLBACK``, ``ZONELIST_NOFALLBACK``).
 FALLBACK = "FALLBACK"
@@ -49,6 +50,27 @@ _GFP_ZONE_TABLE = {0x0: "Normal", 0x1: "DMA", 0x2: "Normal", 0x4: "DMA32", 0x8: 
                    0x9: "DMA", 0xA: "Movable", 0xC: "DMA32"}
 
 
+def gfp_names(text) -> tuple:
+    """The names of a gfp mask written as ``NAME|NAME...`` (case-insensitive, spaces around ``|``
+    allowed), upper-cased, in order; each must be a composite mask of :data:`GFP_NAMES` or a flag
+    of :data:`GFP_FLAGS`.
+
+    Examples
+    --------
+    >>> gfp_names("gfp_kernel | __GFP_THISNODE")
+    ('GFP_KERNEL', '__GFP_THISNODE')
+    """
+    text = str(text)
+    out = []
+    for part in re.split(r"\s*\|\s*", text.strip()):
+        name = part.upper()
+        if name not in GFP_NAMES and name not in GFP_FLAGS:
+            known = ", ".join(list(GFP_NAMES) + list(GFP_FLAGS))
+            raise NumalabError(f"unknown gfp flag {part!r}; known: {known}", input=text)
+        out.append(name)
+    return tuple(out)
+
+
 def parse_gfp(gfp) -> tuple:
     """Split a gfp mask into ``(zone modifier bits, thisnode)``.
 
@@ -65,19 +87,12 @@ def parse_gfp(gfp) -> tuple:
         if gfp < 0:
             raise NumalabError("a gfp mask cannot be negative", input=gfp)
         return int(gfp) & 0xF, False
-    text = str(gfp)
     bits, thisnode = 0, False
-    for part in re.split(r"\s*\|\s*", text.strip()):
-        name = part.upper()
-        if name in GFP_NAMES:
-            bits |= GFP_NAMES[name]
-        elif name == "__GFP_THISNODE":
+    for name in gfp_names(gfp):
+        if name == "__GFP_THISNODE":
             thisnode = True
-        elif name in GFP_FLAGS:
-            bits |= GFP_FLAGS[name]
         else:
-            known = ", ".join(list(GFP_NAMES) + list(GFP_FLAGS))
-            raise NumalabError(f"unknown gfp flag {part!r}; known: {known}", input=text)
+            bits |= GFP_NAMES[name] if name in GFP_NAMES else GFP_FLAGS[name]
     return bits, thisnode
 
 

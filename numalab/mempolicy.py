@@ -45,10 +45,9 @@ import numpy as np
 
 from .errors import NumalabError
 from .kernel import profile
-# Packed nodemasks are numalab.nodemask.packed; pack, from_nodes, weight, words_for and first_bit
-# stay importable from here for code written before the move (not in __all__).
-from .nodemask.packed import apply_map, as_words as _as_words, first as first_bit, from_nodes, pack  # noqa: F401
-from .nodemask.packed import relative_map, remap_map, unpack, weight, words_for  # noqa: F401
+from .nodemask import packed as _packed
+from .nodemask.packed import apply_map, as_words as _as_words, first as first_bit
+from .nodemask.packed import relative_map, remap_map, unpack
 from .nodemask.packed import to_nodes as to_node_array
 
 __all__ = [
@@ -61,6 +60,10 @@ __all__ = [
     "weighted_interleave_static", "weighted_interleave_dynamic",
     "set_home_node", "interleave_weights", "auto_weights", "shm_interleave_index",
 ]
+
+#: Intentional re-export, not in ``__all__``: packed masks are :mod:`numalab.nodemask.packed`;
+#: ``mempolicy.from_nodes`` stays for callers written before the move (numalab.race, tests).
+from_nodes = _packed.from_nodes
 
 #: uapi mode values (include/uapi/linux/mempolicy.h).
 MODES = {"DEFAULT": 0, "PREFERRED": 1, "BIND": 2, "INTERLEAVE": 3, "LOCAL": 4,

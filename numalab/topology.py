@@ -56,7 +56,7 @@ import numpy as np
 
 from .errors import NumalabError
 
-__all__ = ["Topology", "X86_64_ZONES", "ZONE_NORMAL_NAME"]
+__all__ = ["Topology", "ConfigSizes", "X86_64_ZONES", "ZONE_NORMAL_NAME"]
 
 #: Zone types of an x86_64 distro kernel (CONFIG_ZONE_DMA, _DMA32 and _DEVICE all =y): MAX_NR_ZONES 5.
 X86_64_ZONES = ("DMA", "DMA32", "Normal", "Movable", "Device")
@@ -69,8 +69,26 @@ def _ro(a, dtype):
     return a
 
 
+class ConfigSizes:
+    """The kernel sizes a configuration fixes, for anything with ``nodes_shift``
+    (CONFIG_NODES_SHIFT) and ``zone_types`` (the configured zones): a :class:`Topology`, a
+    :class:`numalab.cost.Config`."""
+
+    __slots__ = ()
+
+    @property
+    def max_numnodes(self) -> int:
+        """MAX_NUMNODES = 1 << CONFIG_NODES_SHIFT: the width of every nodemask."""
+        return 1 << self.nodes_shift
+
+    @property
+    def max_nr_zones(self) -> int:
+        """MAX_NR_ZONES: number of configured zone types."""
+        return len(self.zone_types)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
-class Topology:
+class Topology(ConfigSizes):
     """An immutable NUMA machine description (see the module docstring for the fields)."""
 
     name: str
@@ -163,16 +181,6 @@ class Topology:
     @property
     def n_nodes(self) -> int:
         return int(self.node_ids.shape[0])
-
-    @property
-    def max_numnodes(self) -> int:
-        """MAX_NUMNODES = 1 << CONFIG_NODES_SHIFT: the width of every nodemask."""
-        return 1 << self.nodes_shift
-
-    @property
-    def max_nr_zones(self) -> int:
-        """MAX_NR_ZONES: number of configured zone types."""
-        return len(self.zone_types)
 
     @property
     def nr_node_ids(self) -> int:

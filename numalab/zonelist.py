@@ -62,7 +62,7 @@ import functools
 import numpy as np
 
 from .errors import NumalabError
-from .gfp import FALLBACK, NOFALLBACK, gfp_zone, parse_gfp, zonelist_for  # noqa: F401  (names kept here)
+from .gfp import FALLBACK, NOFALLBACK, gfp_zone, zonelist_for  # re-exported (__all__): the zonelist choice of a gfp mask
 from .kernel import KernelProfile, profile
 from .topology import Topology
 

@@ -169,10 +169,10 @@ def test_cli_json_names():
 
 
 def test_cli_with_a_cgroups_file(tmp_path, capsys):
-    from numalab import cgtree
+    from numalab.sources import cgroup
 
     p = tmp_path / "cg.json"
-    cgtree.write(p, [{"path": "/a", "mems": "0", "mems_effective": "0"}])
+    cgroup.write(p, [{"path": "/a", "mems": "0", "mems_effective": "0"}])
     assert main(["compare", "two-node", "--cpusets", str(p), "--variant", "static-system", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     # v2 child of the root: GFP_KERNEL escapes to the whole machine today too -> exact

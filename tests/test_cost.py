@@ -1,6 +1,5 @@
 """numalab.cost against bytes computed by hand (the arithmetic is written out in each test)."""
 import json
-import time
 
 import numpy as np
 import pytest
@@ -131,10 +130,10 @@ def test_cli_errors(capsys):
 
 
 def test_cgroups_file(tmp_path):
-    from numalab import cgtree
+    from numalab.sources import cgroup
 
     p = tmp_path / "cgroups.json"
-    cgtree.write(p, [{"path": "/", "procs": 4, "threads": 7},
+    cgroup.write(p, [{"path": "/", "procs": 4, "threads": 7},
                      {"path": "/a", "mems": "0-1", "mems_effective": "0-1", "threads": 5},
                      {"path": "/a/b", "mems": "1", "mems_effective": "1", "threads": 2}])
     t = worked_examples()["A-flat4"]
@@ -142,17 +141,17 @@ def test_cgroups_file(tmp_path):
     assert cs.paths == ("/a", "/a/b") and cs.total_tasks == 14
     assert cs.mems.astype(int).tolist() == [[1, 1, 0, 0], [0, 1, 0, 0]]
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"format": cgtree.FORMAT, "cgroups": [{"path": "/a", "mems": "0;rm"}]}))
+    bad.write_text(json.dumps({"format": cgroup.FORMAT, "cgroups": [{"path": "/a", "mems": "0;rm"}]}))
     with pytest.raises(NumalabError, match="kernel list"):
         cgsets.parse_spec(t, str(bad))
     wrong = tmp_path / "wrong.json"
-    cgtree.write(wrong, [{"path": "/a", "mems": "1", "mems_effective": "0-1"}])
+    cgroup.write(wrong, [{"path": "/a", "mems": "1", "mems_effective": "0-1"}])
     with pytest.raises(NumalabError, match="disagrees"):
         cgsets.parse_spec(t, str(wrong))
 
 
 def test_snapshot_records_the_cgroup_tree(tmp_path, capsys):
-    from numalab import cgtree
+    from numalab.sources import cgroup
 
     root = tmp_path / "root"
     nd = root / "sys/devices/system/node/node0"
@@ -175,10 +174,10 @@ def test_snapshot_records_the_cgroup_tree(tmp_path, capsys):
     (cg / "a" / "secret").write_text("not copied\n")
     out = tmp_path / "snap"
     assert main(["snapshot", str(out), "--root", str(root)]) == 0
-    doc = cgtree.load(out)
+    doc = cgroup.load(out)
     assert [(r["path"], r["mems"], r["cpus_effective"], r["procs"], r["threads"]) for r in doc["cgroups"]] == \
         [("/", None, None, 2, 0), ("/a", "0", "1", 0, 3)]
-    assert "not copied" not in (out / cgtree.FILE_NAME).read_text()
+    assert "not copied" not in (out / cgroup.FILE_NAME).read_text()
     t = __import__("numalab.sources", fromlist=["load"]).load(str(out))
     cs = cgsets.parse_spec(t, str(out))
     assert cs.paths == ("/a",) and cs.total_tasks == 5 and cs.cpu_nodes.tolist() == [[True]]
@@ -208,7 +207,7 @@ def test_engine_equals_the_scalar_reference(name, shape):
 
 
 def test_v1_cpuset_hierarchy_is_recorded_with_its_flags(tmp_path):
-    from numalab import cgtree
+    from numalab.sources import cgroup
 
     base = tmp_path / "sys/fs/cgroup/cpuset"
     (base / "job" / "inner").mkdir(parents=True)
@@ -221,12 +220,12 @@ def test_v1_cpuset_hierarchy_is_recorded_with_its_flags(tmp_path):
         (d / "cpuset.mem_hardwall").write_text(hard + "\n")
         (d / "cpuset.mem_exclusive").write_text("0\n")
         (d / "tasks").write_text("9\n")
-    assert cgtree.hierarchy(tmp_path)[0] == "v1"
-    recs = cgtree.record(tmp_path)
+    assert cgroup.hierarchy(tmp_path)[0] == "v1"
+    recs = cgroup.record(tmp_path)
     assert [(r["path"], r["mems"], r["mem_hardwall"], r["threads"]) for r in recs] == \
         [("/", None, False, 3), ("/job", "2-3", True, 1), ("/job/inner", "3", False, 1)]
     out = tmp_path / "cg.json"
-    cgtree.write(out, recs, "v1")
+    cgroup.write(out, recs, "v1")
     t = worked_examples()["A-flat4"]
     cs = cgsets.parse_spec(t, str(out))
     # /job/inner's nearest hardwall ancestor is /job: its softwall escape is /job's mems

@@ -8,7 +8,6 @@ a bad one) and exits with 1 when some line got an error object.
 """
 import io
 import json
-import math
 import os
 import pathlib
 import signal

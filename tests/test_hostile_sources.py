@@ -14,7 +14,6 @@ import signal
 import tarfile
 import threading
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 

@@ -12,7 +12,7 @@ LAYERS = {
     "errors": 0, "_io": 0, "_data": 0,
     "nodemask": 1, "kernel": 1, "gfp": 1,
     "topology": 2,
-    "generators": 3, "slit": 3, "sources": 3, "qemu": 3, "cgtree": 3,
+    "generators": 3, "slit": 3, "sources": 3, "qemu": 3,
     "zonelist": 4, "cpuset": 4, "reference": 4,
     "mempolicy": 5, "cgsets": 5,
     "alloc": 6, "cost": 6, "race": 6, "candidates": 6, "compare": 6,

@@ -1,6 +1,5 @@
 """Loaders and writers: real-kernel snapshots, tarballs, host, JSON, numactl, hwloc, SLIT rules."""
 import json
-import os
 import pathlib
 import re
 import shutil

@@ -13,17 +13,14 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers):
-    from ..cost import DESIGNS
+    from . import _designs
 
     p = subparsers.add_parser(
         "compare", help="requests whose candidate zones differ under per-cpuset zonelists, with causes",
         description="Compare today's candidate zones with those of per-cpuset zonelist designs.")
-    p.add_argument("topo", metavar="TOPO", help="preset name, JSON file, snapshot directory or tarball, or 'host'")
-    p.add_argument("--kernel", default="current", help="kernel release (default: current)")
-    p.add_argument("--variant", action="append", default=None,
-                   help=f"design (repeatable): {', '.join(DESIGNS)}, or key=value,... (default: all named)")
-    p.add_argument("--cpusets", default=None,
-                   help="cgroups.json or snapshot directory, K or SHAPE:K (default: every mask up to 8 nodes)")
+    _designs.add_arguments(p, kernel_help="kernel release (default: current)",
+                           cpusets_help="cgroups.json or snapshot directory, K or SHAPE:K "
+                                        "(default: every mask up to 8 nodes)")
     p.add_argument("--gfp", action="append", default=None, help="gfp mask (repeatable; default: the five above)")
     p.add_argument("--context", action="append", default=None,
                    help="task, oom_victim, exiting or interrupt (repeatable; default: all)")
@@ -36,16 +33,15 @@ def register(subparsers):
 
 def run(args) -> int:
     from .. import candidates as cd
-    from .. import cgsets, compare, sources
+    from .. import compare
     from ..errors import NumalabError
-    from . import emit_json
+    from . import _designs, emit_json
 
-    topo = sources.load(args.topo)
     if args.examples < 0 or args.examples > 100:
         raise NumalabError("--examples must lie in 0..100", input=args.examples)
     if not 1 <= args.sample <= 5_000_000:
         raise NumalabError("--sample must lie in 1..5000000", input=args.sample)
-    cs = cgsets.parse_spec(topo, args.cpusets, kernel=args.kernel) if args.cpusets is not None else None
+    topo, cs = _designs.load(args)
     res = compare.compare(topo, args.kernel, args.variant, cs, gfps=tuple(args.gfp or cd.DEFAULT_GFPS),
                           contexts=tuple(args.context or cd.CONTEXTS), examples=args.examples,
                           sample=args.sample, seed=args.seed)

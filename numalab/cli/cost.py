@@ -12,34 +12,31 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers):
-    from ..cost import CONFIGS, DESIGNS
+    from ..cost import CONFIGS
+    from . import _designs
 
     p = subparsers.add_parser(
         "cost", help="memory of per-cpuset zonelists (the 2017 proposal) against today's",
         description="Bytes per cpuset and in total, per kernel configuration and design variant.")
-    p.add_argument("topo", metavar="TOPO", help="preset name, JSON file, snapshot directory or tarball, or 'host'")
+    _designs.add_arguments(p, kernel_help="kernel release (which zones count as populated)",
+                           cpusets_help="K (K node-aligned containers), SHAPE:K with SHAPE node, socket or random, "
+                                        "or a cgroups.json / snapshot directory (default: one container per memory "
+                                        "node)")
     p.add_argument("--config", choices=sorted(CONFIGS), default=None,
                    help="kernel configuration (default debian-6.1-amd64)")
     p.add_argument("--nodes-shift", type=int, default=None, help="custom CONFIG_NODES_SHIFT (0..10)")
     p.add_argument("--zones", type=int, default=None, help="custom number of zone types (MAX_NR_ZONES)")
-    p.add_argument("--cpusets", default=None,
-                   help="K (K node-aligned containers), SHAPE:K with SHAPE node, socket or random, or a "
-                        "cgroups.json / snapshot directory (default: one container per memory node)")
     p.add_argument("--tasks", type=int, default=50, help="threads per generated container (default 50)")
-    p.add_argument("--variant", action="append", default=None,
-                   help=f"design (repeatable): {', '.join(DESIGNS)}, or key=value,... (default: all named)")
-    p.add_argument("--kernel", default="current", help="kernel release (which zones count as populated)")
     p.add_argument("--limit", type=int, default=20, help="per-cpuset rows shown in text output (default 20)")
     p.add_argument("--json", action="store_true", help="one JSON document")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from .. import cgsets, cost, sources
+    from .. import cost
     from ..errors import NumalabError
-    from . import emit_json
+    from . import _designs, emit_json
 
-    topo = sources.load(args.topo)
     if args.config is not None and (args.nodes_shift is not None or args.zones is not None):
         raise NumalabError("give --config or --nodes-shift/--zones, not both", input="--config")
     if args.nodes_shift is not None or args.zones is not None:
@@ -48,8 +45,7 @@ def run(args) -> int:
         cfg = cost.config(args.config or "debian-6.1-amd64")
     if args.tasks < 0:
         raise NumalabError("--tasks must not be negative", input=args.tasks)
-    spec = args.cpusets if args.cpusets is not None else str(int(topo.has_memory.sum()))
-    cs = cgsets.parse_spec(topo, spec, kernel=args.kernel, tasks=args.tasks)
+    topo, cs = _designs.load(args, lambda t: str(int(t.has_memory.sum())), tasks=args.tasks)
     res = cost.cost(topo, cfg, cs, args.variant, kernel=args.kernel)
     if args.json:
         emit_json(res.to_dict())

@@ -71,15 +71,14 @@ def _record_cgroups(path, root):
     """Record the cgroup cpuset tree next to the snapshot (None when ROOT has no cgroup v2 tree)."""
     import pathlib
 
-    from .. import cgtree
-    from ..errors import NumalabError
+    from ..sources import cgroup
 
     try:
-        kind, _ = cgtree.hierarchy(root)
-        records = cgtree.record(root)
+        kind, _ = cgroup.hierarchy(root)
+        records = cgroup.record(root)
     except NumalabError:
         return None
     path = pathlib.Path(path)
-    out = path / cgtree.FILE_NAME if path.is_dir() else path.with_name(path.name + "." + cgtree.FILE_NAME)
-    cgtree.write(out, records, kind)
+    out = path / cgroup.FILE_NAME if path.is_dir() else path.with_name(path.name + "." + cgroup.FILE_NAME)
+    cgroup.write(out, records, kind)
     return {"path": str(out), "count": len(records)}

@@ -51,6 +51,7 @@ from .ops import bitremap, fold, onto, relative, remap
 from .parse import parse_hex, parselist
 
 __all__ = [
+    "packed",  # the submodule, re-exported: nodemask.packed.* is the packed form
     "DEFAULT_NBITS",
     "parselist", "parse_hex", "format_list", "format_hex", "parse_nodestring",
     "from_nodes", "to_nodes", "as_mask",

@@ -159,42 +159,11 @@ def rebuilt_order(topo, kernel, mems, local):
     k = profile(kernel)
     m = rzl._Machine(topo, "rebuild")
     cand = [n for n in m.n_memory if n in mems]
-    nr_online = len(m.online)
-    scale = m.max_numnodes * (nr_online if k.load_scale_online else 1)
     node_load = {n: 0 for n in m.ids}
     built_nodes = m.possible if k.build_possible_nodes else m.online
     result = None
     for node in built_nodes:
-        used = set()
-        order = []
-        load = nr_online
-        prev = node
-        while True:
-            if node not in used and node in cand:
-                used.add(node)
-                best = node
-            else:
-                best, best_val = -1, None
-                for n in cand:
-                    if n in used:
-                        continue
-                    val = m.distance[(node, n)] + (1 if n < node else 0) + (rzl.PENALTY_FOR_NODE_WITH_CPUS if m.has_cpus[n] else 0)
-                    val = val * scale + node_load[n]
-                    if best_val is None or val < best_val:
-                        best, best_val = n, val
-                if best < 0:
-                    break
-                used.add(best)
-            if m.distance[(node, best)] != m.distance[(node, prev)]:
-                if k.node_load == "assign":
-                    node_load[best] = load
-                elif k.node_load == "accumulate":
-                    node_load[best] += load
-                else:
-                    node_load[best] += 1
-            order.append(best)
-            prev = best
-            load -= 1
+        order = rzl.fallback_order(m, node, node_load, k, pool=cand)
         if node == local:
             result = order
     return result or []

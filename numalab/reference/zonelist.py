@@ -24,7 +24,7 @@ from __future__ import annotations
 from ..errors import NumalabError
 from ..kernel import profile
 
-__all__ = ["PENALTY_FOR_NODE_WITH_CPUS", "find_next_best_node", "build_zonerefs_node",
+__all__ = ["PENALTY_FOR_NODE_WITH_CPUS", "find_next_best_node", "fallback_order", "build_zonerefs_node",
            "build_zonelists", "build_all_zonelists", "gfp_zone", "iterate"]
 
 PENALTY_FOR_NODE_WITH_CPUS = 1
@@ -66,19 +66,23 @@ class _Machine:
         self.node_online = {ids[i]: bool(topo.online[i]) for i in range(len(ids))}
 
 
-def find_next_best_node(m, node, used, node_load, k, scale):
+def find_next_best_node(m, node, used, node_load, k, scale, pool=None):
     """Next node of ``node``'s fallback order, or NUMA_NO_NODE; marks it in ``used``.
 
     The local node first (v6.8+: only if it has memory); then the N_MEMORY node, not yet used,
     with the smallest (distance + [n < node] + CPU penalty) * scale + node_load[n], the first
     (lowest id) on ties.
+
+    ``pool`` (ascending node ids) replaces N_MEMORY for a build restricted to a cpuset's memory
+    nodes (a design, not the kernel): the local node then comes first only if it is in ``pool``.
     """
-    if node not in used and (node in m.n_memory or not k.skip_memoryless_local):
+    local_first = (node in m.n_memory or not k.skip_memoryless_local) if pool is None else node in pool
+    if node not in used and local_first:
         used.add(node)
         return node
     min_val = INT_MAX
     best_node = NUMA_NO_NODE
-    for n in m.n_memory:  # for_each_node_state(n, N_MEMORY): ascending ids
+    for n in m.n_memory if pool is None else pool:  # for_each_node_state(n, N_MEMORY): ascending ids
         if n in used:
             continue
         val = m.distance[(node, n)]
@@ -119,8 +123,10 @@ def build_zonerefs_node(m, nid, k, highest):
     return out
 
 
-def build_zonelists(m, local, node_load, k, zonelist_order, highest):
-    """One node's fallback order and its FALLBACK and NOFALLBACK zonelists (build_zonelists())."""
+def fallback_order(m, local, node_load, k, pool=None):
+    """``local``'s node order as build_zonelists() picks it, updating ``node_load`` as it goes
+    (at every change of distance from ``local``: assigned, accumulated or counted, per
+    release); ``pool`` as in :func:`find_next_best_node`."""
     nr_online = len(m.online)
     scale = m.max_numnodes * (nr_online if k.load_scale_online else 1)
     used = set()
@@ -128,7 +134,7 @@ def build_zonelists(m, local, node_load, k, zonelist_order, highest):
     load = nr_online
     prev = local
     while True:
-        node = find_next_best_node(m, local, used, node_load, k, scale)
+        node = find_next_best_node(m, local, used, node_load, k, scale, pool)
         if node < 0:
             break
         if m.distance[(local, node)] != m.distance[(local, prev)]:
@@ -141,6 +147,12 @@ def build_zonelists(m, local, node_load, k, zonelist_order, highest):
         node_order.append(node)
         prev = node
         load -= 1
+    return node_order
+
+
+def build_zonelists(m, local, node_load, k, zonelist_order, highest):
+    """One node's fallback order and its FALLBACK and NOFALLBACK zonelists (build_zonelists())."""
+    node_order = fallback_order(m, local, node_load, k)
     fallback = []
     if zonelist_order == "zone":
         zone_type = m.nr_zones

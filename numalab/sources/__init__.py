@@ -23,8 +23,9 @@ One module per format; this package's namespace re-exports them, with :func:`loa
 ``sources.host``               the live machine, and ``numalab snapshot``'s writer
 ``sources.numactl``            ``numactl --hardware`` text
 ``sources.hwloc``              hwloc XML v2
-``sources.cgroup``             cgroup v2 cpuset trees (files only; :mod:`numalab.cpuset` builds
-                               the tree; not imported here)
+``sources.cgroup``             cgroup cpuset trees, v2 and v1 (files only; :mod:`numalab.cpuset`
+                               builds the tree), and their recorded form ``cgroups.json`` (not
+                               imported here)
 ``sources.generators``         synthetic machines (``"ring(nodes=8)"``; also ``numalab.generators``)
 ``sources.common``             list/hex/size grammars, zones by address, the common builder
 =============================  =================================================================

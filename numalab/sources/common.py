@@ -105,10 +105,11 @@ def check_nodes_shift(v, where, field="nodes_shift") -> int:
 
 
 # ---------------------------------------------------------------------- strict JSON
-def read_json_text(data, where):
+def read_json_text(data, where, *, max_bytes=MAX_TEXT_BYTES):
     """The JSON value of ``data`` (str or bytes), read strictly at the edge: the one place the
     loaders read JSON, through the project's one strict reader (:func:`numalab._io.read_json`)
-    with the loaders' caps (:data:`MAX_TEXT_BYTES`, :data:`MAX_JSON_DEPTH`).
+    with the loaders' caps (:data:`MAX_TEXT_BYTES` unless ``max_bytes`` says otherwise,
+    :data:`MAX_JSON_DEPTH`).
 
     Refused, each with one line naming ``where``: oversized text, deep nesting, ``NaN``/
     ``Infinity``, integers outside int64, a key repeated in one object, text that is not UTF-8 or
@@ -124,7 +125,7 @@ def read_json_text(data, where):
     if not isinstance(data, (str, bytes, bytearray)):
         raise NumalabError(f"expected text, not {type(data).__name__}", input=where)
     return _io.read_json(bytes(data) if isinstance(data, bytearray) else data, where=where,
-                         max_bytes=MAX_TEXT_BYTES, max_depth=MAX_JSON_DEPTH)
+                         max_bytes=max_bytes, max_depth=MAX_JSON_DEPTH)
 
 
 # ---------------------------------------------------------------------- reading files

@@ -6,13 +6,12 @@ the CLI can use it cheaply.
 
 Examples
 --------
->>> import numpy as np
->>> from numalab.topology import Topology
+The examples use the preset ``sockets-2x2`` (two sockets of two nodes: distances 10/11/21, CPUs
+on every node):
+
+>>> from numalab.sources import load
 >>> from numalab.zonelist import build
->>> d = [[10, 11, 21, 21], [11, 10, 21, 21], [21, 21, 10, 11], [21, 21, 11, 10]]
->>> pages = np.zeros((4, 5), int); pages[:, 2] = 262144
->>> t = Topology(name="2x2", node_ids=np.arange(4), distance=d, cpu_ids=np.arange(4),
-...              cpu_node=np.arange(4), present_pages=pages, managed_pages=pages)
+>>> t = load("sockets-2x2")
 >>> boot_log_lines(build(t, "6.1"))[0]
 'Fallback order for Node 0: 0 1 2 3 '
 """
@@ -45,14 +44,9 @@ def explain(zl: Zonelists, node: int):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from numalab.topology import Topology
+    >>> from numalab.sources import load
     >>> from numalab.zonelist import build
-    >>> d = [[10, 11, 21, 21], [11, 10, 21, 21], [21, 21, 10, 11], [21, 21, 11, 10]]
-    >>> pages = np.zeros((4, 5), int); pages[:, 2] = 262144
-    >>> t = Topology(name="2x2", node_ids=np.arange(4), distance=d, cpu_ids=np.arange(4),
-    ...              cpu_node=np.arange(4), present_pages=pages, managed_pages=pages)
-    >>> df = explain(build(t, "5.15"), 3)
+    >>> df = explain(build(load("sockets-2x2"), "5.15"), 3)
     >>> df["node"].tolist()
     [3, 2, 0, 1]
     >>> print(df.loc[2, "reason"])
@@ -85,13 +79,9 @@ def explain_rows(zl: Zonelists, node: int):
     non-local entry, found by one backward pass), so explaining every node of a 1024-node machine
     costs what printing it costs.
 
-    >>> from numalab.topology import Topology
+    >>> from numalab.sources import load
     >>> from numalab.zonelist import build
-    >>> d = [[10, 11, 21, 21], [11, 10, 21, 21], [21, 21, 10, 11], [21, 21, 11, 10]]
-    >>> pages = np.zeros((4, 5), int); pages[:, 2] = 262144
-    >>> t = Topology(name="2x2", node_ids=np.arange(4), distance=d, cpu_ids=np.arange(4),
-    ...              cpu_node=np.arange(4), present_pages=pages, managed_pages=pages)
-    >>> rows = explain_rows(build(t, "5.15"), 3)
+    >>> rows = explain_rows(build(load("sockets-2x2"), "5.15"), 3)
     >>> [r["node"] for r in rows], rows[1]["runner_up"]
     ([3, 2, 0, 1], 0)
     """

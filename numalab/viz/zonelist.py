@@ -6,13 +6,8 @@ exported HTML report without a kernel.
 
 Examples
 --------
->>> import numpy as np
->>> from numalab.topology import Topology
->>> d = [[10, 11, 21, 21], [11, 10, 21, 21], [21, 21, 10, 11], [21, 21, 11, 10]]
->>> pages = np.zeros((4, 5), int); pages[:, 2] = 262144
->>> t = Topology(name="2x2", node_ids=np.arange(4), distance=d, cpu_ids=np.arange(4),
-...              cpu_node=np.arange(4), present_pages=pages, managed_pages=pages)
->>> df = orders_long({"B": t}, ["5.15", "5.16"], ["boot"])
+>>> from numalab.sources import load
+>>> df = orders_long({"B": load("sockets-2x2")}, ["5.15", "5.16"], ["boot"])
 >>> list(df.columns[:6]), len(df)
 (['machine', 'kernel', 'when', 'start', 'position', 'node'], 32)
 >>> heatmap(df).to_dict()["params"][0]["name"]
