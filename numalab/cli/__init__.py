@@ -19,7 +19,7 @@ from ..errors import NumalabError
 __all__ = ["main", "build_parser", "COMMANDS", "emit_json"]
 
 #: Subcommand modules, in the order ``numalab --help`` lists them.
-COMMANDS = ("mask", "kernel", "topology", "snapshot", "qemu_args", "zonelists", "policy", "report")
+COMMANDS = ("mask", "kernel", "topology", "snapshot", "qemu_args", "zonelists", "policy", "report", "verify")
 
 
 class _Parser(argparse.ArgumentParser):
