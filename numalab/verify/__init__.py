@@ -53,8 +53,9 @@ KEEP_LAYOUT = {
     "qemu-args.txt": "the whole QEMU command line ($KERNEL, $INITRD, $LOG stand for the paths)",
     "console.log.gz": "the raw serial console of the boot (kernel log, guest files, probe records)",
     "snapshot/": "the guest's sys/devices/system/node files, proc/zoneinfo and numalab-snapshot.json",
-    "policy.json": "the probe's records (format numalab-verify-policy/1)",
-    "result.json": "the comparison: rows, summary per experiment, status",
+    "policy.json.gz": "the probe's records (format numalab-verify-policy/1), gzip'ed",
+    "result.json": "the comparison: summary per experiment, status, machine and boot rows and every policy row "
+                   "that is not a plain agreement (all rows: --json)",
 }
 
 
@@ -226,10 +227,10 @@ def _keep(dest: pathlib.Path, t: Topology, kinfo: dict, console: str, snap: path
     atomic_write(dest / "console.log.gz", gzip.compress(console.encode(), 9, mtime=0))
     shutil.rmtree(dest / "snapshot", ignore_errors=True)
     shutil.copytree(snap, dest / "snapshot")
-    atomic_write(dest / "policy.json", json.dumps({"format": "numalab-verify-policy/1",
-                                                   "kernel": res["kernel_release"],
-                                                   "records": res["records"]}) + "\n")
-    atomic_write(dest / "result.json", json.dumps(_result_json(res), default=jsonable, indent=1) + "\n")
+    pol = json.dumps({"format": "numalab-verify-policy/1", "kernel": res["kernel_release"], "records": res["records"]})
+    atomic_write(dest / "policy.json.gz", gzip.compress(pol.encode(), 9, mtime=0))
+    short = dict(_result_json(res), rows=[r for r in res["rows"] if r["experiment"] != "policy" or r["verdict"] != "agree"])
+    atomic_write(dest / "result.json", json.dumps(short, default=jsonable, indent=1) + "\n")
 
 
 def replay(directory) -> dict:

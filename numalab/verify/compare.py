@@ -73,8 +73,8 @@ def renumbered(t: Topology, pxm_to_node: dict) -> Topology:
     puts in the SRAT as proximity domain ``k``) becomes Linux node ``pxm_to_node[k]``.
 
     >>> t = renumbered(sources.load("cxl4"), {0: 2, 1: 3, 2: 0, 3: 1})
-    >>> t.has_cpu.tolist()
-    [False, False, True, True]
+    >>> t.has_cpu.tolist(), t.distance[0].tolist()
+    ([False, False, True, True], [10, 26, 14, 24])
     """
     doc = sources.to_dict(t)
     on = [i for i, nd in enumerate(doc["nodes"]) if nd.get("online", True)]
@@ -86,6 +86,11 @@ def renumbered(t: Topology, pxm_to_node: dict) -> Topology:
         nd["id"] = int(pxm_to_node.get(k, k))
         nodes.append(nd)
         order.append(i)
+    old_id = {int(doc["nodes"][i]["id"]): int(pxm_to_node.get(k, k)) for k, i in enumerate(on)}
+    if "states" in doc:  # node-state overrides follow their nodes (offline nodes are not booted)
+        doc["states"] = {key: sources.format_cpulist(sorted(old_id[n] for n in sources.parse_cpulist(v, key)
+                                                            if n in old_id))
+                         for key, v in doc["states"].items()}
     perm = sorted(range(len(nodes)), key=lambda a: nodes[a]["id"])
     dist = np.asarray(doc["distance"])[np.ix_(order, order)]
     doc["nodes"] = [nodes[a] for a in perm]

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Record ``numalab verify`` runs into tests/data/verify/NAME-MAJOR.MINOR/ (``--keep`` layout).
+
+Runs the command once per (topology, kernel package), one guest at a time, and skips a
+directory that already holds a result.json (delete it to record again). The ordinary test suite
+replays the stored console logs against the model without QEMU (tests/test_verify.py).
+
+    .venv/bin/python tools/record_verify.py                       # the default list, both kernels
+    .venv/bin/python tools/record_verify.py --only two-node --kernel linux-image-6.1.0-57-amd64
+    .venv/bin/python tools/record_verify.py --until 10:30         # stop starting runs after 10:30
+
+Needs root-installed qemu-system-x86, busybox-static, cpio, gcc (see numalab verify --help).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+OUT = ROOT / "tests" / "data" / "verify"
+KERNELS = {"6.1": "linux-image-6.1.0-57-amd64", "6.12": "linux-image-6.12.117+deb12-amd64"}
+#: Bundled machines QEMU can express, small ones first (sparse-id presets are refused by verify).
+TOPOLOGIES = [
+    "two-node", "cxl4", "four-ring", "memoryless-cpu", "penalty-tie", "eight-2socket", "sockets-2x2",
+    "hbm-flat-2s", "amd-threadripper-3960x-nps4-memoryless", "memoryless-2x2", "zones-split", "cxl-movable",
+    "ring-8", "flat-8", "sockets-2x4", "amd-epyc-rome-2s-nps4-cscs-eiger", "dell-c6145-opteron-4s-8n",
+    "intel-e7-4870-4s", "spr-2s-cxl-expanders-4n", "mesh-4x4", "bad-slit-all-10", "ia64-2n",
+    "amd-sparse-check-amd-magnycours-48c-sparse-ids",
+]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", action="append", default=[])
+    ap.add_argument("--kernel", action="append", default=[], help="package name (default: both lines)")
+    ap.add_argument("--until", default=None, metavar="HH:MM", help="start no run after this time")
+    a = ap.parse_args(argv)
+    kernels = a.kernel or list(KERNELS.values())
+    names = a.only or [t for t in TOPOLOGIES if not t.startswith("amd-sparse-check")]
+    failed = 0
+    for name in names:
+        for pkg in kernels:
+            line = next((k for k, v in KERNELS.items() if v == pkg), pkg)
+            dest = OUT / f"{name}-{line}"
+            if (dest / "result.json").is_file():
+                continue
+            if a.until and datetime.datetime.now().strftime("%H:%M") >= a.until:
+                print(f"stopping: it is past {a.until}", flush=True)
+                return 1 if failed else 0
+            print(f"== {name} on {pkg}", flush=True)
+            p = subprocess.run([str(ROOT / ".venv" / "bin" / "numalab"), "verify", name, "--kernel-package", pkg,
+                                "--keep", str(dest), "--timeout", "900"], text=True, capture_output=True)
+            print(p.stdout[-3000:], p.stderr[-1500:], f"exit {p.returncode}", sep="\n", flush=True)
+            failed += p.returncode == 2
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
