@@ -10,8 +10,9 @@ Examples
 ...          "verdict": "agree"},
 ...         {"experiment": "policy", "item": "rebind shrink 0-3 -> 0-1: INTERLEAVE nodes=0-3",
 ...          "verdict": "nondeterministic"}]
->>> policy_table({"rows": rows}).to_dict("records")[0]["mode"]
-'BIND'
+>>> t = policy_table({"rows": rows})
+>>> t[["experiment", "mode", "flags", "agree", "nondeterministic"]].values.tolist()
+[['rebind', 'INTERLEAVE', '-', 0, 1], ['set', 'BIND', 'STATIC_NODES', 1, 0]]
 """
 from __future__ import annotations
 
