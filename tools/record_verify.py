@@ -22,15 +22,22 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "data" / "verify"
 KERNELS = {"6.1": "linux-image-6.1.0-57-amd64", "6.12": "linux-image-6.12.117+deb12-amd64"}
-#: Bundled machines QEMU can express, small ones first (sparse-id presets are refused by verify).
+#: Bundled machines QEMU can express, small ones first (sparse-id presets are refused by verify),
+#: then the synthetic shapes of the retired recorder (their topology.json under
+#: tests/data/kernel-truth/recorded/), as NAME or NAME=PATH.
+_SYN = ROOT / "tests" / "data" / "kernel-truth" / "recorded"
 TOPOLOGIES = [
-    "two-node", "cxl4", "four-ring", "memoryless-cpu", "penalty-tie", "eight-2socket", "sockets-2x2",
-    "hbm-flat-2s", "amd-threadripper-3960x-nps4-memoryless", "memoryless-2x2", "zones-split", "cxl-movable",
-    "ring-8", "flat-8", "sockets-2x4", "amd-epyc-rome-2s-nps4-cscs-eiger", "dell-c6145-opteron-4s-8n",
-    "intel-e7-4870-4s", "spr-2s-cxl-expanders-4n", "mesh-4x4", "bad-slit-all-10", "ia64-2n",
-    "amd-sparse-check-amd-magnycours-48c-sparse-ids",
+    "two-node", "cxl4", "four-ring", "memoryless-cpu", "fujitsu-a64fx-fx1000-8n",
+    f"cpuless-low-ids={_SYN / 'cpuless-low-ids' / 'topology.json'}",
+    "penalty-tie", "eight-2socket", "sockets-2x2", "hbm-flat-2s", "amd-threadripper-3960x-nps4-memoryless",
+    "memoryless-2x2", "zones-split",
+    f"asym-4={_SYN / 'asym-4' / 'topology.json'}", f"tie-20-21={_SYN / 'tie-20-21' / 'topology.json'}",
+    f"memoryless-middle={_SYN / 'memoryless-middle' / 'topology.json'}",
+    f"mesh-3x2={_SYN / 'mesh-3x2' / 'topology.json'}", f"snc-2x2={_SYN / 'snc-2x2' / 'topology.json'}",
+    "cxl-movable", "ring-8", "flat-8", "sockets-2x4", "amd-epyc-rome-2s-nps4-cscs-eiger",
+    "dell-c6145-opteron-4s-8n", "intel-e7-4870-4s", "spr-2s-cxl-expanders-4n", "ia64-2n", "bad-slit-all-10",
+    f"eight-2socket-mixed={_SYN / 'eight-2socket-mixed' / 'topology.json'}", "mesh-4x4",
 ]
-
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -39,9 +46,11 @@ def main(argv=None) -> int:
     ap.add_argument("--until", default=None, metavar="HH:MM", help="start no run after this time")
     a = ap.parse_args(argv)
     kernels = a.kernel or list(KERNELS.values())
-    names = a.only or [t for t in TOPOLOGIES if not t.startswith("amd-sparse-check")]
+    names = a.only or TOPOLOGIES
     failed = 0
-    for name in names:
+    for entry in names:
+        name, _, spec = entry.partition("=")
+        spec = spec or name
         for pkg in kernels:
             line = next((k for k, v in KERNELS.items() if v == pkg), pkg)
             dest = OUT / f"{name}-{line}"
@@ -51,7 +60,7 @@ def main(argv=None) -> int:
                 print(f"stopping: it is past {a.until}", flush=True)
                 return 1 if failed else 0
             print(f"== {name} on {pkg}", flush=True)
-            p = subprocess.run([str(ROOT / ".venv" / "bin" / "numalab"), "verify", name, "--kernel-package", pkg,
+            p = subprocess.run([str(ROOT / ".venv" / "bin" / "numalab"), "verify", spec, "--kernel-package", pkg,
                                 "--keep", str(dest), "--timeout", "900"], text=True, capture_output=True)
             print(p.stdout[-3000:], p.stderr[-1500:], f"exit {p.returncode}", sep="\n", flush=True)
             failed += p.returncode == 2

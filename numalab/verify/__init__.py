@@ -62,19 +62,21 @@ KEEP_LAYOUT = {
 def reduce_cpus(t: Topology, cpus_per_node: int | None) -> Topology:
     """The topology with at most ``cpus_per_node`` CPUs per node (each node keeps its lowest CPU
     ids, so the order in which nodes' first CPUs appear, which decides Linux's node numbering,
-    is kept). ``None`` keeps every CPU.
+    is kept), renumbered 0..n-1 in the same order. ``None`` keeps every CPU.
 
-    >>> reduce_cpus(sources.load("sockets-2x2"), 1).cpu_ids.tolist()
-    [0, 8, 16, 24]
+    >>> t = reduce_cpus(sources.load("sockets-2x2"), 1)
+    >>> t.cpu_ids.tolist(), t.cpu_node.tolist()
+    ([0, 1, 2, 3], [0, 1, 2, 3])
     """
     if cpus_per_node is None:
         return t
     if cpus_per_node < 1:
         raise NumalabError("must be at least 1", input="--cpus-per-node")
     doc = sources.to_dict(t)
-    for nd in doc["nodes"]:
-        cs = sources.parse_cpulist(nd.get("cpus", ""), "cpus")
-        nd["cpus"] = sources.format_cpulist(cs[:cpus_per_node])
+    kept = [sources.parse_cpulist(nd.get("cpus", ""), "cpus")[:cpus_per_node] for nd in doc["nodes"]]
+    dense = {c: k for k, c in enumerate(sorted(c for cs in kept for c in cs))}
+    for nd, cs in zip(doc["nodes"], kept):
+        nd["cpus"] = sources.format_cpulist([dense[c] for c in cs])
     return sources.from_dict(doc, where=t.name)
 
 
@@ -144,6 +146,9 @@ def _analyse(console: str, booted: Topology, kernel: dict, experiments, workdir:
                          [log["pxm_to_node"].get(k) for k in range(int(booted.online.sum()))],
                          _guest_numbering(booted))]
     rows += compare.machine_rows(expected, g)
+    if kernel.get("zone_types"):
+        rows.append(compare._row("machine", "zone types (/proc/zoneinfo vs kernel config)", list(g.zone_types),
+                                 list(kernel["zone_types"])))
     renum = {k: v for k, v in log["pxm_to_node"].items() if k != v}
     rows += compare.boot_rows(g, log, release)
     records = []
