@@ -6,6 +6,7 @@ The stored runs were recorded with ``numalab verify NAME --kernel-package PKG --
 come from the kernel's console (its own log lines, its sysfs and the probe's system-call
 results), never from numalab.
 """
+import functools
 import gzip
 import json
 import os
@@ -26,6 +27,12 @@ DATA = pathlib.Path(__file__).resolve().parent / "data"
 RUNS = sorted(p for p in (DATA / "verify").iterdir() if (p / "console.log.gz").is_file()) \
     if (DATA / "verify").is_dir() else []
 TRUTH = DATA / "kernel-truth"
+
+
+@functools.lru_cache(maxsize=None)
+def replayed(d):
+    """One replay per stored run for the whole module (each takes about a second)."""
+    return verify.replay(d)
 
 
 def console(d):
@@ -178,7 +185,7 @@ def test_stored_runs_cover_both_kernel_lines():
 def test_stored_run_replays_clean(d):
     """Parse the raw console again and compare it with today's model: every boot row agrees,
     every policy row agrees or differs only where the kernel is not deterministic."""
-    res = verify.replay(d)
+    res = replayed(d)
     diffs = [(r["item"], r["kernel"], r["numalab"]) for r in res["rows"] if r["verdict"] == "differ"]
     if d.name in EXPLAINED:
         pytest.xfail(EXPLAINED[d.name])
@@ -192,7 +199,7 @@ def test_stored_run_replays_clean(d):
 @pytest.mark.parametrize("d", RUNS, ids=lambda d: d.name)
 def test_stored_run_is_the_machine_asked_for(d):
     """The guest's sysfs (snapshot/) is the topology booted, through Linux's own numbering."""
-    res = verify.replay(d)
+    res = replayed(d)
     machine = [r for r in res["rows"] if r["experiment"] == "machine"]
     assert machine and all(r["verdict"] == "agree" for r in machine), [r for r in machine if r["verdict"] != "agree"]
     g = sources.load(str(d / "snapshot"))

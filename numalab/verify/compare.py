@@ -22,7 +22,9 @@ import re
 import numpy as np
 
 from .. import sources, zonelist
-from ..alloc import run_scenario
+from .. import mempolicy as mp
+from ..alloc import run_scenarios
+from ..cpuset import format_nodes
 from ..topology import Topology
 
 __all__ = ["major_minor", "nodestr", "renumbered", "machine_rows", "boot_rows", "policy_rows", "summarize",
@@ -158,12 +160,48 @@ def _same_cycle(a, b) -> bool:
     return any(all(a[i] == b[(i + s) % p] for i in range(len(a))) for s in range(p))
 
 
-def _validate_row(r, guest, kernel, zl):
+def _scenarios(guest, kernel, cases, **kw) -> list[dict]:
+    """:func:`numalab.alloc.run_scenarios` for a batch, one dict per case in the shape of
+    :func:`numalab.alloc.run_scenario` (``error`` and per step the reported and placed values)."""
+    b = run_scenarios(guest, kernel, cases, **kw)
+    nbits = b["nbits"]
+    out = []
+    for j in range(len(cases)):
+        steps = []
+        for st in b["steps"]:
+            steps.append({"effective": format_nodes(st["effective"]), "mems_allowed": format_nodes(st["mems_allowed"]),
+                          "reported_mode": mp.MODE_NAMES.get(int(st["reported_mode"][j]),
+                                                             f"MODE_{int(st['reported_mode'][j])}"),
+                          "reported_flags": mp.flag_names(int(st["reported_flags"][j])),
+                          "reported_nodes": format_nodes(mp.unpack(st["reported_nodes"][j], nbits)),
+                          "placement": st["placement"][j].tolist(),
+                          "old_pages": [h[j].tolist() for h in st["old_pages"]]})
+        out.append({"error": b["error"][j], "steps": steps})
+    return out
+
+
+def _validate_case(r):
+    return (r["mode"].lower(), [_FLAG[f] for f in r["flags"]],
+            None if r["nodemask_in"] is None else nodestr(r["nodemask_in"]))
+
+
+def _validate_group(r):
+    return ("validate", None if r["cgroup"] == "ROOT" else r["cpuset_mems"], "task" if r["api"] == "set" else "vma",
+            r["cpu_node"], len(r["placement"]))
+
+
+def _rebind_case(r):
+    return (r["mode"].lower(), [_FLAG[f] for f in r["flags"]],
+            nodestr(r["nodemask_in"]) if r["nodemask_in"] else None)
+
+
+def _rebind_group(r):
+    return ("rebind", tuple(r["mems_sequence"]), r.get("scope", "task"), r["phases"][0]["cpu_node"],
+            r["pages_per_phase"])
+
+
+def _validate_row(r, res):
     mems = None if r["cgroup"] == "ROOT" else r["cpuset_mems"]
-    res = run_scenario(guest, kernel, mems=mems, mode=r["mode"].lower(), flags=[_FLAG[f] for f in r["flags"]],
-                       nodes=None if r["nodemask_in"] is None else nodestr(r["nodemask_in"]),
-                       scope="task" if r["api"] == "set" else "vma", cpu_node=r["cpu_node"],
-                       pages=len(r["placement"]), zonelists=zl)
     item = (f"{r['api']} {r['mode']}{''.join('|' + f for f in r['flags'])} nodes={r['mask_case']} "
             f"cpuset={'root' if mems is None else mems}")
     want = {"ret": r["ret"]}
@@ -190,12 +228,8 @@ def _validate_row(r, guest, kernel, zl):
     return _row("policy", item, want, got, verdict, note)
 
 
-def _rebind_row(r, guest, kernel, zl):
+def _rebind_row(r, res):
     seq = r["mems_sequence"]
-    res = run_scenario(guest, kernel, mems=seq[0], then_mems=seq[1:], mode=r["mode"].lower(),
-                       flags=[_FLAG[f] for f in r["flags"]],
-                       nodes=nodestr(r["nodemask_in"]) if r["nodemask_in"] else None, scope=r.get("scope", "task"),
-                       cpu_node=r["phases"][0]["cpu_node"], pages=r["pages_per_phase"], zonelists=zl)
     item = (f"rebind {r['transition']} {' -> '.join(seq)}: {r['mode']}{''.join('|' + f for f in r['flags'])} "
             f"nodes={nodestr(r['nodemask_in'] or [])}")
     want, got = {"ret": r["set_ret"]}, {"ret": res["error"] or "OK"}
@@ -226,17 +260,24 @@ def _rebind_row(r, guest, kernel, zl):
 
 
 def policy_rows(records: list[dict], guest: Topology, release: str) -> list[dict]:
-    """One row per probe record (validate or rebind), compared with :func:`numalab.alloc.run_scenario`
-    on the guest's own topology for the same release."""
+    """One row per probe record (validate or rebind), compared with what
+    :func:`numalab.alloc.run_scenario` predicts on the guest's own topology for the same release
+    (computed in batches: :func:`numalab.alloc.run_scenarios`, one per cpuset sequence)."""
     kernel = major_minor(release)
     zl = zonelist.build(guest, kernel=kernel, when="boot")
-    rows = []
-    for r in records:
-        if r["kind"] == "validate":
-            rows.append(_validate_row(r, guest, kernel, zl))
-        else:
-            rows.append(_rebind_row(r, guest, kernel, zl))
-    return rows
+    groups = {}
+    for i, r in enumerate(records):
+        key = _validate_group(r) if r["kind"] == "validate" else _rebind_group(r)
+        groups.setdefault(key, []).append(i)
+    results = [None] * len(records)
+    for (kind, mems, scope, cpu_node, pages), idx in groups.items():
+        case = _validate_case if kind == "validate" else _rebind_case
+        kw = {"mems": mems} if kind == "validate" else {"mems": mems[0], "then_mems": list(mems[1:])}
+        batch = _scenarios(guest, kernel, [case(records[i]) for i in idx], scope=scope, cpu_node=cpu_node,
+                           pages=pages, zonelists=zl, **kw)
+        for i, res in zip(idx, batch):
+            results[i] = res
+    return [(_validate_row if r["kind"] == "validate" else _rebind_row)(r, res) for r, res in zip(records, results)]
 
 
 def summarize(rows: list[dict]) -> dict:
