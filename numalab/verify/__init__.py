@@ -119,6 +119,25 @@ def _guest_numbering(t: Topology) -> list:
     return out
 
 
+def _complete_pxm_map(pxm: dict, booted: Topology, g: Topology) -> None:
+    """Fill in the Linux node of QEMU nodes with CPUs that the log does not name.
+
+    6.1 prints ``SRAT: PXM p -> APIC a -> Node n`` for every CPU; later kernels print only the
+    memory ranges (``SRAT: Node n PXM p [mem ...]``) at the default log level. A QEMU node's CPU
+    ``c`` (QEMU's vCPU index, the guest's CPU id) sits in the guest's ``nodeN/cpulist``: that N."""
+    on = [i for i in range(booted.n_nodes) if booted.online[i]]
+    for k, i in enumerate(on):
+        cs = booted.cpus_of(i).tolist()
+        if k in pxm or not cs:
+            continue
+        hits = [int(g.node_ids[j]) for j in range(g.n_nodes) if cs[0] in g.cpus_of(j).tolist()]
+        if len(hits) == 1:
+            pxm[k] = hits[0]
+    pxm_sorted = dict(sorted(pxm.items()))
+    pxm.clear()
+    pxm.update(pxm_sorted)
+
+
 def _progress_default(stage, msg):
     pass
 
@@ -141,6 +160,7 @@ def _analyse(console: str, booted: Topology, kernel: dict, experiments, workdir:
     shutil.rmtree(snap, ignore_errors=True)
     _write_snapshot(con["files"], snap, con["uname"], kernel)
     g = sources.load_snapshot(snap, name=f"{booted.name} (guest)")
+    _complete_pxm_map(log["pxm_to_node"], booted, g)
     expected = compare.renumbered(booted, log["pxm_to_node"])
     rows = [compare._row("machine", "Linux node of each QEMU node (SRAT)",
                          [log["pxm_to_node"].get(k) for k in range(int(booted.online.sum()))],
