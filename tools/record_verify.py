@@ -8,6 +8,7 @@ replays the stored console logs against the model without QEMU (tests/test_verif
     .venv/bin/python tools/record_verify.py                       # the default list, both kernels
     .venv/bin/python tools/record_verify.py --only two-node --kernel linux-image-6.1.0-57-amd64
     .venv/bin/python tools/record_verify.py --until 10:30         # stop starting runs after 10:30
+    .venv/bin/python tools/record_verify.py --rescore             # result.json again from the logs
 
 Needs root-installed qemu-system-x86, busybox-static, cpio, gcc (see numalab verify --help).
 """
@@ -44,7 +45,18 @@ def main(argv=None) -> int:
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--kernel", action="append", default=[], help="package name (default: both lines)")
     ap.add_argument("--until", default=None, metavar="HH:MM", help="start no run after this time")
+    ap.add_argument("--rescore", action="store_true",
+                    help="only rewrite result.json of every stored run from its console log (no QEMU)")
     a = ap.parse_args(argv)
+    if a.rescore:
+        sys.path.insert(0, str(ROOT))
+        from numalab import verify
+
+        for d in sorted(OUT.iterdir()):
+            if (d / "console.log.gz").is_file():
+                r = verify.rescore(d)
+                print(f"{d.name}: {r['summary']}")
+        return 0
     kernels = a.kernel or list(KERNELS.values())
     names = a.only or TOPOLOGIES
     failed = 0

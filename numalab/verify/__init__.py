@@ -42,7 +42,7 @@ from ..errors import NumalabError
 from ..topology import Topology
 from . import compare, guest
 
-__all__ = ["verify", "replay", "plan", "reduce_cpus", "result_table", "KEEP_LAYOUT", "EXPERIMENTS"]
+__all__ = ["verify", "replay", "rescore", "plan", "reduce_cpus", "result_table", "KEEP_LAYOUT", "EXPERIMENTS"]
 
 EXPERIMENTS = ("boot", "policy")
 
@@ -254,6 +254,10 @@ def _keep(dest: pathlib.Path, t: Topology, kinfo: dict, console: str, snap: path
     shutil.copytree(snap, dest / "snapshot")
     pol = json.dumps({"format": "numalab-verify-policy/1", "kernel": res["kernel_release"], "records": res["records"]})
     atomic_write(dest / "policy.json.gz", gzip.compress(pol.encode(), 9, mtime=0))
+    _write_result(dest, res)
+
+
+def _write_result(dest: pathlib.Path, res: dict):
     short = dict(_result_json(res), rows=[r for r in res["rows"] if r["experiment"] != "policy" or r["verdict"] != "agree"])
     atomic_write(dest / "result.json", json.dumps(short, default=jsonable, indent=1) + "\n")
 
@@ -278,6 +282,13 @@ def replay(directory) -> dict:
     with tempfile.TemporaryDirectory(prefix="numalab-replay-") as tmp:
         res = _analyse(text, t, kinfo, experiments, pathlib.Path(tmp))
     res["kernel"] = kinfo
+    return res
+
+
+def rescore(directory) -> dict:
+    """:func:`replay` a kept run and rewrite its ``result.json`` with today's comparison."""
+    res = replay(directory)
+    _write_result(pathlib.Path(directory), res)
     return res
 
 
