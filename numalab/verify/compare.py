@@ -33,6 +33,8 @@ __all__ = ["major_minor", "nodestr", "renumbered", "machine_rows", "boot_rows", 
 VERDICTS = ("agree", "nondeterministic", "differ")
 _FLAG = {"STATIC_NODES": "static", "RELATIVE_NODES": "relative", "NUMA_BALANCING": "numa_balancing"}
 _INTERLEAVED = ("INTERLEAVE", "WEIGHTED_INTERLEAVE")
+#: probe api -> numalab.alloc scope
+_SCOPE = {"set": "task", "mbind": "vma", "mbind_shm": "shm"}
 
 
 def major_minor(release: str) -> str:
@@ -140,12 +142,16 @@ def boot_rows(guest: Topology, log: dict, release: str) -> list[dict]:
     return rows
 
 
-def _pages_verdict(mode, want, got):
+_NOTE_IL = "interleave start (il_prev / mapping address): the same cycle, another start"
+_NOTE_SHM = "shared-memory interleave start (offset biased by the shmem inode number): the same cycle, another start"
+
+
+def _pages_verdict(mode, want, got, shm=False):
     """``(verdict, note)`` for two page-node sequences of one policy."""
     if want == got:
         return "agree", ""
     if mode in _INTERLEAVED and want and got and len(want) == len(got) and _same_cycle(want, got):
-        return "nondeterministic", "interleave start (il_prev / mapping address): the same cycle, another start"
+        return "nondeterministic", _NOTE_SHM if shm else _NOTE_IL
     return "differ", ""
 
 
@@ -186,7 +192,7 @@ def _validate_case(r):
 
 
 def _validate_group(r):
-    return ("validate", None if r["cgroup"] == "ROOT" else r["cpuset_mems"], "task" if r["api"] == "set" else "vma",
+    return ("validate", None if r["cgroup"] == "ROOT" else r["cpuset_mems"], _SCOPE[r["api"]],
             r["cpu_node"], len(r["placement"]))
 
 
@@ -224,13 +230,13 @@ def _validate_row(r, res):
     if {k: v for k, v in want.items() if k != "pages"} != {k: v for k, v in got.items() if k != "pages"}:
         verdict = "differ"
     else:
-        verdict, note = _pages_verdict(r["mode"], want["pages"], got["pages"])
+        verdict, note = _pages_verdict(r["mode"], want["pages"], got["pages"], shm=r["api"] == "mbind_shm")
     return _row("policy", item, want, got, verdict, note)
 
 
 def _rebind_row(r, res):
     seq = r["mems_sequence"]
-    item = (f"rebind {r['transition']} {' -> '.join(seq)}: {r['mode']}{''.join('|' + f for f in r['flags'])} "
+    item = (f"rebind {r['transition']}{' (mbind)' if r.get('scope') == 'vma' else ''} {' -> '.join(seq)}: {r['mode']}{''.join('|' + f for f in r['flags'])} "
             f"nodes={nodestr(r['nodemask_in'] or [])}")
     want, got = {"ret": r["set_ret"]}, {"ret": res["error"] or "OK"}
     verdict, notes = ("agree" if want == got else "differ"), []

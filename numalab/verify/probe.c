@@ -7,12 +7,14 @@
  * each on a line of its own starting with "@@REC ". Two kinds of record:
  *
  *   validate  one (api, cgroup, mode, flags, nodemask case): a fresh child pinned to CPU 0
- *             calls set_mempolicy, or mbind on a fresh 16-page private anonymous mapping, then
+ *             calls set_mempolicy, or mbind on a fresh 16-page private anonymous mapping
+ *             ("mbind") or shared anonymous (shmem) mapping ("mbind_shm"), then
  *             reports the return code, get_mempolicy (task policy; for mbind also the VMA's),
  *             MPOL_F_MEMS_ALLOWED and the node of every page it touched (move_pages with a NULL
  *             node list, which only queries).
- *   rebind    one (transition, mode, flags, user mask): a fresh child pinned to CPU 0 inside a
- *             child cpuset sets a task policy, touches pages, then writes each further
+ *   rebind    one (transition, mode, flags, user mask, scope): a fresh child pinned to CPU 0
+ *             inside a child cpuset sets a task policy (scope "task") or mbinds one mapping
+ *             (scope "vma", each phase touching its next chunk), touches pages, then writes each further
  *             cpuset.mems value itself; per phase: cpuset.mems.effective, mems_allowed,
  *             get_mempolicy, the nodes of the pages first touched in that phase and where the
  *             pages of every earlier phase are now (cgroup v2 migrates them).
@@ -300,7 +302,8 @@ static void validate_one(const char *api, const char *cgroup, const char *cg_mem
     unsigned long maxnode = mc->null_ptr ? 0 : MAXNODE_BITS;
     const unsigned long *mp = mc->null_ptr ? NULL : mask;
     size_t len = VALIDATE_PAGES * page_size;
-    char *a = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int shm = !strcmp(api, "mbind_shm");
+    char *a = mmap(NULL, len, PROT_READ | PROT_WRITE, (shm ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
     long r;
     int e;
     if (api[0] == 's') r = set_mempolicy_(mode | flags, mp, maxnode);
@@ -357,17 +360,22 @@ static void validate_all(void)
         cases[nc] = (mcase_t){"bit_1023_only", 0, {0}};
         mkset(&cases[nc++].set, 1, 1023);
         (void)cpu_node;
-        for (int api = 0; api < 2; api++)
+        static const char *apis[] = {"set", "mbind", "mbind_shm"};
+        for (int api = 0; api < 3; api++)
             for (int mode = 0; mode <= 6; mode++)
                 for (unsigned f = 0; f < sizeof FLAG_SETS / sizeof FLAG_SETS[0]; f++)
-                    for (int k = 0; k < nc; k++)
-                        validate_one(api ? "mbind" : "set", cgroups[c], c ? sub_txt : "-", mode,
-                                     FLAG_SETS[f], &cases[k]);
+                    for (int k = 0; k < nc; k++) {
+                        /* shared memory (shmem, MAP_SHARED|MAP_ANONYMOUS): no flags beyond the plain
+                         * ones and the masks that are accepted, to keep the run short */
+                        if (api == 2 && (FLAG_SETS[f] & ~F_STATIC)) continue;
+                        validate_one(apis[api], cgroups[c], c ? sub_txt : "-", mode, FLAG_SETS[f], &cases[k]);
+                    }
     }
 }
 
 /* ---- rebind: cpuset.mems walks a sequence, the task's policy follows ---- */
-static void rebind_one(const char *transition, nodes_t *seq, int nseq, int mode, int flags, const nodes_t *user)
+static void rebind_one(const char *transition, nodes_t *seq, int nseq, int mode, int flags, const nodes_t *user,
+                       int vma)
 {
     char txt[8192];
     fmt_list(&seq[0], txt);
@@ -381,7 +389,8 @@ static void rebind_one(const char *transition, nodes_t *seq, int nseq, int mode,
     out_t o = {malloc(16384), 0, 16384};
     int mv = write_file(CG "/r/cgroup.procs", "0");
     pin_cpu0();
-    put(&o, "@@REC {\"kind\":\"rebind\",\"scope\":\"task\",\"transition\":\"%s\",\"mems_sequence\":[", transition);
+    put(&o, "@@REC {\"kind\":\"rebind\",\"scope\":\"%s\",\"transition\":\"%s\",\"mems_sequence\":[",
+        vma ? "vma" : "task", transition);
     for (int i = 0; i < nseq; i++) { fmt_list(&seq[i], txt); put(&o, i ? ",\"%s\"" : "\"%s\"", txt); }
     put(&o, "],\"mode\":\"%s\",\"flags\":", MODE_NAME[mode]);
     put_flags(&o, flags);
@@ -390,7 +399,12 @@ static void rebind_one(const char *transition, nodes_t *seq, int nseq, int mode,
     put(&o, ",\"cg_move_ret\":\"%s\"", mv ? strerrorname_np(-mv) : "OK");
     unsigned long mask[MASK_LONGS];
     to_mask(user, mask);
-    long r = set_mempolicy_(mode | flags, user->n ? mask : NULL, user->n ? MAXNODE_BITS : 0);
+    /* vma: one mapping for every phase, mbind'ed once; phase i touches its i-th chunk */
+    char *region = vma ? mmap(NULL, (size_t)nseq * REBIND_PAGES * page_size, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : NULL;
+    long r = vma ? mbind_(region, (size_t)nseq * REBIND_PAGES * page_size, mode | flags, user->n ? mask : NULL,
+                          user->n ? MAXNODE_BITS : 0)
+                 : set_mempolicy_(mode | flags, user->n ? mask : NULL, user->n ? MAXNODE_BITS : 0);
     int e = errno;
     put(&o, ",");
     put_ret(&o, "set_ret", r, e);
@@ -405,7 +419,7 @@ static void rebind_one(const char *transition, nodes_t *seq, int nseq, int mode,
         read_text(CG "/r/cpuset.mems.effective", txt, sizeof txt);
         put(&o, ",\"mems_effective\":\"%s\"", txt);
         put_mems_allowed(&o);
-        put_policy(&o, "policy", NULL, 0);
+        if (vma) put_policy(&o, "policy", region, MPOL_F_ADDR); else put_policy(&o, "policy", NULL, 0);
         put(&o, ",\"old_pages\":[");
         for (int k = 0; k < ph; k++) {
             void *pages[REBIND_PAGES];
@@ -416,7 +430,8 @@ static void rebind_one(const char *transition, nodes_t *seq, int nseq, int mode,
             put_ids(&o, status, REBIND_PAGES);
         }
         put(&o, "]");
-        maps[ph] = mmap(NULL, REBIND_PAGES * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        maps[ph] = vma ? region + (size_t)ph * REBIND_PAGES * page_size
+                       : mmap(NULL, REBIND_PAGES * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         put_pages(&o, "new_pages", maps[ph], REBIND_PAGES, 1);
         put(&o, ",\"cpu\":%d,\"cpu_node\":%d}", sched_getcpu(), cpu_node_of_cpu0());
     }
@@ -447,12 +462,13 @@ static void rebind_all(void)
     for (unsigned t = 0; t < sizeof tr / sizeof tr[0]; t++)
         for (unsigned mi = 0; mi < sizeof modes / sizeof modes[0]; mi++)
             for (unsigned fi = 0; fi < sizeof flags / sizeof flags[0]; fi++)
-                for (int u = 0; u < 3; u++) {
-                    int mode = modes[mi];
-                    if ((mode == 0 || mode == 4) && (u || fi)) continue; /* no mask, no flags */
-                    rebind_one(tr[t].name, tr[t].s, tr[t].n, mode, flags[fi],
-                               (mode == 0 || mode == 4) ? &(nodes_t){0} : users[u]);
-                }
+                for (int u = 0; u < 3; u++)
+                    for (int vma = 0; vma < 2; vma++) {
+                        int mode = modes[mi];
+                        if ((mode == 0 || mode == 4) && (u || fi)) continue; /* no mask, no flags */
+                        rebind_one(tr[t].name, tr[t].s, tr[t].n, mode, flags[fi],
+                                   (mode == 0 || mode == 4) ? &(nodes_t){0} : users[u], vma);
+                    }
 }
 
 int main(int argc, char **argv)

@@ -79,12 +79,15 @@ def _version_key(v):
     return tuple(int(x) for x in str(v).split("."))
 
 
-_ITEM = re.compile(r"^(?:(?P<api>set|mbind) |rebind (?P<tr>\S+) .*?: )(?P<mode>[A-Z_]+)(?P<flags>(\|[A-Z_]+)*)")
+_ITEM = re.compile(r"^(?:(?P<api>set|mbind_shm|mbind) |rebind (?P<tr>\S+)(?P<vma> \(mbind\))? .*?: )"
+                   r"(?P<mode>[A-Z_]+)(?P<flags>(\|[A-Z_]+)*)")
 
 
 def policy_table(res: dict) -> pd.DataFrame:
     """Policy rows of one run counted per (experiment, mode, flags): agree / nondeterministic /
-    differ."""
+    differ. Experiments: ``set`` (set_mempolicy), ``mbind`` (private mapping), ``mbind_shm``
+    (shared memory), ``rebind`` (task policy through cpuset.mems changes), ``rebind mbind``
+    (VMA policy through them)."""
     recs = []
     for row in res["rows"]:
         if row["experiment"] != "policy":
@@ -92,7 +95,8 @@ def policy_table(res: dict) -> pd.DataFrame:
         m = _ITEM.match(row["item"])
         if not m:
             continue
-        recs.append({"experiment": m.group("api") or "rebind", "mode": m.group("mode"),
+        exp = m.group("api") or ("rebind mbind" if m.group("vma") else "rebind")
+        recs.append({"experiment": exp, "mode": m.group("mode"),
                      "flags": m.group("flags").lstrip("|").replace("|", "+") or "-", "verdict": row["verdict"]})
     df = pd.DataFrame(recs, columns=["experiment", "mode", "flags", "verdict"])
     t = df.groupby(["experiment", "mode", "flags", "verdict"]).size().unstack("verdict", fill_value=0)
@@ -117,7 +121,8 @@ def policy_chart(tables: dict):
         frames.append(t)
     data = pd.concat(frames, ignore_index=True)
     exp = alt.param(name="experiment", value="set",
-                    bind=alt.binding_select(options=["set", "mbind", "rebind"], name="experiment "))
+                    bind=alt.binding_select(options=["set", "mbind", "mbind_shm", "rebind", "rebind mbind"],
+                                            name="experiment "))
     return (alt.Chart(data).mark_rect(stroke="white").encode(
         x=alt.X("flags:N", title="flags"), y=alt.Y("mode:N", title="mode"),
         color=alt.Color("result:N", scale=alt.Scale(domain=["agree", "nondeterministic", "differ"],
