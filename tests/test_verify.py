@@ -238,6 +238,66 @@ def test_cli_unknown_experiment(capsys):
     assert "'mmap': unknown experiment" in capsys.readouterr().err
 
 
+def _fake_image(path, release):
+    img = bytearray(0x1000)
+    img[0x202:0x206] = b"HdrS"
+    img[0x20E:0x210] = struct.pack("<H", 0x300)
+    text = f"{release} (debian-kernel@lists.debian.org) #1 SMP".encode() + b"\0"
+    img[0x500:0x500 + len(text)] = text
+    path.write_bytes(bytes(img))
+    return path
+
+
+def test_cli_end_to_end_on_a_stored_console(tmp_path, monkeypatch, capsys):
+    """The whole command with QEMU replaced by a stored console of the same machine: progress
+    lines, the table, exit 0, and a --keep directory that replays to the same summary."""
+    d = DATA / "verify" / "two-node-6.1"
+    if not d.is_dir():
+        pytest.skip("no stored two-node-6.1 run")
+    text = console(d)
+    monkeypatch.setattr(guest, "require_tools", lambda: {"qemu-system-x86_64": "/bin/echo", "gcc": "gcc",
+                                                         "cpio": "cpio", "gzip": "gzip", "busybox": "busybox"})
+    monkeypatch.setattr(guest, "build_initramfs", lambda work, tools: work / "initramfs.cpio.gz")
+    calls = []
+
+    def fake_boot(kernel, initrd, numa_args, **kw):
+        calls.append(numa_args)
+        return {"console": text, "seconds": 1.0, "accel": "tcg", "argv": ["qemu", *numa_args], "notes": []}
+
+    monkeypatch.setattr(guest, "boot", fake_boot)
+    img = _fake_image(tmp_path / "vmlinuz-6.1.0-57-amd64", "6.1.0-57-amd64")
+    keep = tmp_path / "keep"
+    rc = main(["verify", "two-node", "--kernel-image", str(img), "--keep", str(keep)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert calls == [sources.qemu_args(sources.load("two-node"), "256M")[0]]
+    assert "[initramfs]" in err and "[boot]" in err and "[compare]" in err
+    assert "fallback order node 1" in out and "verdict: numalab agrees" in out
+    assert set(verify.KEEP_LAYOUT) <= {f.name + ("/" if f.is_dir() else "") for f in keep.iterdir()}
+    assert verify.replay(keep)["summary"] == json.loads((keep / "result.json").read_text())["summary"]
+    rc = main(["verify", "two-node", "--kernel-image", str(img), "--json", "--experiments", "boot"])
+    res = json.loads(capsys.readouterr().out)
+    assert rc == 0 and res["experiments"] == ["boot"] and "policy" not in res["summary"]
+
+
+def test_cli_exit_1_when_the_kernel_differs(tmp_path, monkeypatch, capsys):
+    """A console whose fallback order was altered: exit status 1 and the row marked."""
+    d = DATA / "verify" / "two-node-6.1"
+    if not d.is_dir():
+        pytest.skip("no stored two-node-6.1 run")
+    text = console(d).replace("Fallback order for Node 0: 0 1", "Fallback order for Node 0: 1 0")
+    monkeypatch.setattr(guest, "require_tools", lambda: {"qemu-system-x86_64": "/bin/echo", "gcc": "gcc",
+                                                         "cpio": "cpio", "gzip": "gzip", "busybox": "busybox"})
+    monkeypatch.setattr(guest, "build_initramfs", lambda work, tools: work / "initramfs.cpio.gz")
+    monkeypatch.setattr(guest, "boot", lambda *a, **kw: {"console": text, "seconds": 1.0, "accel": "tcg",
+                                                         "argv": ["qemu"], "notes": []})
+    img = _fake_image(tmp_path / "vmlinuz-6.1.0-57-amd64", "6.1.0-57-amd64")
+    rc = main(["verify", "two-node", "--kernel-image", str(img), "--experiments", "boot"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "fallback order node 0        kernel: 1 0" in out and "DIFFERS" in out
+
+
 # ----------------------------------------------------------------------- a real boot
 def _kernel_for_test():
     env = os.environ.get("NUMALAB_VERIFY_KERNEL")
