@@ -143,12 +143,14 @@ def _progress_default(stage, msg):
 
 
 def _write_snapshot(files: dict, dest: pathlib.Path, uname, kernel: dict):
+    """The guest's files as a snapshot directory in a scratch folder (``_keep`` copies it)."""
     for rel, content in files.items():
-        atomic_write(dest / rel, content)
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(content)
     meta = {"format": "numalab-snapshot/1", "kernel": uname, "page_size": 4096}
     if kernel.get("nodes_shift") is not None:
         meta["nodes_shift"] = kernel["nodes_shift"]
-    atomic_write(dest / "numalab-snapshot.json", json.dumps(meta, indent=1) + "\n")
+    (dest / "numalab-snapshot.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
 def _analyse(console: str, booted: Topology, kernel: dict, experiments, workdir: pathlib.Path) -> dict:
@@ -251,7 +253,9 @@ def _keep(dest: pathlib.Path, t: Topology, kinfo: dict, console: str, snap: path
     atomic_write(dest / "qemu-args.txt", argv + "\n")
     atomic_write(dest / "console.log.gz", gzip.compress(console.encode(), 9, mtime=0))
     shutil.rmtree(dest / "snapshot", ignore_errors=True)
-    shutil.copytree(snap, dest / "snapshot")
+    for f in sorted(snap.rglob("*")):
+        if f.is_file() and not f.is_symlink():
+            atomic_write(dest / "snapshot" / f.relative_to(snap), f.read_bytes())
     pol = json.dumps({"format": "numalab-verify-policy/1", "kernel": res["kernel_release"], "records": res["records"]})
     atomic_write(dest / "policy.json.gz", gzip.compress(pol.encode(), 9, mtime=0))
     _write_result(dest, res)
