@@ -54,8 +54,8 @@ KEEP_LAYOUT = {
     "console.log.gz": "the raw serial console of the boot (kernel log, guest files, probe records)",
     "snapshot/": "the guest's sys/devices/system/node files, proc/zoneinfo and numalab-snapshot.json",
     "policy.json.gz": "the probe's records (format numalab-verify-policy/1), gzip'ed",
-    "result.json": "the comparison: summary per experiment, status, machine and boot rows and every policy row "
-                   "that is not a plain agreement (all rows: --json)",
+    "result.json": "the comparison: summary per experiment, status, machine and boot rows, every policy row "
+                   "that differs, and item + note of the nondeterministic ones (all rows: --json)",
 }
 
 
@@ -262,7 +262,16 @@ def _keep(dest: pathlib.Path, t: Topology, kinfo: dict, console: str, snap: path
 
 
 def _write_result(dest: pathlib.Path, res: dict):
-    short = dict(_result_json(res), rows=[r for r in res["rows"] if r["experiment"] != "policy" or r["verdict"] != "agree"])
+    """result.json: everything but plain policy agreements; nondeterministic policy rows keep
+    only their item and note (the values are in the console log; ``--json`` prints them all)."""
+    rows = []
+    for r in res["rows"]:
+        if r["experiment"] == "policy" and r["verdict"] == "agree":
+            continue
+        if r["experiment"] == "policy" and r["verdict"] == "nondeterministic":
+            r = {k: r[k] for k in ("experiment", "item", "verdict", "note")}
+        rows.append(r)
+    short = dict(_result_json(res), rows=rows)
     atomic_write(dest / "result.json", json.dumps(short, default=jsonable, indent=1) + "\n")
 
 
