@@ -38,6 +38,10 @@ TOPOLOGIES = [
     "cxl-movable", "ring-8", "flat-8", "sockets-2x4", "amd-epyc-rome-2s-nps4-cscs-eiger",
     "dell-c6145-opteron-4s-8n", "intel-e7-4870-4s", "spr-2s-cxl-expanders-4n", "ia64-2n", "bad-slit-all-10",
     f"eight-2socket-mixed={_SYN / 'eight-2socket-mixed' / 'topology.json'}", "mesh-4x4",
+    "intel-e5-2695v4-2s", "amd-opteron6272-2s-4n", "huawei-kunpeng920-2s-4n", "dell-r740-cascadelake-snc2-2lm",
+    "alcf-aurora-xeon-max-hbm-flat-4n", "ibm-4node-xeon7400", "aws-c5n-18xlarge-2s", "amd-epyc-9375f-2s-nps1",
+    "supermicro-4029gp-2s", "ia64-madison-8n", "opteron865-8s-flat", "xeon-max-2s-snc4-hbm-flat-16n",
+    "hp-superdome-sx2000-17n", "sgi-uv2000-24n",
 ]
 
 def main(argv=None) -> int:
