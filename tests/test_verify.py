@@ -77,7 +77,13 @@ def test_parse_log_srat_and_orders():
 
 
 def test_parse_records_rejects_garbage():
-    assert guest.parse_records('x\n@@REC {"kind":"validate","ret":"OK"}\n') == [{"kind": "validate", "ret": "OK"}]
+    rec = _records("mempolicy-validation-two-node.json")[0]
+    assert guest.parse_records("x\n@@REC " + json.dumps(rec) + "\n") == [rec]
+    broken = dict(rec, placement="0,0")
+    with pytest.raises(NumalabError, match="'placement' missing or of the wrong type"):
+        guest.parse_records("@@REC " + json.dumps(broken) + "\n")
+    with pytest.raises(NumalabError, match="unknown mempolicy flag"):
+        guest.parse_records("@@REC " + json.dumps(dict(rec, flags=["X"])) + "\n")
     with pytest.raises(NumalabError, match="not valid JSON"):
         guest.parse_records('@@REC {"kind":"valid\n')
     with pytest.raises(NumalabError, match="validate or rebind"):

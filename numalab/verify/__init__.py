@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import pathlib
 import shlex
@@ -39,6 +40,7 @@ import tempfile
 from .. import sources
 from .._io import atomic_write, jsonable
 from ..errors import NumalabError
+from ..kernel import profile
 from ..topology import Topology
 from . import compare, guest
 
@@ -209,7 +211,6 @@ def verify(topo, *, kernel_image=None, kernel_package=None, experiments=EXPERIME
     k = guest.fetch_kernel_package(kernel_package, progress=progress) if kernel_package \
         else guest.kernel_from_image(kernel_image)
     model = compare.major_minor(k.release)
-    from ..kernel import profile
     profile(model)  # refuses a release outside the modelled range (exit 2)
     progress("kernel", f"{k.release}: numalab profile {model}, NODES_SHIFT {k.nodes_shift}, "
                        f"zones {','.join(k.zone_types or ['?'])}")
@@ -284,11 +285,18 @@ def replay(directory) -> dict:
         if not f.is_file() or f.is_symlink():
             raise NumalabError(f"no {name}: not a directory written by numalab verify --keep", input=str(d))
     raw = (d / "console.log.gz").read_bytes()
-    with gzip.GzipFile(fileobj=__import__("io").BytesIO(raw)) as f:
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
         console = f.read(guest.MAX_CONSOLE_BYTES + 1)
     if len(console) > guest.MAX_CONSOLE_BYTES:
         raise NumalabError("console log larger than its cap", input=str(d / "console.log.gz"))
-    kinfo = json.loads((d / "kernel.json").read_text())
+    if (d / "kernel.json").stat().st_size > (1 << 20):
+        raise NumalabError("kernel.json larger than 1 MiB", input=str(d))
+    try:
+        kinfo = json.loads((d / "kernel.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise NumalabError("kernel.json is not valid JSON", input=str(d)) from None
+    if not isinstance(kinfo, dict) or not isinstance(kinfo.get("release"), str):
+        raise NumalabError("kernel.json has no release", input=str(d))
     t = sources.load(str(d / "topology.json"))
     text = console.decode(errors="replace")
     experiments = ("boot", "policy") if "@@REC " in text or "@@PROBE" in text else ("boot",)

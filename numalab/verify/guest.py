@@ -458,8 +458,41 @@ def parse_log(text: str) -> dict:
 _KEEP = re.compile(r"Linux version|Command line|SRAT:|NUMA|Zone ranges|Movable zone start|Early memory node|"
                    r"Initmem setup|Fallback order|Built \d+ zonelists|Policy zone|smpboot: Allowing")
 
-#: Fields a probe record may have, and their JSON types.
-_RECORD_KINDS = ("validate", "rebind")
+#: Fields every probe record of a kind must have, and their JSON types (what the comparison reads).
+_RECORD_FIELDS = {
+    "validate": {"api": str, "cgroup": str, "cpuset_mems": str, "mode": str, "flags": list, "mask_case": str,
+                 "nodemask_in": (list, type(None)), "ret": str, "placement": list, "cpu_node": int,
+                 "mems_allowed": (list, str)},
+    "rebind": {"mems_sequence": list, "mode": str, "flags": list, "nodemask_in": list, "set_ret": str,
+               "pages_per_phase": int, "phases": list},
+}
+_RECORD_KINDS = tuple(_RECORD_FIELDS)
+_PHASE_FIELDS = {"phase": int, "mems_effective": str, "mems_allowed": (list, str), "policy": dict,
+                 "new_pages": list, "old_pages": list, "cpu_node": int}
+_API = ("set", "mbind", "mbind_shm")
+_FLAGS = ("STATIC_NODES", "RELATIVE_NODES", "NUMA_BALANCING")
+
+
+def _check_record(rec: dict, n: int) -> None:
+    def bad(what):
+        raise NumalabError(f"probe record {n}: {what}", input="console")
+
+    for key, kind in _RECORD_FIELDS[rec["kind"]].items():
+        if not isinstance(rec.get(key), kind):
+            bad(f"field {key!r} missing or of the wrong type")
+    if any(f not in _FLAGS for f in rec["flags"]):
+        bad("unknown mempolicy flag")
+    if rec["kind"] == "validate":
+        if rec["api"] not in _API:
+            bad("unknown api")
+        if rec["ret"] == "OK" and not isinstance(rec.get("get_task" if rec["api"] == "set" else "get_vma"), dict):
+            bad("no get_mempolicy result")
+    else:
+        if len(rec["phases"]) != len(rec["mems_sequence"]) or not 1 <= len(rec["phases"]) <= 16:
+            bad("phases do not match mems_sequence")
+        for ph in rec["phases"]:
+            if not isinstance(ph, dict) or any(not isinstance(ph.get(k), t) for k, t in _PHASE_FIELDS.items()):
+                bad("a phase lacks a field")
 
 
 def parse_records(text: str) -> list[dict]:
@@ -478,5 +511,6 @@ def parse_records(text: str) -> list[dict]:
                                input="console") from None
         if not isinstance(rec, dict) or rec.get("kind") not in _RECORD_KINDS:
             raise NumalabError(f"probe record {len(out) + 1} is not a validate or rebind record", input="console")
+        _check_record(rec, len(out) + 1)
         out.append(rec)
     return out
