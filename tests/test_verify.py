@@ -242,6 +242,16 @@ def test_cli_refuses_sparse_ids(capsys):
     assert rc == 2 and "sparse" in err and "Traceback" not in err
 
 
+def test_cli_refuses_a_node_qemu_cannot_express(tmp_path, capsys):
+    """A node with neither CPUs nor memory gets no SRAT entry from QEMU: absent from the guest."""
+    doc = {"format": "numalab-topology/1", "name": "empty-node", "nodes": [
+        {"id": 0, "cpus": "0", "mem_mib": 256}, {"id": 1, "cpus": "", "mem_mib": 0}],
+        "distance": [[10, 20], [20, 10]]}
+    (tmp_path / "t.json").write_text(json.dumps(doc))
+    assert main(["verify", str(tmp_path / "t.json"), "--kernel-image", "/x"]) == 2
+    assert "neither CPUs nor memory" in capsys.readouterr().err
+
+
 def test_cli_needs_a_kernel(capsys):
     assert main(["verify", "two-node"]) == 2
     assert "--kernel-image" in capsys.readouterr().err

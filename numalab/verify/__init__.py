@@ -95,6 +95,11 @@ def plan(topo, *, cpus_per_node=1, mem_per_node=None) -> dict:
         raise NumalabError(f"online node ids {sources.format_cpulist(on)} are sparse: QEMU's -numa node,nodeid= "
                            "needs 0..n-1 and an x86 guest numbers its nodes densely itself, so this machine "
                            "cannot be booted as it is", input=t.name)
+    empty = [int(t.node_ids[i]) for i in range(t.n_nodes)
+             if t.online[i] and t.cpus_of(i).size == 0 and t.present_pages[i].sum() == 0]
+    if empty:
+        raise NumalabError(f"online node(s) {sources.format_cpulist(empty)} have neither CPUs nor memory: QEMU puts "
+                           "no SRAT entry for such a node, so the guest would not have it", input=t.name)
     t = reduce_cpus(t, cpus_per_node)
     mem = mem_per_node or _mem_default(t)
     args, notes = sources.qemu_args(t, mem)
