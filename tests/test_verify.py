@@ -322,6 +322,21 @@ def test_cli_exit_1_when_the_kernel_differs(tmp_path, monkeypatch, capsys):
     assert "fallback order node 0        kernel: 1 0" in out and "DIFFERS" in out
 
 
+def test_cli_guest_that_never_reached_init_keeps_its_log(tmp_path, monkeypatch, capsys):
+    """A guest that panicked before /init: exit 2, one line, and the raw console kept."""
+    panic = "[    1.0] Kernel panic - not syncing: VFS: Unable to mount root fs\n"
+    monkeypatch.setattr(guest, "require_tools", lambda: {"qemu-system-x86_64": "/bin/echo", "gcc": "gcc",
+                                                         "cpio": "cpio", "gzip": "gzip", "busybox": "busybox"})
+    monkeypatch.setattr(guest, "build_initramfs", lambda work, tools: work / "initramfs.cpio.gz")
+    monkeypatch.setattr(guest, "boot", lambda *a, **kw: {"console": panic, "seconds": 1.0, "accel": "tcg",
+                                                         "argv": ["qemu"], "notes": []})
+    img = _fake_image(tmp_path / "vmlinuz-6.1.0-57-amd64", "6.1.0-57-amd64")
+    rc = main(["verify", "two-node", "--kernel-image", str(img), "--keep", str(tmp_path / "k")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and "did not reach /init" in err[-1] and "k/console.log.gz" in err[-1]
+    assert gzip.decompress((tmp_path / "k" / "console.log.gz").read_bytes()).decode() == panic
+
+
 # ----------------------------------------------------------------------- a real boot
 def _kernel_for_test():
     env = os.environ.get("NUMALAB_VERIFY_KERNEL")

@@ -235,7 +235,16 @@ def verify(topo, *, kernel_image=None, kernel_package=None, experiments=EXPERIME
         kinfo = dict(k.describe(), accel=b["accel"], seconds=b["seconds"], qemu=(qemu_version or [None])[0],
                      accel_notes=b["notes"])
         progress("compare", "numalab's prediction for the same release")
-        res = _analyse(b["console"], t, kinfo, experiments, work)
+        if keep:  # the raw log first, so that a guest that failed can be looked at
+            kd = pathlib.Path(keep)
+            if kd.exists() and not kd.is_dir():
+                raise NumalabError("exists and is not a directory", input=str(kd))
+            atomic_write(kd / "console.log.gz", gzip.compress(b["console"].encode(), 9, mtime=0))
+        try:
+            res = _analyse(b["console"], t, kinfo, experiments, work)
+        except NumalabError as e:
+            where = f"{keep}/console.log.gz" if keep else "run again with --keep DIR to keep the console log"
+            raise NumalabError(f"{e.problem} ({where})", input=e.input) from None
         res["kernel"] = kinfo
         res["notes"] = p["notes"]
         if keep:

@@ -405,8 +405,7 @@ def parse_console(text: str) -> dict:
     """
     text = _norm(text)
     if "@@NUMALAB-BEGIN" not in text:
-        raise NumalabError("the guest printed no @@NUMALAB-BEGIN: it did not reach /init (see the "
-                           "console log kept with --keep)", input="console")
+        raise NumalabError("the guest printed no @@NUMALAB-BEGIN: it did not reach /init", input="console")
     if "@@NUMALAB-DONE" not in text:
         raise NumalabError("the guest did not finish (no @@NUMALAB-DONE on the console)", input="console")
     body = text[text.index("@@NUMALAB-BEGIN"):text.rindex("@@NUMALAB-DONE")]
