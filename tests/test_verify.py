@@ -133,6 +133,10 @@ def test_same_cycle_is_not_a_loophole():
     assert compare._same_cycle([2, 3, 1, 2, 3, 1, 2], [1, 2, 3, 1, 2, 3, 1])
     assert not compare._same_cycle([1, 2, 1, 2], [1, 2, 2, 1])
     assert compare._pages_verdict("BIND", [0, 1], [1, 0])[0] == "differ"
+    # more interleave nodes than pages (a 17-node machine, 4 pages): windows of one ascending cycle
+    assert compare._same_cycle([13, 14, 15, 16], [0, 1, 2, 3]) is False  # nothing links them
+    assert compare._same_cycle([15, 16, 0, 1], [0, 1, 2, 3])
+    assert not compare._same_cycle([15, 16, 0, 2], [0, 1, 2, 3])  # node 1 skipped
 
 
 # ------------------------------------------------------------- comparison on stored records

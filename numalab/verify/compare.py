@@ -160,10 +160,20 @@ def _same_cycle(a, b) -> bool:
 
     >>> _same_cycle([2, 3, 1, 2, 3], [1, 2, 3, 1, 2]), _same_cycle([1, 1, 2], [1, 2, 1])
     (True, False)
+    >>> _same_cycle([3, 4, 0, 1], [0, 1, 2, 3]), _same_cycle([3, 4, 0, 1], [0, 1, 2, 4])
+    (True, False)
     """
     n = len(b)
     p = next(p for p in range(1, n + 1) if all(b[i] == b[i + p] for i in range(n - p)))
-    return any(all(a[i] == b[(i + s) % p] for i in range(len(a))) for s in range(p))
+    if any(all(a[i] == b[(i + s) % p] for i in range(len(a))) for s in range(p)):
+        return True
+    # Fewer pages than interleave nodes: neither sequence shows the whole cycle. Interleave walks
+    # its nodes in ascending id order (next_node_in()), so both must be windows of the ascending
+    # cycle over every node either of them touched, and overlap (else nothing aligns them).
+    cycle = sorted(set(a) | set(b))
+    nxt = {x: cycle[(k + 1) % len(cycle)] for k, x in enumerate(cycle)}
+    return len(cycle) > min(len(a), len(b)) and len(set(a) & set(b)) >= 2 and all(
+        all(seq[i + 1] == nxt[seq[i]] for i in range(len(seq) - 1)) for seq in (a, b))
 
 
 def _scenarios(guest, kernel, cases, **kw) -> list[dict]:
