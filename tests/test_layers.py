@@ -17,7 +17,7 @@ LAYERS = {
     "mempolicy": 5, "cgsets": 5,
     "alloc": 6, "cost": 6, "race": 6, "candidates": 6, "compare": 6,
     "viz": 7, "widgets": 7,
-    "report": 8,
+    "report": 8, "verify": 8,
     "cli": 9, "__main__": 9, "__init__": 9,
 }
 

@@ -1,6 +1,12 @@
 #!/usr/bin/env python3
 """Record real-kernel fallback orders: boot a Debian kernel under QEMU on numalab topologies.
 
+Superseded by ``numalab verify`` (and tools/record_verify.py, which records its runs into
+tests/data/verify/) for every shape QEMU's plain NUMA arguments express. This script stays only
+for the two set-ups verify does not make: memory hot-added after boot (``pc-dimm`` +
+``memhp_default_state=online``, the zonelist rebuild) and a possible-but-offline node (QEMU's
+hot-pluggable range); its recordings in tests/data/kernel-truth/recorded/ are kept.
+
 For every topology in :data:`TOPOLOGIES` and every kernel given, this boots the kernel under QEMU
 (q35, TCG software emulation) with a tiny busybox initramfs whose ``/init`` prints the guest's
 ``/sys/devices/system/node`` files and ``/proc/zoneinfo`` on the serial console and powers off.

@@ -43,8 +43,7 @@ __all__ = ["main", "build_parser", "COMMANDS", "emit_json", "say"]
 
 #: Subcommand modules, in the order ``numalab --help`` lists them.
 COMMANDS = ("mask", "kernel", "topology", "snapshot", "qemu_args", "zonelists", "policy", "cpuset", "race",
-            "compare", "cost",
-            "report")
+            "compare", "cost", "report", "verify")
 
 
 class _Parser(argparse.ArgumentParser):

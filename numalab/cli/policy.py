@@ -383,8 +383,16 @@ def _run_group(ctx, key, cases) -> list:
 def _row_doc(b, i, topo, scope) -> dict:
     """Case ``i`` of :func:`numalab.alloc.run_scenarios` as the documented result (:func:`document`)."""
     from ..alloc import scenario_at
+    from ..viz.text import scenario_document
 
-    return document(scenario_at(b, i, topo.name, scope))
+    return scenario_document(scenario_at(b, i, topo.name, scope))
+
+
+def document(sc) -> dict:
+    """The result document of a :class:`numalab.alloc.Scenario` (:func:`numalab.viz.text.scenario_document`)."""
+    from ..viz.text import scenario_document
+
+    return scenario_document(sc)
 
 
 def run_query(q: dict, *, topo_cache=None, zl_cache=None) -> dict:
@@ -392,32 +400,6 @@ def run_query(q: dict, *, topo_cache=None, zl_cache=None) -> dict:
     ctx = _Context(topo_cache, zl_cache)
     key, case = _prepare(q, ctx)
     return _run_group(ctx, key, [case])[0]
-
-
-def _mode_name(value: int) -> str:
-    from .. import mempolicy as mp
-    return mp.MODE_NAMES.get(int(value), f"MODE_{int(value)}")
-
-
-def document(sc) -> dict:
-    """The JSON document of a :class:`numalab.alloc.Scenario` (node sets as kernel list strings,
-    modes and flags by name): what ``numalab policy --json`` prints, key order included."""
-    from .. import mempolicy as mp
-    from ..cpuset import format_nodes
-
-    steps = []
-    for s in sc.steps:
-        st = {"mems": None if s.mems is None else format_nodes(s.mems), "effective": format_nodes(s.effective),
-              "mems_allowed": format_nodes(s.mems_allowed), "nodes": format_nodes(s.nodes),
-              "reported_mode": _mode_name(s.reported_mode), "reported_flags": mp.flag_names(s.reported_flags),
-              "reported_nodes": format_nodes(s.reported_nodes), "eligible": s.eligible.tolist(),
-              "placement": s.placement.tolist(), "old_pages": [o.tolist() for o in s.old_pages]}
-        if s.transient_nodes is not None:
-            st["transient_nodes"] = format_nodes(s.transient_nodes)
-        steps.append(st)
-    return {"error": sc.error, "kernel": sc.kernel, "topology": sc.topology, "scope": sc.scope,
-            "cpu_node": sc.cpu_node, "mode": _mode_name(sc.mode), "flags": mp.flag_names(sc.flags),
-            "home_node": sc.home_node, "shm": sc.shm, "weights": sc.weights, "steps": steps}
 
 
 def _error_doc(n, e) -> dict:

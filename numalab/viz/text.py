@@ -21,7 +21,7 @@ import numpy as np
 
 from ..zonelist import PENALTY_FOR_NODE_WITH_CPUS, Zonelists
 
-__all__ = ["explain", "explain_rows", "EXPLAIN_COLUMNS", "boot_log_lines"]
+__all__ = ["explain", "explain_rows", "EXPLAIN_COLUMNS", "boot_log_lines", "scenario_document"]
 
 
 def explain(zl: Zonelists, node: int):
@@ -176,3 +176,36 @@ def boot_log_lines(zl: Zonelists) -> list:
     lines.append("# (the kernel also prints 'Total pages', from boot-time watermarks numalab does not model)")
     lines.append(f"Policy zone: {zl.policy_zone_name}")
     return lines
+
+
+def scenario_document(sc) -> dict:
+    """The JSON document of a :class:`numalab.alloc.Scenario`: node sets as kernel list strings,
+    modes and flags by name. It is what ``numalab policy --json`` prints (key order included) and
+    what ``numalab verify`` compares with a real kernel.
+
+    >>> from numalab import sources
+    >>> from numalab.alloc import run_scenario
+    >>> d = scenario_document(run_scenario(sources.load("cxl4"), "6.1", mems="0-3", then_mems=["0-1"],
+    ...                                    mode="bind", flags=["static"], nodes="3", pages=2))
+    >>> [(s["mems"], s["nodes"], s["reported_nodes"], s["placement"]) for s in d["steps"]]
+    [('0-3', '3', '3', [3, 3]), ('0-1', '0-1', '3', [0, 0])]
+    """
+    from .. import mempolicy as mp
+    from ..nodemask import format_list
+
+    def mode(v):
+        return mp.MODE_NAMES.get(int(v), f"MODE_{int(v)}")
+
+    steps = []
+    for s in sc.steps:
+        st = {"mems": None if s.mems is None else format_list(s.mems), "effective": format_list(s.effective),
+              "mems_allowed": format_list(s.mems_allowed), "nodes": format_list(s.nodes),
+              "reported_mode": mode(s.reported_mode), "reported_flags": mp.flag_names(s.reported_flags),
+              "reported_nodes": format_list(s.reported_nodes), "eligible": s.eligible.tolist(),
+              "placement": s.placement.tolist(), "old_pages": [o.tolist() for o in s.old_pages]}
+        if s.transient_nodes is not None:
+            st["transient_nodes"] = format_list(s.transient_nodes)
+        steps.append(st)
+    return {"error": sc.error, "kernel": sc.kernel, "topology": sc.topology, "scope": sc.scope,
+            "cpu_node": sc.cpu_node, "mode": mode(sc.mode), "flags": mp.flag_names(sc.flags),
+            "home_node": sc.home_node, "shm": sc.shm, "weights": sc.weights, "steps": steps}

@@ -1,0 +1,374 @@
+"""Check numalab's model against a real kernel booted under QEMU on the same machine shape.
+
+:func:`verify` gets a kernel (a vmlinuz file, or a Debian package fetched with ``apt-get
+download`` and unpacked with ``dpkg-deb -x``, never installed), builds a busybox initramfs with
+the C policy probe (``probe.c``, compiled with ``gcc -static`` at verify time), boots
+``qemu-system-x86_64`` with the topology's QEMU arguments (``numalab qemu-args``), and compares
+what the guest measured with numalab's prediction for the same release
+(:mod:`numalab.verify.compare`):
+
+* ``boot``: the kernel's ``Fallback order for Node N:`` lines, ``Built N zonelists`` and
+  ``Policy zone:`` against :func:`numalab.zonelist.build` (``when="boot"``) on the guest's own
+  snapshot (its ``/sys/devices/system/node`` and ``/proc/zoneinfo``); and the guest's machine
+  (nodes, CPUs, memory, distances) against the topology, renumbered the way Linux numbered it
+  (its ``SRAT: PXM p -> ... -> Node n`` lines: ``acpi_numa_init()`` gives node ids in the order it
+  meets proximity domains);
+* ``policy``: every mode and flag through set_mempolicy and mbind, in the root cpuset and in a
+  child cpuset, and cpuset.mems walks (cgroup v2), against :func:`numalab.alloc.run_scenario`.
+
+A run kept with ``keep=DIR`` can be compared again without QEMU by :func:`replay`; the layout
+(:data:`KEEP_LAYOUT`) is what tests/data/verify/ holds.
+
+Examples
+--------
+>>> from numalab.verify import plan
+>>> p = plan("cxl4")
+>>> p["qemu_args"][:4], p["guest_node_of_qemu_node"]
+(['-smp', '2', '-m', '1024M'], [0, 1, 2, 3])
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import pathlib
+import shlex
+import shutil
+import subprocess
+import tempfile
+
+from .. import qemu, sources
+from .._io import atomic_write, jsonable
+from ..errors import NumalabError
+from ..kernel import profile
+from ..topology import Topology
+from . import compare, guest
+
+__all__ = ["verify", "replay", "rescore", "plan", "reduce_cpus", "result_table", "KEEP_LAYOUT", "EXPERIMENTS"]
+
+EXPERIMENTS = ("boot", "policy")
+
+#: What ``--keep DIR`` writes (and :func:`replay` reads).
+KEEP_LAYOUT = {
+    "topology.json": "the topology the guest was booted from (numalab JSON, CPUs reduced per node)",
+    "kernel.json": "kernel image, release, package, config (NODES_SHIFT, zone types), accel, QEMU version, seconds",
+    "qemu-args.txt": "the whole QEMU command line ($KERNEL, $INITRD, $LOG stand for the paths)",
+    "console.log.gz": "the raw serial console of the boot (kernel log, guest files, probe records)",
+    "snapshot/": "the guest's sys/devices/system/node files, proc/zoneinfo and numalab-snapshot.json",
+    "policy.json.gz": "the probe's records (format numalab-verify-policy/1), gzip'ed",
+    "result.json": "the comparison: summary per experiment, status, machine and boot rows, every policy row "
+                   "that differs, and item + note of the nondeterministic ones (all rows: --json)",
+}
+
+
+def reduce_cpus(t: Topology, cpus_per_node: int | None) -> Topology:
+    """The topology with at most ``cpus_per_node`` CPUs per node (each node keeps its lowest CPU
+    ids, so the order in which nodes' first CPUs appear, which decides Linux's node numbering,
+    is kept), renumbered 0..n-1 in the same order. ``None`` keeps every CPU.
+
+    >>> t = reduce_cpus(sources.load("sockets-2x2"), 1)
+    >>> t.cpu_ids.tolist(), t.cpu_node.tolist()
+    ([0, 1, 2, 3], [0, 1, 2, 3])
+    """
+    if cpus_per_node is None:
+        return t
+    if cpus_per_node < 1:
+        raise NumalabError("must be at least 1", input="--cpus-per-node")
+    doc = sources.to_dict(t)
+    kept = [sources.parse_cpulist(nd.get("cpus", ""), "cpus")[:cpus_per_node] for nd in doc["nodes"]]
+    dense = {c: k for k, c in enumerate(sorted(c for cs in kept for c in cs))}
+    for nd, cs in zip(doc["nodes"], kept):
+        nd["cpus"] = sources.format_cpulist([dense[c] for c in cs])
+    return sources.from_dict(doc, where=t.name)
+
+
+def _mem_default(t: Topology) -> str:
+    return "256M" if int(t.online.sum()) <= 8 else "128M"
+
+
+def plan(topo, *, cpus_per_node=1, mem_per_node=None) -> dict:
+    """What would be booted: the (reduced) topology, QEMU's NUMA arguments, notes, and the Linux
+    node id each QEMU node will get. Raises NumalabError (exit 2) for node ids QEMU cannot express."""
+    t = sources.load(topo)
+    on = t.node_ids[t.online].tolist()
+    if on != list(range(len(on))):
+        raise NumalabError(f"online node ids {sources.format_cpulist(on)} are sparse: QEMU's -numa node,nodeid= "
+                           "needs 0..n-1 and an x86 guest numbers its nodes densely itself, so this machine "
+                           "cannot be booted as it is", input=t.name)
+    empty = [int(t.node_ids[i]) for i in range(t.n_nodes)
+             if t.online[i] and t.cpus_of(i).size == 0 and t.present_pages[i].sum() == 0]
+    if empty:
+        raise NumalabError(f"online node(s) {sources.format_cpulist(empty)} have neither CPUs nor memory: QEMU puts "
+                           "no SRAT entry for such a node, so the guest would not have it", input=t.name)
+    t = reduce_cpus(t, cpus_per_node)
+    mem = mem_per_node or _mem_default(t)
+    args, notes = qemu.qemu_args(t, mem)
+    linux = _guest_numbering(t)
+    return {"topology": t, "qemu_args": args, "notes": notes, "mem_per_node": mem,
+            "guest_node_of_qemu_node": linux}
+
+
+def _guest_numbering(t: Topology) -> list:
+    """Linux node id of each QEMU node: the SRAT order (CPU entries in CPU order, then memory
+    ranges in node order, then the rest), as ``acpi_numa_init()`` meets proximity domains."""
+    on = [i for i in range(t.n_nodes) if t.online[i]]
+    first_cpu = {}
+    for k, i in enumerate(on):
+        cs = t.cpus_of(i).tolist()
+        if cs:
+            first_cpu[k] = min(cs)
+    seen = sorted(first_cpu, key=first_cpu.get)
+    seen += [k for k, i in enumerate(on) if t.present_pages[i].sum() > 0 and k not in seen]
+    seen += [k for k in range(len(on)) if k not in seen]
+    out = [0] * len(on)
+    for new, k in enumerate(seen):
+        out[k] = new
+    return out
+
+
+def _complete_pxm_map(pxm: dict, booted: Topology, g: Topology) -> None:
+    """Fill in the Linux node of QEMU nodes with CPUs that the log does not name.
+
+    6.1 prints ``SRAT: PXM p -> APIC a -> Node n`` for every CPU; later kernels print only the
+    memory ranges (``SRAT: Node n PXM p [mem ...]``) at the default log level. A QEMU node's CPU
+    ``c`` (QEMU's vCPU index, the guest's CPU id) sits in the guest's ``nodeN/cpulist``: that N."""
+    on = [i for i in range(booted.n_nodes) if booted.online[i]]
+    for k, i in enumerate(on):
+        cs = booted.cpus_of(i).tolist()
+        if k in pxm or not cs:
+            continue
+        hits = [int(g.node_ids[j]) for j in range(g.n_nodes) if cs[0] in g.cpus_of(j).tolist()]
+        if len(hits) == 1:
+            pxm[k] = hits[0]
+    pxm_sorted = dict(sorted(pxm.items()))
+    pxm.clear()
+    pxm.update(pxm_sorted)
+
+
+def _progress_default(stage, msg):
+    pass
+
+
+def _write_snapshot(files: dict, dest: pathlib.Path, uname, kernel: dict):
+    """The guest's files as a snapshot directory in a scratch folder (``_keep`` copies it)."""
+    for rel, content in files.items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(content)
+    meta = {"format": "numalab-snapshot/1", "kernel": uname, "page_size": 4096}
+    if kernel.get("nodes_shift") is not None:
+        meta["nodes_shift"] = kernel["nodes_shift"]
+    (dest / "numalab-snapshot.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def _analyse(console: str, booted: Topology, kernel: dict, experiments, workdir: pathlib.Path) -> dict:
+    """Rows and summary from a console log (used by a live run and by :func:`replay`)."""
+    con = guest.parse_console(console)
+    log = guest.parse_log(console)
+    release = log["release"] or con["uname"] or kernel["release"]
+    snap = workdir / "snapshot"
+    shutil.rmtree(snap, ignore_errors=True)
+    _write_snapshot(con["files"], snap, con["uname"], kernel)
+    g = sources.load_snapshot(snap, name=f"{booted.name} (guest)")
+    _complete_pxm_map(log["pxm_to_node"], booted, g)
+    expected = compare.renumbered(booted, log["pxm_to_node"])
+    rows = [compare._row("machine", "Linux node of each QEMU node (SRAT)",
+                         [log["pxm_to_node"].get(k) for k in range(int(booted.online.sum()))],
+                         _guest_numbering(booted))]
+    rows += compare.machine_rows(expected, g)
+    if kernel.get("zone_types"):
+        rows.append(compare._row("machine", "zone types (/proc/zoneinfo vs kernel config)", list(g.zone_types),
+                                 list(kernel["zone_types"])))
+    renum = {k: v for k, v in log["pxm_to_node"].items() if k != v}
+    rows += compare.boot_rows(g, log, release)
+    records = []
+    if "policy" in experiments:
+        records = guest.parse_records(console)
+        if "@@PROBE-DONE" not in console:
+            rows.append(compare._row("policy", "probe finished", "no @@PROBE-DONE", "finished"))
+        rows += compare.policy_rows(records, g, release)
+    summary = compare.summarize(rows)
+    return {"format": "numalab-verify/1", "topology": booted.name, "kernel_release": release,
+            "debian_version": log["debian_version"], "model": compare.major_minor(release),
+            "experiments": list(experiments),
+            "renumbered": {str(k): v for k, v in renum.items()},
+            "summary": summary, "status": summary["status"], "rows": rows, "records": records,
+            "guest": g}
+
+
+def verify(topo, *, kernel_image=None, kernel_package=None, experiments=EXPERIMENTS, keep=None, timeout=900,
+           cpus_per_node=1, mem_per_node=None, progress=None, accel=None) -> dict:
+    """Boot a real kernel on ``topo`` and compare it with numalab. Returns the result dict
+    (``rows``, ``summary``, ``status`` 0 when nothing differs, 1 otherwise); raises NumalabError
+    for a usage or environment problem."""
+    progress = progress or _progress_default
+    experiments = tuple(experiments)
+    for e in experiments:
+        if e not in EXPERIMENTS:
+            raise NumalabError(f"unknown experiment (known: {', '.join(EXPERIMENTS)})", input=e)
+    if "boot" not in experiments:
+        experiments = ("boot",) + experiments  # every run boots; the boot rows come for free
+    if bool(kernel_image) == bool(kernel_package):
+        raise NumalabError("give exactly one of --kernel-image PATH or --kernel-package NAME", input="numalab verify")
+    p = plan(topo, cpus_per_node=cpus_per_node, mem_per_node=mem_per_node)
+    t = p["topology"]
+    tools = guest.require_tools()
+    progress("kernel", f"kernel from {'package ' + kernel_package if kernel_package else kernel_image}")
+    k = guest.fetch_kernel_package(kernel_package, progress=progress) if kernel_package \
+        else guest.kernel_from_image(kernel_image)
+    model = compare.major_minor(k.release)
+    profile(model)  # refuses a release outside the modelled range (exit 2)
+    progress("kernel", f"{k.release}: numalab profile {model}, NODES_SHIFT {k.nodes_shift}, "
+                       f"zones {','.join(k.zone_types or ['?'])}")
+    with tempfile.TemporaryDirectory(prefix="numalab-verify-") as tmp:
+        work = pathlib.Path(tmp)
+        progress("initramfs", "busybox + probe.c (gcc -static)")
+        initrd = guest.build_initramfs(work, tools)
+        for n in p["notes"]:
+            progress("qemu", n)
+        progress("boot", f"{t.name}: {int(t.online.sum())} nodes, {t.cpu_ids.size} vCPUs, "
+                         f"{p['mem_per_node']} per node, experiments {','.join(experiments)}, limit {timeout} s")
+        b = guest.boot(k, initrd, p["qemu_args"], workdir=work, tools=tools, policy="policy" in experiments,
+                       timeout=timeout, accel=accel, progress=progress)
+        progress("boot", f"guest powered off after {b['seconds']} s ({b['accel'].upper()})")
+        qemu_version = subprocess.run([tools["qemu-system-x86_64"], "--version"], capture_output=True,
+                                      text=True).stdout.splitlines()[:1]
+        kinfo = dict(k.describe(), accel=b["accel"], seconds=b["seconds"], qemu=(qemu_version or [None])[0],
+                     accel_notes=b["notes"])
+        progress("compare", "numalab's prediction for the same release")
+        if keep:  # the raw log first, so that a guest that failed can be looked at
+            kd = pathlib.Path(keep)
+            if kd.exists() and not kd.is_dir():
+                raise NumalabError("exists and is not a directory", input=str(kd))
+            atomic_write(kd / "console.log.gz", gzip.compress(b["console"].encode(), 9, mtime=0))
+        try:
+            res = _analyse(b["console"], t, kinfo, experiments, work)
+        except NumalabError as e:
+            where = f"{keep}/console.log.gz" if keep else "run again with --keep DIR to keep the console log"
+            raise NumalabError(f"{e.problem} ({where})", input=e.input) from None
+        res["kernel"] = kinfo
+        res["notes"] = p["notes"]
+        if keep:
+            shown = [a.replace(k.path, "$KERNEL").replace(str(initrd), "$INITRD").replace(str(work / "console.log"), "$LOG")
+                     for a in b["argv"]]
+            _keep(pathlib.Path(keep), t, kinfo, b["console"], work / "snapshot", res, shlex.join(shown))
+            progress("keep", f"wrote {keep}")
+    return res
+
+
+def _result_json(res: dict) -> dict:
+    return {k: v for k, v in res.items() if k not in ("guest", "records")}
+
+
+def _keep(dest: pathlib.Path, t: Topology, kinfo: dict, console: str, snap: pathlib.Path, res: dict, argv: str):
+    if dest.exists() and not dest.is_dir():
+        raise NumalabError("exists and is not a directory", input=str(dest))
+    dest.mkdir(parents=True, exist_ok=True)
+    atomic_write(dest / "topology.json", sources.to_json(t) + "\n")
+    atomic_write(dest / "kernel.json", json.dumps(kinfo, indent=1) + "\n")
+    atomic_write(dest / "qemu-args.txt", argv + "\n")
+    atomic_write(dest / "console.log.gz", gzip.compress(console.encode(), 9, mtime=0))
+    shutil.rmtree(dest / "snapshot", ignore_errors=True)
+    for f in sorted(snap.rglob("*")):
+        if f.is_file() and not f.is_symlink():
+            atomic_write(dest / "snapshot" / f.relative_to(snap), f.read_bytes())
+    pol = json.dumps({"format": "numalab-verify-policy/1", "kernel": res["kernel_release"], "records": res["records"]})
+    atomic_write(dest / "policy.json.gz", gzip.compress(pol.encode(), 9, mtime=0))
+    _write_result(dest, res)
+
+
+def _write_result(dest: pathlib.Path, res: dict):
+    """result.json: everything but plain policy agreements; nondeterministic policy rows keep
+    only their item and note (the values are in the console log; ``--json`` prints them all)."""
+    rows = []
+    for r in res["rows"]:
+        if r["experiment"] == "policy" and r["verdict"] == "agree":
+            continue
+        if r["experiment"] == "policy" and r["verdict"] == "nondeterministic":
+            r = {k: r[k] for k in ("experiment", "item", "verdict", "note")}
+        rows.append(r)
+    short = dict(_result_json(res), rows=rows)
+    atomic_write(dest / "result.json", json.dumps(short, default=jsonable, indent=1) + "\n")
+
+
+def replay(directory) -> dict:
+    """Compare a kept run again without QEMU: parse its raw console log and redo every
+    comparison with the current model."""
+    d = pathlib.Path(directory)
+    for name in ("topology.json", "kernel.json", "console.log.gz"):
+        f = d / name
+        if not f.is_file() or f.is_symlink():
+            raise NumalabError(f"no {name}: not a directory written by numalab verify --keep", input=str(d))
+    raw = (d / "console.log.gz").read_bytes()
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+        console = f.read(guest.MAX_CONSOLE_BYTES + 1)
+    if len(console) > guest.MAX_CONSOLE_BYTES:
+        raise NumalabError("console log larger than its cap", input=str(d / "console.log.gz"))
+    if (d / "kernel.json").stat().st_size > (1 << 20):
+        raise NumalabError("kernel.json larger than 1 MiB", input=str(d))
+    try:
+        kinfo = json.loads((d / "kernel.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise NumalabError("kernel.json is not valid JSON", input=str(d)) from None
+    if not isinstance(kinfo, dict) or not isinstance(kinfo.get("release"), str):
+        raise NumalabError("kernel.json has no release", input=str(d))
+    t = sources.load(str(d / "topology.json"))
+    text = console.decode(errors="replace")
+    experiments = ("boot", "policy") if "@@REC " in text or "@@PROBE" in text else ("boot",)
+    with tempfile.TemporaryDirectory(prefix="numalab-replay-") as tmp:
+        res = _analyse(text, t, kinfo, experiments, pathlib.Path(tmp))
+    res["kernel"] = kinfo
+    return res
+
+
+def rescore(directory) -> dict:
+    """:func:`replay` a kept run and rewrite its ``result.json`` with today's comparison."""
+    res = replay(directory)
+    _write_result(pathlib.Path(directory), res)
+    return res
+
+
+def _short(v) -> str:
+    if isinstance(v, list) and all(isinstance(x, int) for x in v):
+        return " ".join(map(str, v))
+    if isinstance(v, dict):
+        return json.dumps(v, sort_keys=False)
+    return str(v)
+
+
+def result_table(res: dict, max_rows: int = 40) -> str:
+    """The text report: the kernel, counts per experiment, the machine and boot rows, and every
+    policy row that differs (up to ``max_rows``)."""
+    k = res.get("kernel", {})
+    lines = [f"topology {res['topology']}  kernel {res['kernel_release']} "
+             f"({k.get('package') or k.get('image')}; numalab model {res['model']})  "
+             f"{str(k.get('accel', '?')).upper()} {k.get('seconds', '?')} s"]
+    if res.get("renumbered"):
+        lines.append("Linux renumbered the nodes (QEMU node -> Linux node): " +
+                     ", ".join(f"{a}->{b}" for a, b in res["renumbered"].items()))
+    lines.append("")
+    lines.append(f"{'experiment':<10} {'agree':>7} {'nondet.':>8} {'differ':>7}")
+    for e, c in res["summary"].items():
+        if e == "status":
+            continue
+        lines.append(f"{e:<10} {c['agree']:>7} {c['nondeterministic']:>8} {c['differ']:>7}")
+    lines.append("")
+    mark = {"agree": "=", "differ": "DIFFERS", "nondeterministic": "~"}
+    for r in res["rows"]:
+        if r["experiment"] == "boot" or (r["experiment"] == "machine" and r["verdict"] != "agree"):
+            lines.append(f"{r['experiment']:<8} {r['item']:<28} kernel: {_short(r['kernel']):<26} "
+                         f"numalab: {_short(r['numalab']):<26} {mark[r['verdict']]}")
+    bad = [r for r in res["rows"] if r["experiment"] == "policy" and r["verdict"] == "differ"]
+    nondet = [r for r in res["rows"] if r["verdict"] == "nondeterministic"]
+    if nondet:
+        notes = sorted({r["note"] for r in nondet})
+        lines.append(f"{len(nondet)} row(s) agree only up to what the kernel leaves open: " + "; ".join(notes))
+    for r in bad[:max_rows]:
+        diff = {key: (r["kernel"].get(key), r["numalab"].get(key)) for key in r["kernel"]
+                if r["kernel"].get(key) != r["numalab"].get(key)}
+        lines.append(f"DIFFERS  {r['item']}: " + "; ".join(f"{key}: kernel {a!r} numalab {b!r}"
+                                                           for key, (a, b) in diff.items()))
+    if len(bad) > max_rows:
+        lines.append(f"... and {len(bad) - max_rows} more policy differences (see --json)")
+    lines.append("verdict: " + ("numalab agrees with the kernel on every measurement" if res["status"] == 0
+                                else f"{sum(r['verdict'] == 'differ' for r in res['rows'])} measurement(s) differ"))
+    return "\n".join(lines)

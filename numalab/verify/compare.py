@@ -1,0 +1,296 @@
+"""Compare what a booted kernel did with what numalab predicts for the same release.
+
+Every comparison yields rows ``{"experiment", "item", "verdict", "kernel", "numalab", "note"}``
+with ``verdict`` one of
+
+* ``"agree"``: the kernel's value and numalab's are equal;
+* ``"nondeterministic"``: they differ only where the kernel itself is not deterministic, and the
+  note says where (an interleave sequence compared up to rotation: its start depends on the
+  task's ``il_prev`` and, for VMA policies, on the address ASLR gave the mapping, see
+  ``interleave_nid()``/``offset_il_node()`` in mm/mempolicy.c; shared-memory interleave is also
+  biased by the inode number since v2.6.x ``shmem_get_policy``);
+* ``"differ"``: a real difference, to be fixed in the model or explained.
+
+Experiments: ``machine`` (the guest the kernel built against the topology asked for, after
+Linux's own node numbering), ``boot`` (fallback orders, ``Built N zonelists``, policy zone) and
+``policy`` (one row per probe record: return code, get_mempolicy, mems_allowed, page nodes).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .. import sources, zonelist
+from ..alloc import run_scenarios, scenario_at
+from ..viz.text import boot_log_lines, scenario_document
+from ..topology import Topology
+
+__all__ = ["major_minor", "nodestr", "renumbered", "machine_rows", "boot_rows", "policy_rows", "summarize",
+           "VERDICTS"]
+
+VERDICTS = ("agree", "nondeterministic", "differ")
+_FLAG = {"STATIC_NODES": "static", "RELATIVE_NODES": "relative", "NUMA_BALANCING": "numa_balancing"}
+_INTERLEAVED = ("INTERLEAVE", "WEIGHTED_INTERLEAVE")
+#: probe api -> numalab.alloc scope
+_SCOPE = {"set": "task", "mbind": "vma", "mbind_shm": "shm"}
+
+
+def major_minor(release: str) -> str:
+    """The release numalab models from a kernel release string.
+
+    >>> major_minor("6.12.117+deb12-amd64"), major_minor("6.1.0-57-amd64")
+    ('6.12', '6.1')
+    """
+    m = re.match(r"(\d+)\.(\d+)", release or "")
+    if not m:
+        raise ValueError(f"not a kernel release: {release!r}")
+    return f"{int(m.group(1))}.{int(m.group(2))}"
+
+
+def nodestr(ids) -> str:
+    """Kernel list syntax of node ids (``[0, 1, 3]`` -> ``"0-1,3"``).
+
+    >>> nodestr([3, 0, 1]), nodestr([])
+    ('0-1,3', '')
+    """
+    ids, out, i = sorted(int(x) for x in ids), [], 0
+    while i < len(ids):
+        j = i
+        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
+            j += 1
+        out.append(str(ids[i]) if i == j else f"{ids[i]}-{ids[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def _row(experiment, item, kernel, model, verdict=None, note=""):
+    if verdict is None:
+        verdict = "agree" if kernel == model else "differ"
+    return {"experiment": experiment, "item": item, "verdict": verdict, "kernel": kernel, "numalab": model,
+            "note": note}
+
+
+def renumbered(t: Topology, pxm_to_node: dict) -> Topology:
+    """The topology as the guest should see it: QEMU node ``k`` (the k-th online node, which QEMU
+    puts in the SRAT as proximity domain ``k``) becomes Linux node ``pxm_to_node[k]``.
+
+    >>> t = renumbered(sources.load("cxl4"), {0: 2, 1: 3, 2: 0, 3: 1})
+    >>> t.has_cpu.tolist(), t.distance[0].tolist()
+    ([False, False, True, True], [10, 26, 14, 24])
+    """
+    doc = sources.to_dict(t)
+    on = [i for i, nd in enumerate(doc["nodes"]) if nd.get("online", True)]
+    if not pxm_to_node:
+        return t
+    nodes, order = [], []
+    for k, i in enumerate(on):
+        nd = dict(doc["nodes"][i])
+        nd["id"] = int(pxm_to_node.get(k, k))
+        nodes.append(nd)
+        order.append(i)
+    old_id = {int(doc["nodes"][i]["id"]): int(pxm_to_node.get(k, k)) for k, i in enumerate(on)}
+    if "states" in doc:  # node-state overrides follow their nodes (offline nodes are not booted)
+        doc["states"] = {key: sources.format_cpulist(sorted(old_id[n] for n in sources.parse_cpulist(v, key)
+                                                            if n in old_id))
+                         for key, v in doc["states"].items()}
+    perm = sorted(range(len(nodes)), key=lambda a: nodes[a]["id"])
+    dist = np.asarray(doc["distance"])[np.ix_(order, order)]
+    doc["nodes"] = [nodes[a] for a in perm]
+    doc["distance"] = dist[np.ix_(perm, perm)].tolist()
+    return sources.from_dict(doc, where=f"{t.name} renumbered")
+
+
+def machine_rows(expected: Topology, guest: Topology) -> list[dict]:
+    """The machine Linux built (its sysfs) against the topology asked for (renumbered): online
+    nodes, then per node whether it has CPUs and memory and its distance row."""
+    rows = []
+    e_on = [int(x) for x in expected.node_ids[expected.online]]
+    g_on = [int(x) for x in guest.node_ids[guest.online]]
+    rows.append(_row("machine", "online nodes", nodestr(g_on), nodestr(e_on)))
+    for nid in e_on:
+        if nid not in g_on:
+            continue
+        ei, gi = expected.index_of(nid), guest.index_of(nid)
+        rows.append(_row("machine", f"node {nid} has CPUs / memory",
+                         [bool(guest.has_cpu[gi]), bool(guest.has_memory[gi])],
+                         [bool(expected.has_cpu[ei]), bool(expected.has_memory[ei])]))
+        common = [n for n in e_on if n in g_on]
+        rows.append(_row("machine", f"node {nid} distances",
+                         [int(guest.distance[gi, guest.index_of(n)]) for n in common],
+                         [int(expected.distance[ei, expected.index_of(n)]) for n in common]))
+    return rows
+
+
+def boot_rows(guest: Topology, log: dict, release: str) -> list[dict]:
+    """Fallback order of every node, ``Built N zonelists`` and ``Policy zone`` of the boot-time
+    build (``when="boot"``: before SMP bring-up put any CPU into its node's cpumask)."""
+    kernel = major_minor(release)
+    zl = zonelist.build(guest, kernel=kernel, when="boot")
+    got = {str(int(n)): zl.fallback_order(int(n)) for n in guest.node_ids[zl.built]}
+    want = log["sets"][0] if log["sets"] else {}
+    rows = []
+    for k in sorted(set(got) | set(want), key=int):
+        rows.append(_row("boot", f"fallback order node {k}", want.get(k), got.get(k)))
+    built = [ln.split("  Total pages:")[0] for ln in boot_log_lines(zl) if ln.startswith("Built ")]
+    if log["built"]:
+        rows.append(_row("boot", "Built N zonelists", log["built"][0].split("  Total pages:")[0],
+                         built[0] if built else None))
+    if log["policy_zone"]:
+        rows.append(_row("boot", "policy zone", log["policy_zone"][0], zl.policy_zone_name))
+    return rows
+
+
+_NOTE_IL = "interleave start (il_prev / mapping address): the same cycle, another start"
+_NOTE_SHM = "shared-memory interleave start (offset biased by the shmem inode number): the same cycle, another start"
+
+
+def _pages_verdict(mode, want, got, shm=False):
+    """``(verdict, note)`` for two page-node sequences of one policy."""
+    if want == got:
+        return "agree", ""
+    if mode in _INTERLEAVED and want and got and len(want) == len(got) and _same_cycle(want, got):
+        return "nondeterministic", _NOTE_SHM if shm else _NOTE_IL
+    return "differ", ""
+
+
+def _same_cycle(a, b) -> bool:
+    """True when ``a`` is ``b``'s repeating cycle started at another position.
+
+    >>> _same_cycle([2, 3, 1, 2, 3], [1, 2, 3, 1, 2]), _same_cycle([1, 1, 2], [1, 2, 1])
+    (True, False)
+    >>> _same_cycle([3, 4, 0, 1], [0, 1, 2, 3]), _same_cycle([3, 4, 0, 1], [0, 1, 2, 4])
+    (True, False)
+    """
+    n = len(b)
+    p = next(p for p in range(1, n + 1) if all(b[i] == b[i + p] for i in range(n - p)))
+    if any(all(a[i] == b[(i + s) % p] for i in range(len(a))) for s in range(p)):
+        return True
+    # Fewer pages than interleave nodes: neither sequence shows the whole cycle. Interleave walks
+    # its nodes in ascending id order (next_node_in()), so both must be windows of the ascending
+    # cycle over every node either of them touched, and overlap (else nothing aligns them).
+    cycle = sorted(set(a) | set(b))
+    nxt = {x: cycle[(k + 1) % len(cycle)] for k, x in enumerate(cycle)}
+    return len(cycle) > min(len(a), len(b)) and len(set(a) & set(b)) >= 2 and all(
+        all(seq[i + 1] == nxt[seq[i]] for i in range(len(seq) - 1)) for seq in (a, b))
+
+
+def _scenarios(guest, kernel, cases, **kw) -> list[dict]:
+    """:func:`numalab.alloc.run_scenarios` for a batch, one result document per case
+    (:func:`numalab.viz.text.scenario_document`, what ``numalab policy --json`` prints)."""
+    b = run_scenarios(guest, kernel, cases, **kw)
+    return [scenario_document(scenario_at(b, j, guest.name, kw.get("scope", "task"))) for j in range(len(cases))]
+
+
+def _validate_case(r):
+    return (r["mode"].lower(), [_FLAG[f] for f in r["flags"]],
+            None if r["nodemask_in"] is None else nodestr(r["nodemask_in"]))
+
+
+def _validate_group(r):
+    return ("validate", None if r["cgroup"] == "ROOT" else r["cpuset_mems"], _SCOPE[r["api"]],
+            r["cpu_node"], len(r["placement"]))
+
+
+def _rebind_case(r):
+    return (r["mode"].lower(), [_FLAG[f] for f in r["flags"]],
+            nodestr(r["nodemask_in"]) if r["nodemask_in"] else None)
+
+
+def _rebind_group(r):
+    return ("rebind", tuple(r["mems_sequence"]), r.get("scope", "task"), r["phases"][0]["cpu_node"],
+            r["pages_per_phase"])
+
+
+def _validate_row(r, res):
+    mems = None if r["cgroup"] == "ROOT" else r["cpuset_mems"]
+    item = (f"{r['api']} {r['mode']}{''.join('|' + f for f in r['flags'])} nodes={r['mask_case']} "
+            f"cpuset={'root' if mems is None else mems}")
+    want = {"ret": r["ret"]}
+    got = {"ret": res["error"] or "OK"}
+    if r["ret"] == "OK":
+        rep = r["get_task"] if r["api"] == "set" else r["get_vma"]
+        want.update(mode=rep["mode"], flags=rep["flags"], nodes=nodestr(rep["nodemask"]),
+                    mems_allowed=nodestr(r["mems_allowed"]))
+        if res["error"] is None:
+            s = res["steps"][0]
+            got.update(mode=s["reported_mode"], flags=s["reported_flags"], nodes=s["reported_nodes"],
+                       mems_allowed=s["mems_allowed"])
+    want["pages"] = r["placement"]
+    got["pages"] = res["steps"][0]["placement"] if res["error"] is None else None
+    if r["ret"] != "OK" or res["error"] is not None:
+        # a refused call leaves the default policy; only the refusal is compared
+        want.pop("pages"), got.pop("pages")
+        return _row("policy", item, want, got)
+    verdict, note = "agree", ""
+    if {k: v for k, v in want.items() if k != "pages"} != {k: v for k, v in got.items() if k != "pages"}:
+        verdict = "differ"
+    else:
+        verdict, note = _pages_verdict(r["mode"], want["pages"], got["pages"], shm=r["api"] == "mbind_shm")
+    return _row("policy", item, want, got, verdict, note)
+
+
+def _rebind_row(r, res):
+    seq = r["mems_sequence"]
+    item = (f"rebind {r['transition']}{' (mbind)' if r.get('scope') == 'vma' else ''} {' -> '.join(seq)}: {r['mode']}{''.join('|' + f for f in r['flags'])} "
+            f"nodes={nodestr(r['nodemask_in'] or [])}")
+    want, got = {"ret": r["set_ret"]}, {"ret": res["error"] or "OK"}
+    verdict, notes = ("agree" if want == got else "differ"), []
+    for p, s in zip(r["phases"], res["steps"]):
+        pol = p["policy"]
+        w = {"effective": p["mems_effective"], "mems_allowed": nodestr(p["mems_allowed"]), "mode": pol["mode"],
+             "flags": pol["flags"], "nodes": nodestr(pol["nodemask"]), "pages": p["new_pages"],
+             "old_pages": p["old_pages"]}
+        g = {"effective": s["effective"], "mems_allowed": s["mems_allowed"], "mode": s["reported_mode"],
+             "flags": s["reported_flags"], "nodes": s["reported_nodes"], "pages": s["placement"],
+             "old_pages": s["old_pages"]}
+        want[f"phase {p['phase']}"], got[f"phase {p['phase']}"] = w, g
+        head = [k for k in w if k not in ("pages", "old_pages")]
+        if any(w[k] != g[k] for k in head) or len(w["old_pages"]) != len(g["old_pages"]):
+            verdict = "differ"
+            continue
+        for a, b in [(w["pages"], g["pages"])] + list(zip(w["old_pages"], g["old_pages"])):
+            v, note = _pages_verdict(r["mode"], a, b)
+            if v == "differ":
+                verdict = "differ"
+            elif v == "nondeterministic" and verdict == "agree":
+                verdict = "nondeterministic"
+                notes.append(note)
+    if len(r["phases"]) != len(res["steps"]):
+        verdict = "differ"
+    return _row("policy", item, want, got, verdict, notes[0] if notes and verdict != "differ" else "")
+
+
+def policy_rows(records: list[dict], guest: Topology, release: str) -> list[dict]:
+    """One row per probe record (validate or rebind), compared with what
+    :func:`numalab.alloc.run_scenario` predicts on the guest's own topology for the same release
+    (computed in batches: :func:`numalab.alloc.run_scenarios`, one per cpuset sequence)."""
+    kernel = major_minor(release)
+    zl = zonelist.build(guest, kernel=kernel, when="boot")
+    groups = {}
+    for i, r in enumerate(records):
+        key = _validate_group(r) if r["kind"] == "validate" else _rebind_group(r)
+        groups.setdefault(key, []).append(i)
+    results = [None] * len(records)
+    for (kind, mems, scope, cpu_node, pages), idx in groups.items():
+        case = _validate_case if kind == "validate" else _rebind_case
+        kw = {"mems": mems} if kind == "validate" else {"mems": mems[0], "then_mems": list(mems[1:])}
+        batch = _scenarios(guest, kernel, [case(records[i]) for i in idx], scope=scope, cpu_node=cpu_node,
+                           pages=pages, zonelists=zl, **kw)
+        for i, res in zip(idx, batch):
+            results[i] = res
+    return [(_validate_row if r["kind"] == "validate" else _rebind_row)(r, res) for r, res in zip(records, results)]
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Counts per experiment and verdict, and the exit status (0 when nothing differs, else 1).
+
+    >>> summarize([{"experiment": "boot", "verdict": "agree"}, {"experiment": "boot", "verdict": "differ"}])
+    {'boot': {'agree': 1, 'nondeterministic': 0, 'differ': 1}, 'status': 1}
+    """
+    out = {}
+    for r in rows:
+        c = out.setdefault(r["experiment"], dict.fromkeys(VERDICTS, 0))
+        c[r["verdict"]] += 1
+    out["status"] = int(any(r["verdict"] == "differ" for r in rows))
+    return out
