@@ -294,18 +294,7 @@ def design(name, overrides=None) -> Design:
     >>> d = design("5.4"); d.check_retry_cpuset, d.retry_cpuset_each_loop, d.outer_cookie
     (True, False, False)
     """
-    if isinstance(name, Design):
-        d = name
-    else:
-        text = str(name).strip()
-        proposal = text in ("copy-swap", "cpuset-zonelists")
-        k = profile(PROPOSAL_BASE if proposal else text)
-        v = k.variants
-        d = Design(name=text, kernel=k.label, check_retry_cpuset="check_retry_cpuset" in v,
-                   retry_cpuset_each_loop="retry_cpuset_each_loop" in v, seqcount_always="seqcount_always" in v,
-                   il_prev="il_prev" in v, rebind_two_step="rebind_two_step" in v,
-                   outer_cookie="check_retry_cpuset" not in v,  # patch 6 of the series rests on patch 1
-                   copy_swap=text == "copy-swap", cpuset_zonelists=text == "cpuset-zonelists")
+    d = name if isinstance(name, Design) else _named_design(str(name).strip())
     if overrides:
         bad = set(overrides) - set(_OVERRIDABLE)
         if bad:
@@ -313,6 +302,19 @@ def design(name, overrides=None) -> Design:
                                input="overrides")
         d = dataclasses.replace(d, **{k: bool(x) for k, x in overrides.items()})
     return d
+
+
+@functools.lru_cache(maxsize=256)
+def _named_design(text):
+    """The design of a name (cached: a Design is immutable)."""
+    proposal = text in ("copy-swap", "cpuset-zonelists")
+    k = profile(PROPOSAL_BASE if proposal else text)
+    v = k.variants
+    return Design(name=text, kernel=k.label, check_retry_cpuset="check_retry_cpuset" in v,
+                  retry_cpuset_each_loop="retry_cpuset_each_loop" in v, seqcount_always="seqcount_always" in v,
+                  il_prev="il_prev" in v, rebind_two_step="rebind_two_step" in v,
+                  outer_cookie="check_retry_cpuset" not in v,  # patch 6 of the series rests on patch 1
+                  copy_swap=text == "copy-swap", cpuset_zonelists=text == "cpuset-zonelists")
 
 
 # ============================================================================ compile
@@ -471,12 +473,15 @@ _NONODE = 63                            # pads fallback orders: a bit no mask ha
 
 
 class _State:
-    """Named access to the rows of a state array: ``S["pc"]`` is one value per interleaving."""
+    """Named access to the rows of a state array: ``S["pc"]`` is one value per interleaving.
 
-    __slots__ = ("a",)
+    A step reads one ``_State`` that does not change while it runs, so values derived from it
+    (``live``: the policy nodemask as the allocation reads it) are computed once per step."""
+
+    __slots__ = ("a", "live")
 
     def __init__(self, a):
-        self.a = a
+        self.a, self.live = a, None
 
     def __getitem__(self, key):
         return self.a[_C[key]]
@@ -499,28 +504,31 @@ class _Tables:
 
 def _live(S):
     """The policy nodemask as the allocation reads it now (live pointer or its private copy)."""
-    return np.where(S["src"] == 1, S["tpol"], np.where(S["src"] == 2, S["vpol"], S["mval"]))
+    if S.live is None:
+        S.live = np.where(S["src"] == 1, S["tpol"], np.where(S["src"] == 2, S["vpol"], S["mval"]))
+    return S.live
 
 
 def _observe(S, T, val, mask):
     """Record one read of the policy nodemask (for the unstable/neither counters)."""
-    seen = np.where(mask & (S["seen"] < 0), val, S["seen"])
-    unstable = S["unstable"] | (mask & (S["seen"] >= 0) & (val != S["seen"]))
+    seen = np.where(mask & (S["seen"] < 0), val, S["seen"])            # the first value read
+    unstable = S["unstable"] | (mask & (val != seen))
     stable = (T.stable[S["prog"]] == val[:, None]).any(axis=1)
     neither = S["neither"] | (mask & ~stable)
     return {"seen": seen, "unstable": unstable, "neither": neither}
 
 
-def _first(S, T, start, cursor, allow):
-    """First node in ``start``'s fallback order at or after ``cursor`` whose bit is in ``allow``
-    (the zonelist walk of get_page_from_freelist / first_zones_zonelist); -1 if none, with the
-    position (the node count if none)."""
+def _first(S, T, start, allow, cursor=None):
+    """First node in ``start``'s fallback order at or after ``cursor`` (default: the start) whose
+    bit is in ``allow`` (the zonelist walk of get_page_from_freelist / first_zones_zonelist); -1
+    if none, with its position (the node count if none)."""
     nodes = T.order[S["prog"], np.maximum(start, 0)]               # (R, W)
-    ok = ((allow[:, None] >> nodes) & 1).astype(bool) & (T.pos[None, :] >= cursor[:, None])
-    pos = np.argmax(ok, axis=1)
+    ok = (allow[:, None] >> nodes) & 1
+    if cursor is not None:
+        ok &= T.pos >= cursor[:, None]
+    pos = ok.argmax(axis=1)
     found = ok.any(axis=1)
-    return (np.where(found, np.take_along_axis(nodes, pos[:, None], axis=1)[:, 0], -1),
-            np.where(found, pos, S["nodes"]))
+    return np.where(found, nodes[np.arange(pos.size), pos], -1), np.where(found, pos, S["nodes"])
 
 
 def _allow(S):
@@ -531,10 +539,9 @@ def _page(S, node, got):
     """Finish with a page where ``got``: classify it."""
     pol = _live(S)
     bit = np.maximum(node, 0)
-    began = S["wstamp"] > 0
-    removed = ((S["removed"] >> bit) & 1).astype(bool)
-    off = (S["interleave"] == 1) & ~(((pol >> bit) & 1).astype(bool))
-    out = np.where(began & removed, _O["disallowed_page"],
+    removed = (S["wstamp"] > 0) & ((S["removed"] >> bit) & 1 == 1)
+    off = (S["interleave"] == 1) & ((pol >> bit) & 1 == 0)
+    out = np.where(removed, _O["disallowed_page"],
                    np.where(off, _O["off_policy_page"],
                             np.where((S["restarts"] > 0) | (S["warn"] > 0), _O["retry"], _O["allowed_page"])))
     return {"page": np.where(got, node, S["page"]), "out": np.where(got, out, S["out"]),
@@ -564,14 +571,15 @@ def t_policy(S, T):
     bind, current = S["bind"] == 1, S["entry_fault"] == 0
     use = (bind & ((live & mems) != 0)).astype(np.int64)          # BIND meets the cpuset?
     src = np.where(copy, 3, np.where(bind & (use == 0), 0, np.where(task, 1, 2)))
-    after_il = _next_in(il, live)                                  # il_next / il_prev moves on
-    il_node = np.where(~current, _nth(live, S["ilx"]), np.where(S["il_prev"] == 1, after_il, il))
-    start = np.where(S["preferred"] == 1, _lowest(live),
-                     np.where(S["interleave"] == 1, il_node, S["cpu_node"]))
-    il_moves = (S["interleave"] == 1) & current
+    start = np.where(S["preferred"] == 1, _lowest(live), S["cpu_node"])
+    interleave = S["interleave"] == 1
+    if interleave.any():                 # (computed only when some interleaving needs it)
+        after_il = _next_in(il, live)                              # il_next / il_prev moves on
+        il_node = np.where(~current, _nth(live, S["ilx"]), np.where(S["il_prev"] == 1, after_il, il))
+        start = np.where(interleave, il_node, start)
+        il = np.where(interleave & current, after_il, il)
     out = {"src": src, "mval": np.where(copy, live, S["mval"]), "use": use, "start": start,
-           "cookie_b": np.where(S["czl"] == 1, mems, S["cookie_b"]),
-           "il": np.where(il_moves, after_il, il),
+           "cookie_b": np.where(S["czl"] == 1, mems, S["cookie_b"]), "il": il,
            "pc": np.where(S["czl"] == 1, _PC["czl_alloc"], _PC["fast_prep"])}
     out.update(_observe(S, T, live, np.ones(live.shape, bool)))
     return out
@@ -604,7 +612,7 @@ def _next_in(prev, x, n=None):
 def t_fast_prep(S, T):
     """prepare_alloc_pages: preferred zoneref = first zone in the nodemask (NULL: &mems_allowed)."""
     use = S["use"] == 1
-    _, cur = _first(S, T, S["start"], np.zeros_like(S["cursor"]), np.where(use, _live(S), S["mems"]))
+    _, cur = _first(S, T, S["start"], np.where(use, _live(S), S["mems"]))
     out = {"cursor": cur, "pc": _PC["fast_try"]}
     out.update(_observe(S, T, _live(S), use))
     return out
@@ -613,7 +621,7 @@ def t_fast_prep(S, T):
 def t_fast_try(S, T):
     """Fast path get_page_from_freelist from the preferred zoneref, nodemask and mems_allowed
     (fails everywhere under the scenario's low watermark)."""
-    node, _ = _first(S, T, S["start"], S["cursor"], _allow(S))
+    node, _ = _first(S, T, S["start"], _allow(S), S["cursor"])
     got = (node >= 0) & (S["low_wm"] == 0)
     out = _page(S, node, got)
     out["pc"] = np.where(got, S["pc"], _PC["slow"])
@@ -627,7 +635,7 @@ def t_slow(S, T):
     iterator starts at the cached zoneref, so a stale one skips every eligible zone)."""
     again = S["recompute_zoneref"] == 1
     use = S["use"] == 1
-    node, cur = _first(S, T, S["start"], np.zeros_like(S["cursor"]), np.where(use, _live(S), S["all"]))
+    node, cur = _first(S, T, S["start"], np.where(use, _live(S), S["all"]))
     none = again & (node < 0)
     out = {"cookie_b": S["seq"], "cursor": np.where(again, cur, S["cursor"]),
            "pc": np.where(none, _PC["nopage"], _PC["slow_try"])}
@@ -637,7 +645,7 @@ def t_slow(S, T):
 
 def t_slow_try(S, T):
     """Slow path: wake kswapd, get_page_from_freelist (ALLOC_CPUSET)."""
-    node, _ = _first(S, T, S["start"], S["cursor"], _allow(S))
+    node, _ = _first(S, T, S["start"], _allow(S), S["cursor"])
     got = node >= 0
     out = _page(S, node, got)
     out["pc"] = np.where(got, S["pc"], _loop_pc(S))
@@ -672,7 +680,7 @@ def t_retry_top(S, T):
 def t_retry_try(S, T):
     """Direct reclaim and compaction (no help: memory is free), get_page_from_freelist again;
     should_reclaim_retry: true forever with endless reclaim, else give up."""
-    node, _ = _first(S, T, S["start"], S["cursor"], _allow(S))
+    node, _ = _first(S, T, S["start"], _allow(S), S["cursor"])
     got = node >= 0
     out = _page(S, node, got)
     again = np.where(S["endless"] == 1, _loop_pc(S), _PC["pre_oom"])
@@ -696,7 +704,7 @@ def t_oom(S, T):
     """__alloc_pages_may_oom: a last attempt (high watermark, ALLOC_CPUSET), then out_of_memory();
     requests that may not OOM go to nopage."""
     may = S["can_oom"] == 1
-    node, _ = _first(S, T, S["start"], S["cursor"], _allow(S))
+    node, _ = _first(S, T, S["start"], _allow(S), S["cursor"])
     got = may & (node >= 0)
     out = _page(S, node, got)
     out["out"] = np.where(may & ~got, _O["spurious_oom"], out["out"])
@@ -721,7 +729,7 @@ def t_after_null(S, T):
 def t_czl_alloc(S, T):
     """cpuset-zonelists: allocate from the zonelists and policy taken once (intersection checked once)."""
     allow = np.where(S["use"] == 1, S["mval"], S["all"]) & S["cookie_b"]
-    node, _ = _first(S, T, S["start"], np.zeros_like(S["cursor"]), allow)
+    node, _ = _first(S, T, S["start"], allow)
     got = node >= 0
     out = _page(S, node, got)
     out["out"] = np.where(got, out["out"], _O["failure"])
@@ -748,6 +756,7 @@ TASK_STEPS = (
 )
 _PC = {name: i for i, (name, _, _) in enumerate(TASK_STEPS)}
 _SPIN = np.array([name in ("cookie_a", "slow") for name, _, _ in TASK_STEPS])
+_LOOP = np.array([name in ("retry_top", "retry_try") for name, _, _ in TASK_STEPS])    # retry loop entries
 _WRITER = len(TASK_STEPS)            # the group key of writer moves (after every task step)
 
 
@@ -764,11 +773,9 @@ _STEP_FNS = tuple(fn for _, _, fn in TASK_STEPS) + (w_step,)
 
 def _task_enabled(S):
     pc = S["pc"]
-    ok = S["out"] == 0
-    ok &= ~(_SPIN[pc] & (S["seq"] % 2 == 1))                    # seqcount reader waits for the writer
-    loop_entry = (pc == _PC["retry_top"]) | ((pc == _PC["retry_try"]) & (S["loop"] == 1))
-    ok &= ~(loop_entry & (S["loop"] == 1) & (S["lstamp"] == S["wstamp"]))  # nothing changed yet
-    return ok
+    spin = _SPIN[pc] & (S["seq"] % 2 == 1)                      # seqcount reader waits for the writer
+    idle = _LOOP[pc] & (S["loop"] == 1) & (S["lstamp"] == S["wstamp"])   # loop failed, nothing changed yet
+    return (S["out"] == 0) & ~(spin | idle)
 
 
 def _writer_enabled(S, T):
@@ -799,32 +806,30 @@ def _compiled(sc: Scenario, d: Design):
                 check_retry_cpuset=d.check_retry_cpuset, each_loop=d.retry_cpuset_each_loop,
                 recompute_zoneref=d.slowpath_recomputes_zoneref, can_oom=sc.can_oom,
                 endless=sc.endless_reclaim, low_wm=sc.low_watermark)
-    return P, tuple(int(v) for v in init.values())
+    wrows = tuple((*(w["set"].get(c, 0) for c in _WCOLS), *(c in w["set"] for c in _WCOLS), w["seq"],
+                   w["needs_mm_free"]) for w in P.writer + ({"set": {}, "seq": 0, "needs_mm_free": False},))
+    return P, tuple(int(v) for v in init.values()), wrows        # writer steps as rows, + a sentinel
 
 
-def _tables(programs, inits):
-    """The batch: tables of every program and the initial state array (one column per program)."""
-    A = np.array(inits, np.int64).T.copy()
+def _tables(compiled):
+    """The batch of ``_compiled`` programs: their tables and the initial state array (one column
+    per program)."""
+    programs = [P for P, _, _ in compiled]
+    A = np.array([init for _, init, _ in compiled], np.int64).T.copy()
     W = max(P.scenario.nodes for P in programs)
     K = max(len(P.stable) for P in programs)
     order = np.full((len(programs), W, W), _NONODE, np.int64)
     stable = np.full((len(programs), K), -1, np.int64)
-    w_val, w_has, w_seq, w_mm, w_len, woff = [], [], [], [], [], 0
     for i, P in enumerate(programs):
         n = P.scenario.nodes
         order[i, :n, :n] = P.order
         stable[i, :len(P.stable)] = P.stable
-        A[_C["prog"], i], A[_C["woff"], i] = i, woff
-        for w in P.writer + ({"set": {}, "seq": 0, "needs_mm_free": False},):     # + a sentinel
-            w_val.append([w["set"].get(c, 0) for c in _WCOLS])
-            w_has.append([c in w["set"] for c in _WCOLS])
-            w_seq.append(w["seq"])
-            w_mm.append(w["needs_mm_free"])
-        w_len.append(len(P.writer))
-        woff += len(P.writer) + 1
-    T = _Tables(order=order, pos=np.arange(W), stable=stable, w_val=np.array(w_val, np.int64),
-                w_has=np.array(w_has, bool), w_seq=np.array(w_seq, np.int64), w_mm=np.array(w_mm, bool),
-                w_len=np.array(w_len, np.int64))
+    blocks = [len(wrows) for _, _, wrows in compiled]
+    A[_C["prog"]] = np.arange(len(programs))
+    A[_C["woff"]] = np.cumsum([0] + blocks[:-1])
+    w = np.array([row for _, _, wrows in compiled for row in wrows], np.int64)
+    T = _Tables(order=order, pos=np.arange(W), stable=stable, w_val=w[:, 0:3], w_has=w[:, 3:6] == 1,
+                w_seq=w[:, 6], w_mm=w[:, 7] == 1, w_len=np.array(blocks, np.int64) - 1)
     return T, A
 
 
@@ -875,8 +880,8 @@ def explore_many(pairs, overrides=None, *, max_moves=200, max_rows=1_000_000) ->
         compiled.append(_compiled(sc, design(design_name, overrides)))
     if not compiled:
         return []
-    programs = [P for P, _ in compiled]
-    T, A = _tables(programs, [init for _, init in compiled])
+    programs = [P for P, _, _ in compiled]
+    T, A = _tables(compiled)
     moves = np.zeros((A.shape[1], 0), np.int8)
     done_A, done_moves, n_done = [], [], 0
     for _ in range(max_moves):
@@ -908,7 +913,11 @@ def explore_many(pairs, overrides=None, *, max_moves=200, max_rows=1_000_000) ->
                            input=programs[int(A[_C["prog"], 0])].scenario.name)
     A = np.concatenate(done_A, axis=1)
     L = max(m.shape[1] for m in done_moves)
-    M = np.concatenate([np.pad(m, ((0, 0), (0, L - m.shape[1])), constant_values=-1) for m in done_moves])
+    M = np.full((A.shape[1], L), -1, np.int8)                      # -1 after the end
+    r = 0
+    for m in done_moves:
+        M[r:r + m.shape[0], :m.shape[1]] = m
+        r += m.shape[0]
     length = (M >= 0).sum(axis=1)
     prog = A[_C["prog"]]
     # enumeration order: by program, then shorter first, then lexicographic (task before writer)
@@ -984,7 +993,7 @@ def trace(ex: Exploration, row: int) -> list:
     allocation sees (replayed through the same steps on one row)."""
     P = ex.program
     n = P.scenario.nodes
-    T, A = _tables([P], [_compiled(P.scenario, P.design)[1]])
+    T, A = _tables([_compiled(P.scenario, P.design)])
     S = _State(A)
     out = []
     for i, a in enumerate(ex.moves[row]):
@@ -998,6 +1007,7 @@ def trace(ex: Exploration, row: int) -> list:
             name = "writer"
         before = _State(A.copy())
         _advance(A, np.array([int(S["pc"][0]) if a == 0 else _WRITER]), T)
+        S = _State(A)
         note = _note(name, before, S, P) if a == 0 else ""
         step = {"i": i + 1, "actor": "task" if a == 0 else "cpuset", "step": label + (f": {note}" if note else ""),
                 "mems_allowed": _fmt(int(S["mems"][0]), n), "seq": int(S["seq"][0]),
