@@ -15,11 +15,15 @@ The 2017 LSF/MM topic (``../shared/seed``) and issue 12. Two actors share a smal
   final mems, then the VMA policies under the mmap lock, which waits for the lock the fault
   holds. Two writes are serialised by cpuset_mutex: one writer with both sequences.
 
-Each step is a small pure function of the shared state (a dict of columns, one row per
-interleaving): the task's steps are in :data:`TASK_STEPS`, the writer's are data (which columns
-it sets to which values), computed once per scenario with :mod:`numalab.mempolicy` (``create``,
-``rebind_steps``, ``rebind``). :func:`explore` enumerates every interleaving the locks allow,
-breadth first: all rows advance together, a row forks where both actors can move. Locks: the
+Each step is a small pure function of the shared state (named rows of an array, one value per
+interleaving; the scenario's and design's switches are constant rows beside them): the task's
+steps are in :data:`TASK_STEPS`, the writer's are data (which columns it sets to which values),
+computed once per scenario and design with :mod:`numalab.mempolicy` (``create``,
+``rebind_steps``, ``rebind``) and cached. :func:`explore` enumerates every interleaving the locks
+allow, breadth first: all rows advance together, a row forks where both actors can move.
+:func:`explore_many` does it for many (scenario, design) pairs in one batch, so each step runs
+once per level however many pairs there are (numpy's per-call cost, not the rows, dominates at
+this size; ``benchmarks/bench_race.py``). Locks: the
 seqcount reader (``read_mems_allowed_begin``) waits while a write section is open; the writer's
 ``mpol_rebind_mm`` waits for the fault's mmap lock; a retry loop that already failed in the
 current state waits for a change (repeating it changes nothing), and if no change can come
@@ -495,9 +499,7 @@ class _Tables:
     order: np.ndarray     # (programs, W, W) fallback order per start node, padded with _NONODE
     pos: np.ndarray       # (W,) positions 0..W-1
     stable: np.ndarray    # (programs, K) policy values at change boundaries, padded with -1
-    w_val: np.ndarray     # (G, 3) values a writer step sets in mems, tpol, vpol
-    w_has: np.ndarray     # (G, 3) which of them it sets
-    w_seq: np.ndarray     # (G,) seqcount increment
+    w_step: np.ndarray    # (G, 4) values a writer step sets in mems, tpol, vpol (-1: not set), seqcount step
     w_mm: np.ndarray      # (G,) needs the mmap lock for write (mpol_rebind_mm)
     w_len: np.ndarray     # (programs,) writer steps per program (block of w_len + 1 rows, last a sentinel)
 
@@ -762,9 +764,9 @@ _WRITER = len(TASK_STEPS)            # the group key of writer moves (after ever
 
 def w_step(S, T):
     """One cpuset writer step: set the columns its data names, move the seqcount, count the step."""
-    g = S["woff"] + S["wpc"]
-    out = {c: np.where(T.w_has[g, i], T.w_val[g, i], S[c]) for i, c in enumerate(_WCOLS)}
-    out.update(seq=S["seq"] + T.w_seq[g], wpc=S["wpc"] + 1, wstamp=S["wstamp"] + 1)
+    step = T.w_step[S["woff"] + S["wpc"]]                     # (R, 4): mems, tpol, vpol (-1: kept), seq
+    out = {c: np.where(step[:, i] >= 0, step[:, i], S[c]) for i, c in enumerate(_WCOLS)}
+    out.update(seq=S["seq"] + step[:, 3], wpc=S["wpc"] + 1, wstamp=S["wstamp"] + 1)
     return out
 
 
@@ -806,8 +808,8 @@ def _compiled(sc: Scenario, d: Design):
                 check_retry_cpuset=d.check_retry_cpuset, each_loop=d.retry_cpuset_each_loop,
                 recompute_zoneref=d.slowpath_recomputes_zoneref, can_oom=sc.can_oom,
                 endless=sc.endless_reclaim, low_wm=sc.low_watermark)
-    wrows = tuple((*(w["set"].get(c, 0) for c in _WCOLS), *(c in w["set"] for c in _WCOLS), w["seq"],
-                   w["needs_mm_free"]) for w in P.writer + ({"set": {}, "seq": 0, "needs_mm_free": False},))
+    wrows = tuple((*(w["set"].get(c, -1) for c in _WCOLS), w["seq"], w["needs_mm_free"])
+                  for w in P.writer + ({"set": {}, "seq": 0, "needs_mm_free": False},))
     return P, tuple(int(v) for v in init.values()), wrows        # writer steps as rows, + a sentinel
 
 
@@ -828,8 +830,8 @@ def _tables(compiled):
     A[_C["prog"]] = np.arange(len(programs))
     A[_C["woff"]] = np.cumsum([0] + blocks[:-1])
     w = np.array([row for _, _, wrows in compiled for row in wrows], np.int64)
-    T = _Tables(order=order, pos=np.arange(W), stable=stable, w_val=w[:, 0:3], w_has=w[:, 3:6] == 1,
-                w_seq=w[:, 6], w_mm=w[:, 7] == 1, w_len=np.array(blocks, np.int64) - 1)
+    T = _Tables(order=order, pos=np.arange(W), stable=stable, w_step=w[:, :4], w_mm=w[:, 4] == 1,
+                w_len=np.array(blocks, np.int64) - 1)
     return T, A
 
 
@@ -860,9 +862,12 @@ def _advance(A, key, T):
     block of interleavings, whatever their scenario and design."""
     cut = np.flatnonzero(key[1:] != key[:-1]) + 1
     for lo, hi in zip(np.concatenate(([0], cut)).tolist(), np.concatenate((cut, [key.size])).tolist()):
-        upd = _STEP_FNS[int(key[lo])](_State(A[:, lo:hi].copy()), T)
-        for k, v in upd.items():
-            A[_C[k], lo:hi] = v
+        upd = _STEP_FNS[int(key[lo])](_State(A[:, lo:hi]), T)
+        # a step may return a column it read unchanged (a view of A): copy those before writing
+        upd = [(_C[k], v.copy() if isinstance(v, np.ndarray) and np.may_share_memory(v, A) else v)
+               for k, v in upd.items()]
+        for c, v in upd:
+            A[c, lo:hi] = v
 
 
 def explore_many(pairs, overrides=None, *, max_moves=200, max_rows=1_000_000) -> list:
@@ -892,12 +897,11 @@ def explore_many(pairs, overrides=None, *, max_moves=200, max_rows=1_000_000) ->
         if fin.any():
             done_A.append(A[:, fin])
             done_moves.append(moves[fin])
-            n_done += int(fin.sum())
-            keep = ~fin
-            A, moves, te, we = A[:, keep], moves[keep], te[keep], we[keep]
-        if not A.shape[1]:
-            break
+            n_done += done_moves[-1].shape[0]
+            we &= ~fin                                             # (te is false there already)
         rows_t, rows_w = np.flatnonzero(te), np.flatnonzero(we)
+        if not rows_t.size + rows_w.size:
+            break
         if rows_t.size + rows_w.size + n_done > max_rows:
             raise NumalabError(f"more than {max_rows} interleavings (fewer writes, nodes or word stores, or "
                                "raise max_rows)", input=programs[0].scenario.name)
