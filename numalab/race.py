@@ -513,6 +513,8 @@ def _live(S):
 
 def _observe(S, T, val, mask):
     """Record one read of the policy nodemask (for the unstable/neither counters)."""
+    if not mask.any():
+        return {}
     seen = np.where(mask & (S["seen"] < 0), val, S["seen"])            # the first value read
     unstable = S["unstable"] | (mask & (val != seen))
     stable = (T.stable[S["prog"]] == val[:, None]).any(axis=1)
@@ -538,7 +540,9 @@ def _allow(S):
 
 
 def _page(S, node, got):
-    """Finish with a page where ``got``: classify it."""
+    """Finish with a page where ``got``: classify it (no update where no row got one)."""
+    if not got.any():
+        return {}
     pol = _live(S)
     bit = np.maximum(node, 0)
     removed = (S["wstamp"] > 0) & ((S["removed"] >> bit) & 1 == 1)
@@ -557,7 +561,7 @@ def t_fault(S, T):
 
 def t_cookie_a(S, T):
     """alloc_pages_vma/alloc_pages_current (v4.10): read_mems_allowed_begin -> cookie A."""
-    return {"cookie_a": S["seq"], "pc": _PC["policy"]}
+    return {"cookie_a": S["seq"].copy(), "pc": _PC["policy"]}
 
 
 def t_policy(S, T):
@@ -639,7 +643,7 @@ def t_slow(S, T):
     use = S["use"] == 1
     node, cur = _first(S, T, S["start"], np.where(use, _live(S), S["all"]))
     none = again & (node < 0)
-    out = {"cookie_b": S["seq"], "cursor": np.where(again, cur, S["cursor"]),
+    out = {"cookie_b": S["seq"].copy(), "cursor": np.where(again, cur, S["cursor"]),
            "pc": np.where(none, _PC["nopage"], _PC["slow_try"])}
     out.update(_observe(S, T, _live(S), use & again))
     return out
@@ -688,7 +692,7 @@ def t_retry_try(S, T):
     again = np.where(S["endless"] == 1, _loop_pc(S), _PC["pre_oom"])
     out["pc"] = np.where(got, S["pc"], again)
     out["loop"] = 1
-    out["lstamp"] = S["wstamp"]
+    out["lstamp"] = S["wstamp"].copy()
     out.update(_observe(S, T, _live(S), S["use"] == 1))
     return out
 
@@ -709,7 +713,7 @@ def t_oom(S, T):
     node, _ = _first(S, T, S["start"], _allow(S), S["cursor"])
     got = may & (node >= 0)
     out = _page(S, node, got)
-    out["out"] = np.where(may & ~got, _O["spurious_oom"], out["out"])
+    out["out"] = np.where(may & ~got, _O["spurious_oom"], out.get("out", S["out"]))
     out["pc"] = np.where(may, S["pc"], _PC["nopage"])
     return out
 
@@ -734,7 +738,7 @@ def t_czl_alloc(S, T):
     node, _ = _first(S, T, S["start"], allow)
     got = node >= 0
     out = _page(S, node, got)
-    out["out"] = np.where(got, out["out"], _O["failure"])
+    out["out"] = np.where(got, out.get("out", S["out"]), _O["failure"])
     out.update(_observe(S, T, S["mval"], S["use"] == 1))
     return out
 
@@ -862,12 +866,10 @@ def _advance(A, key, T):
     block of interleavings, whatever their scenario and design."""
     cut = np.flatnonzero(key[1:] != key[:-1]) + 1
     for lo, hi in zip(np.concatenate(([0], cut)).tolist(), np.concatenate((cut, [key.size])).tolist()):
-        upd = _STEP_FNS[int(key[lo])](_State(A[:, lo:hi]), T)
-        # a step may return a column it read unchanged (a view of A): copy those before writing
-        upd = [(_C[k], v.copy() if isinstance(v, np.ndarray) and np.may_share_memory(v, A) else v)
-               for k, v in upd.items()]
-        for c, v in upd:
-            A[c, lo:hi] = v
+        # the step reads a view of its rows and returns new arrays (a column it passes on
+        # unchanged is copied: its update lands after it returns)
+        for k, v in _STEP_FNS[int(key[lo])](_State(A[:, lo:hi]), T).items():
+            A[_C[k], lo:hi] = v
 
 
 def explore_many(pairs, overrides=None, *, max_moves=200, max_rows=1_000_000) -> list:
