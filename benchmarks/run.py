@@ -58,7 +58,7 @@ def main():
     head = ("group", "operation", "size", "engine", "reference", "ratio", "target", "note")
     table = [[r["group"], r["operation"], str(r["size"]), fmt_s(r.get("engine_s")),
               ("~" if r.get("reference_extrapolated") else "") + fmt_s(r.get("reference_s")),
-              f"{r['ratio']:.0f}x" if r.get("ratio") else "-", r.get("target", ""), r.get("note", "")]
+              (f"{r['ratio']:.1f}x" if r["ratio"] < 10 else f"{r['ratio']:.0f}x") if r.get("ratio") else "-", r.get("target", ""), r.get("note", "")]
              for r in rows]
     widths = [max(len(h), *(len(t[i]) for t in table)) if table else len(h) for i, h in enumerate(head)]
     line = "  ".join(h.ljust(w) for h, w in zip(head, widths))

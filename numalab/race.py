@@ -15,11 +15,15 @@ The 2017 LSF/MM topic (``../shared/seed``) and issue 12. Two actors share a smal
   final mems, then the VMA policies under the mmap lock, which waits for the lock the fault
   holds. Two writes are serialised by cpuset_mutex: one writer with both sequences.
 
-Each step is a small pure function of the shared state (a dict of columns, one row per
-interleaving): the task's steps are in :data:`TASK_STEPS`, the writer's are data (which columns
-it sets to which values), computed once per scenario with :mod:`numalab.mempolicy` (``create``,
-``rebind_steps``, ``rebind``). :func:`explore` enumerates every interleaving the locks allow,
-breadth first: all rows advance together, a row forks where both actors can move. Locks: the
+Each step is a small pure function of the shared state (named rows of an array, one value per
+interleaving; the scenario's and design's switches are constant rows beside them): the task's
+steps are in :data:`TASK_STEPS`, the writer's are data (which columns it sets to which values),
+computed once per scenario and design with :mod:`numalab.mempolicy` (``create``,
+``rebind_steps``, ``rebind``) and cached. :func:`explore` enumerates every interleaving the locks
+allow, breadth first: all rows advance together, a row forks where both actors can move.
+:func:`explore_many` does it for many (scenario, design) pairs in one batch, so each step runs
+once per level however many pairs there are (numpy's per-call cost, not the rows, dominates at
+this size; ``benchmarks/bench_race.py``). Locks: the
 seqcount reader (``read_mems_allowed_begin``) waits while a write section is open; the writer's
 ``mpol_rebind_mm`` waits for the fault's mmap lock; a retry loop that already failed in the
 current state waits for a change (repeating it changes nothing), and if no change can come
@@ -88,7 +92,7 @@ __all__ = [
     "OUTCOMES", "COUNTERS", "DESIGNS", "RACE_VARIANTS", "DATA_DIR", "MAX_NODES",
     "Scenario", "Design", "Program", "Exploration", "TASK_STEPS",
     "scenario_names", "scenarios", "load_scenario", "parse_scenario", "design", "compile_program",
-    "explore", "shortest", "trace", "run", "run_all", "verdict", "point_a_table",
+    "explore", "explore_many", "shortest", "trace", "run", "run_all", "verdict", "point_a_table",
 ]
 
 OUTCOMES = ("allowed_page", "retry", "off_policy_page", "disallowed_page", "failure", "stuck",
@@ -294,18 +298,7 @@ def design(name, overrides=None) -> Design:
     >>> d = design("5.4"); d.check_retry_cpuset, d.retry_cpuset_each_loop, d.outer_cookie
     (True, False, False)
     """
-    if isinstance(name, Design):
-        d = name
-    else:
-        text = str(name).strip()
-        proposal = text in ("copy-swap", "cpuset-zonelists")
-        k = profile(PROPOSAL_BASE if proposal else text)
-        v = k.variants
-        d = Design(name=text, kernel=k.label, check_retry_cpuset="check_retry_cpuset" in v,
-                   retry_cpuset_each_loop="retry_cpuset_each_loop" in v, seqcount_always="seqcount_always" in v,
-                   il_prev="il_prev" in v, rebind_two_step="rebind_two_step" in v,
-                   outer_cookie="check_retry_cpuset" not in v,  # patch 6 of the series rests on patch 1
-                   copy_swap=text == "copy-swap", cpuset_zonelists=text == "cpuset-zonelists")
+    d = name if isinstance(name, Design) else _named_design(str(name).strip())
     if overrides:
         bad = set(overrides) - set(_OVERRIDABLE)
         if bad:
@@ -313,6 +306,19 @@ def design(name, overrides=None) -> Design:
                                input="overrides")
         d = dataclasses.replace(d, **{k: bool(x) for k, x in overrides.items()})
     return d
+
+
+@functools.lru_cache(maxsize=256)
+def _named_design(text):
+    """The design of a name (cached: a Design is immutable)."""
+    proposal = text in ("copy-swap", "cpuset-zonelists")
+    k = profile(PROPOSAL_BASE if proposal else text)
+    v = k.variants
+    return Design(name=text, kernel=k.label, check_retry_cpuset="check_retry_cpuset" in v,
+                  retry_cpuset_each_loop="retry_cpuset_each_loop" in v, seqcount_always="seqcount_always" in v,
+                  il_prev="il_prev" in v, rebind_two_step="rebind_two_step" in v,
+                  outer_cookie="check_retry_cpuset" not in v,  # patch 6 of the series rests on patch 1
+                  copy_swap=text == "copy-swap", cpuset_zonelists=text == "cpuset-zonelists")
 
 
 # ============================================================================ compile
@@ -451,106 +457,137 @@ def compile_program(sc: Scenario, d: Design) -> Program:
 
 
 # ============================================================================ task steps
-# State columns (int64, one row per interleaving):
+# The state of every interleaving is one column of a (C, R) int64 array: row ``_C[name]`` holds
+# one value per interleaving. State rows:
 #   shared: mems, seq, tpol, vpol, wpc (writer's next step), wstamp (writer steps done)
 #   task:   pc, out, page, cookie_a, cookie_b, src (0 NULL nodemask, 1 task policy, 2 VMA policy,
 #           3 private copy in mval), mval, use (BIND nodemask applies), start, cursor, il, loop,
-#           lstamp, restarts, warn, seen, unstable, neither, pol_seen (policy value at the page)
+#           lstamp, restarts, warn, seen, unstable, neither, taken (policy value at the page)
+# Parameter rows (constant, copied from the interleaving's program, so that the interleavings
+# of many scenarios and designs advance together in one batch): see _PARAMS.
 _COLS = ("mems", "seq", "tpol", "vpol", "wpc", "wstamp", "pc", "out", "page", "cookie_a", "cookie_b", "src",
          "mval", "use", "start", "cursor", "il", "loop", "lstamp", "restarts", "warn", "seen", "unstable",
          "neither", "taken")
+_PARAMS = ("prog", "task_scope", "entry_fault", "bind", "preferred", "interleave", "cpu_node", "ilx", "nodes",
+           "all", "removed", "outer_cookie", "copy", "czl", "il_prev", "check_retry_cpuset", "each_loop",
+           "recompute_zoneref", "can_oom", "endless", "low_wm", "woff")
+_C = {k: i for i, k in enumerate(_COLS + _PARAMS)}
+_WCOLS = ("mems", "tpol", "vpol")       # the shared columns a writer step may set
+_NONODE = 63                            # pads fallback orders: a bit no mask has
+
+
+class _State:
+    """Named access to the rows of a state array: ``S["pc"]`` is one value per interleaving.
+
+    A step reads one ``_State`` that does not change while it runs, so values derived from it
+    (``live``: the policy nodemask as the allocation reads it) are computed once per step."""
+
+    __slots__ = ("a", "live")
+
+    def __init__(self, a):
+        self.a, self.live = a, None
+
+    def __getitem__(self, key):
+        return self.a[_C[key]]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Tables:
+    """The per-program tables of a batch (built once per batch from the cached compiled programs):
+    fallback orders, the stable policy values and the writer's steps as data."""
+
+    order: np.ndarray     # (programs, W, W) fallback order per start node, padded with _NONODE
+    pos: np.ndarray       # (W,) positions 0..W-1
+    stable: np.ndarray    # (programs, K) policy values at change boundaries, padded with -1
+    w_step: np.ndarray    # (G, 4) values a writer step sets in mems, tpol, vpol (-1: not set), seqcount step
+    w_mm: np.ndarray      # (G,) needs the mmap lock for write (mpol_rebind_mm)
+    w_len: np.ndarray     # (programs,) writer steps per program (block of w_len + 1 rows, last a sentinel)
 
 
 def _live(S):
     """The policy nodemask as the allocation reads it now (live pointer or its private copy)."""
-    return np.where(S["src"] == 1, S["tpol"], np.where(S["src"] == 2, S["vpol"], S["mval"]))
+    if S.live is None:
+        S.live = np.where(S["src"] == 1, S["tpol"], np.where(S["src"] == 2, S["vpol"], S["mval"]))
+    return S.live
 
 
-def _observe(S, P, val, mask):
+def _observe(S, T, val, mask):
     """Record one read of the policy nodemask (for the unstable/neither counters)."""
-    seen = np.where(mask & (S["seen"] < 0), val, S["seen"])
-    unstable = S["unstable"] | (mask & (S["seen"] >= 0) & (val != S["seen"]))
-    neither = S["neither"] | (mask & ~np.isin(val, P.stable))
-    return {"seen": seen, "unstable": unstable.astype(np.int64), "neither": neither.astype(np.int64)}
+    if not mask.any():
+        return {}
+    seen = np.where(mask & (S["seen"] < 0), val, S["seen"])            # the first value read
+    unstable = S["unstable"] | (mask & (val != seen))
+    stable = (T.stable[S["prog"]] == val[:, None]).any(axis=1)
+    neither = S["neither"] | (mask & ~stable)
+    return {"seen": seen, "unstable": unstable, "neither": neither}
 
 
-def _first(P, start, cursor, allow):
-    """First node in ``start``'s fallback order at or after ``cursor`` whose bit is in ``allow``
-    (the zonelist walk of get_page_from_freelist / first_zones_zonelist); -1 if none."""
-    n = P.order.shape[0]
-    nodes = P.order[start]                                         # (R, n)
-    ok = ((allow[:, None] >> nodes) & 1).astype(bool) & (np.arange(n)[None, :] >= cursor[:, None])
-    pos = np.argmax(ok, axis=1)
-    return np.where(ok.any(axis=1), nodes[np.arange(nodes.shape[0]), pos], -1), np.where(ok.any(axis=1), pos, n)
+def _first(S, T, start, allow, cursor=None):
+    """First node in ``start``'s fallback order at or after ``cursor`` (default: the start) whose
+    bit is in ``allow`` (the zonelist walk of get_page_from_freelist / first_zones_zonelist); -1
+    if none, with its position (the node count if none)."""
+    nodes = T.order[S["prog"], np.maximum(start, 0)]               # (R, W)
+    ok = (allow[:, None] >> nodes) & 1
+    if cursor is not None:
+        ok &= T.pos >= cursor[:, None]
+    pos = ok.argmax(axis=1)
+    found = ok.any(axis=1)
+    return np.where(found, nodes[np.arange(pos.size), pos], -1), np.where(found, pos, S["nodes"])
 
 
-def _allow(S, P):
-    all_ = (1 << P.scenario.nodes) - 1
-    return np.where(S["use"] == 1, _live(S), all_) & S["mems"]
+def _allow(S):
+    return np.where(S["use"] == 1, _live(S), S["all"]) & S["mems"]
 
 
-def _pc(name):
-    return _PC[name]
-
-
-def _page(S, P, node, got):
-    """Finish with a page where ``got``: classify it."""
+def _page(S, node, got):
+    """Finish with a page where ``got``: classify it (no update where no row got one)."""
+    if not got.any():
+        return {}
     pol = _live(S)
-    began = S["wstamp"] > 0
-    removed = ((P.removed >> np.maximum(node, 0)) & 1).astype(bool)
-    off = P.interleave & ~(((pol >> np.maximum(node, 0)) & 1).astype(bool))
-    out = np.where(began & removed, _O["disallowed_page"],
+    bit = np.maximum(node, 0)
+    removed = (S["wstamp"] > 0) & ((S["removed"] >> bit) & 1 == 1)
+    off = (S["interleave"] == 1) & ((pol >> bit) & 1 == 0)
+    out = np.where(removed, _O["disallowed_page"],
                    np.where(off, _O["off_policy_page"],
                             np.where((S["restarts"] > 0) | (S["warn"] > 0), _O["retry"], _O["allowed_page"])))
     return {"page": np.where(got, node, S["page"]), "out": np.where(got, out, S["out"]),
             "taken": np.where(got, pol, S["taken"])}
 
 
-def t_fault(S, P):
+def t_fault(S, T):
     """Page fault: take the mmap lock for read (held until the fault ends)."""
-    nxt = "cookie_a" if P.design.outer_cookie else "policy"
-    return {"pc": np.full_like(S["pc"], _pc(nxt))}
+    return {"pc": np.where(S["outer_cookie"] == 1, _PC["cookie_a"], _PC["policy"])}
 
 
-def t_cookie_a(S, P):
+def t_cookie_a(S, T):
     """alloc_pages_vma/alloc_pages_current (v4.10): read_mems_allowed_begin -> cookie A."""
-    return {"cookie_a": S["seq"].copy(), "pc": np.full_like(S["pc"], _pc("policy"))}
+    return {"cookie_a": S["seq"].copy(), "pc": _PC["policy"]}
 
 
-def t_policy(S, P):
-    """get_vma_policy / get_task_policy and policy_nodemask (or the interleave node)."""
-    d = P.design
-    live = S["tpol"] if P.scenario.scope == "task" else S["vpol"]
-    out = {}
-    mems = S["mems"]
-    if d.cpuset_zonelists or d.copy_swap:
-        out["src"] = np.full_like(S["src"], 3)                     # a reference to a stable copy
-        out["mval"] = live.copy()
-    else:
-        out["src"] = np.full_like(S["src"], 1 if P.scenario.scope == "task" else 2)
-    if d.cpuset_zonelists:
-        out["cookie_b"] = mems.copy()                              # the cpuset zonelists taken once
-    start = np.full_like(S["start"], P.scenario.cpu_node)
-    use = np.zeros_like(S["use"])
-    il = S["il"]
-    if P.bind:
-        use = ((live & mems) != 0).astype(np.int64)                # BIND meets the cpuset?
-        if not (d.copy_swap or d.cpuset_zonelists):
-            out["src"] = np.where(use == 1, out["src"], 0)
-    elif P.preferred:
-        start = _lowest(live)
-    elif P.interleave:
-        if P.scenario.entry == "fault":                            # offset_il_node: static index
-            start = _nth(live, P.scenario.ilx)
-        elif d.il_prev:                                            # v4.13+: next after il_prev
-            start = _next_in(il, live, P.scenario.nodes)
-            il = start
-        else:                                                      # v4.10: il_next as stored
-            start = il.copy()
-            il = _next_in(il, live, P.scenario.nodes)
-    out.update(use=use, start=start, il=il,
-               pc=np.full_like(S["pc"], _pc("czl_alloc" if d.cpuset_zonelists else "fast_prep")))
-    out.update(_observe(S, P, live, np.ones(live.shape, bool)))
+def t_policy(S, T):
+    """get_vma_policy / get_task_policy and policy_nodemask (or the interleave node).
+
+    BIND passes its nodemask only if it meets mems_allowed; PREFERRED starts at its node;
+    INTERLEAVE starts at offset_il_node (a fault: static index) or interleave_nodes (v4.10: il_next
+    as stored, then advanced; v4.13+: the next node after il_prev). The proposals take a
+    reference to a stable copy (``copy``); cpuset-zonelists also takes the cpuset's zonelists once.
+    """
+    task, copy = S["task_scope"] == 1, S["copy"] == 1
+    live, mems, il = np.where(task, S["tpol"], S["vpol"]), S["mems"], S["il"]
+    bind, current = S["bind"] == 1, S["entry_fault"] == 0
+    use = (bind & ((live & mems) != 0)).astype(np.int64)          # BIND meets the cpuset?
+    src = np.where(copy, 3, np.where(bind & (use == 0), 0, np.where(task, 1, 2)))
+    start = np.where(S["preferred"] == 1, _lowest(live), S["cpu_node"])
+    interleave = S["interleave"] == 1
+    if interleave.any():                 # (computed only when some interleaving needs it)
+        after_il = _next_in(il, live)                              # il_next / il_prev moves on
+        il_node = np.where(~current, _nth(live, S["ilx"]), np.where(S["il_prev"] == 1, after_il, il))
+        start = np.where(interleave, il_node, start)
+        il = np.where(interleave & current, after_il, il)
+    out = {"src": src, "mval": np.where(copy, live, S["mval"]), "use": use, "start": start,
+           "cookie_b": np.where(S["czl"] == 1, mems, S["cookie_b"]), "il": il,
+           "pc": np.where(S["czl"] == 1, _PC["czl_alloc"], _PC["fast_prep"])}
+    out.update(_observe(S, T, live, np.ones(live.shape, bool)))
     return out
 
 
@@ -570,7 +607,7 @@ def _nth(x, k):
     return np.where(w > 0, pos, -1)
 
 
-def _next_in(prev, x, n):
+def _next_in(prev, x, n=None):
     """next_node_in(prev, x): the first set bit after prev, wrapping."""
     x = np.asarray(x, np.int64)
     above = x & ~((np.int64(2) << np.maximum(prev, -1).astype(np.int64)) - 1)
@@ -578,140 +615,131 @@ def _next_in(prev, x, n):
     return np.where(above != 0, _lowest(above), _lowest(x))
 
 
-def t_fast_prep(S, P):
+def t_fast_prep(S, T):
     """prepare_alloc_pages: preferred zoneref = first zone in the nodemask (NULL: &mems_allowed)."""
-    mask = np.where(S["use"] == 1, _live(S), S["mems"])
-    _, cur = _first(P, np.maximum(S["start"], 0), np.zeros_like(S["cursor"]), mask)
-    out = {"cursor": cur, "pc": np.full_like(S["pc"], _pc("fast_try"))}
-    out.update(_observe(S, P, _live(S), S["use"] == 1))
+    use = S["use"] == 1
+    _, cur = _first(S, T, S["start"], np.where(use, _live(S), S["mems"]))
+    out = {"cursor": cur, "pc": _PC["fast_try"]}
+    out.update(_observe(S, T, _live(S), use))
     return out
 
 
-def t_fast_try(S, P):
+def t_fast_try(S, T):
     """Fast path get_page_from_freelist from the preferred zoneref, nodemask and mems_allowed
     (fails everywhere under the scenario's low watermark)."""
-    node, _ = _first(P, np.maximum(S["start"], 0), S["cursor"], _allow(S, P))
-    got = (node >= 0) & (not P.scenario.low_watermark)
-    out = _page(S, P, node, got)
-    out["pc"] = np.where(got, S["pc"], _pc("slow"))
-    out.update(_observe(S, P, _live(S), S["use"] == 1))
+    node, _ = _first(S, T, S["start"], _allow(S), S["cursor"])
+    got = (node >= 0) & (S["low_wm"] == 0)
+    out = _page(S, node, got)
+    out["pc"] = np.where(got, S["pc"], _PC["slow"])
+    out.update(_observe(S, T, _live(S), S["use"] == 1))
     return out
 
 
-def t_slow(S, P):
+def t_slow(S, T):
     """__alloc_pages_slowpath start (retry_cpuset: / restart:): cookie B; the preferred zoneref
     recomputed from the nodemask, no zone -> nopage (e47483bca2cc, v4.10: since 682a3385e773 the
     iterator starts at the cached zoneref, so a stale one skips every eligible zone)."""
-    out = {"cookie_b": S["seq"].copy()}
-    cur = S["cursor"]
-    none = np.zeros(cur.shape, bool)
-    if P.design.slowpath_recomputes_zoneref:
-        all_ = (1 << P.scenario.nodes) - 1
-        node, cur = _first(P, np.maximum(S["start"], 0), np.zeros_like(cur),
-                           np.where(S["use"] == 1, _live(S), all_))
-        none = node < 0
-        out.update(_observe(S, P, _live(S), S["use"] == 1))
-    out["cursor"] = cur
-    out["pc"] = np.where(none, _pc("nopage"), _pc("slow_try"))
+    again = S["recompute_zoneref"] == 1
+    use = S["use"] == 1
+    node, cur = _first(S, T, S["start"], np.where(use, _live(S), S["all"]))
+    none = again & (node < 0)
+    out = {"cookie_b": S["seq"].copy(), "cursor": np.where(again, cur, S["cursor"]),
+           "pc": np.where(none, _PC["nopage"], _PC["slow_try"])}
+    out.update(_observe(S, T, _live(S), use & again))
     return out
 
 
-def t_slow_try(S, P):
+def t_slow_try(S, T):
     """Slow path: wake kswapd, get_page_from_freelist (ALLOC_CPUSET)."""
-    node, _ = _first(P, np.maximum(S["start"], 0), S["cursor"], _allow(S, P))
+    node, _ = _first(S, T, S["start"], _allow(S), S["cursor"])
     got = node >= 0
-    out = _page(S, P, node, got)
-    out["pc"] = np.where(got, S["pc"], _loop_pc(P))
-    out["loop"] = np.zeros_like(S["loop"])
-    out.update(_observe(S, P, _live(S), S["use"] == 1))
+    out = _page(S, node, got)
+    out["pc"] = np.where(got, S["pc"], _loop_pc(S))
+    out["loop"] = 0
+    out.update(_observe(S, T, _live(S), S["use"] == 1))
     return out
 
 
-def _check(S, P):
+def _check(S):
     """check_retry_cpuset (v4.13+): drop a nodemask that misses mems_allowed, or the cookie moved;
     before v4.13 only read_mems_allowed_retry(cookie B)."""
     moved = S["seq"] != S["cookie_b"]
-    drop = np.zeros(moved.shape, bool)
-    if P.design.check_retry_cpuset:
-        drop = (S["use"] == 1) & ((_live(S) & S["mems"]) == 0)
+    drop = (S["check_retry_cpuset"] == 1) & (S["use"] == 1) & ((_live(S) & S["mems"]) == 0)
     return drop, drop | moved
 
 
-def _loop_pc(P):
+def _loop_pc(S):
     """The first step of the retry loop: the check at its top (v6.15+), else the attempt."""
-    return _pc("retry_top") if P.design.retry_cpuset_each_loop else _pc("retry_try")
+    return np.where(S["each_loop"] == 1, _PC["retry_top"], _PC["retry_try"])
 
 
-def t_retry_top(S, P):
+def t_retry_top(S, T):
     """retry: label, v6.15+: check_retry_cpuset at the top of every loop (only step of that
     design; older designs go straight to the attempt)."""
-    drop, restart = _check(S, P)
+    drop, restart = _check(S)
     out = {"use": np.where(drop, 0, S["use"]), "restarts": S["restarts"] + restart,
-           "pc": np.where(restart, _pc("slow"), _pc("retry_try"))}
-    out.update(_observe(S, P, _live(S), S["use"] == 1))
+           "pc": np.where(restart, _PC["slow"], _PC["retry_try"])}
+    out.update(_observe(S, T, _live(S), S["use"] == 1))
     return out
 
 
-def t_retry_try(S, P):
+def t_retry_try(S, T):
     """Direct reclaim and compaction (no help: memory is free), get_page_from_freelist again;
     should_reclaim_retry: true forever with endless reclaim, else give up."""
-    node, _ = _first(P, np.maximum(S["start"], 0), S["cursor"], _allow(S, P))
+    node, _ = _first(S, T, S["start"], _allow(S), S["cursor"])
     got = node >= 0
-    out = _page(S, P, node, got)
-    again = _loop_pc(P) if P.scenario.endless_reclaim else _pc("pre_oom")
+    out = _page(S, node, got)
+    again = np.where(S["endless"] == 1, _loop_pc(S), _PC["pre_oom"])
     out["pc"] = np.where(got, S["pc"], again)
-    out["loop"] = np.ones_like(S["loop"])
+    out["loop"] = 1
     out["lstamp"] = S["wstamp"].copy()
-    out.update(_observe(S, P, _live(S), S["use"] == 1))
+    out.update(_observe(S, T, _live(S), S["use"] == 1))
     return out
 
 
-def t_pre_oom(S, P):
+def t_pre_oom(S, T):
     """Before OOM: check_retry_cpuset (v4.13+) / read_mems_allowed_retry (v4.10)."""
-    drop, restart = _check(S, P)
+    drop, restart = _check(S)
     out = {"use": np.where(drop, 0, S["use"]), "restarts": S["restarts"] + restart,
-           "pc": np.where(restart, _pc("slow"), _pc("oom"))}
-    out.update(_observe(S, P, _live(S), S["use"] == 1))
+           "pc": np.where(restart, _PC["slow"], _PC["oom"])}
+    out.update(_observe(S, T, _live(S), S["use"] == 1))
     return out
 
 
-def t_oom(S, P):
+def t_oom(S, T):
     """__alloc_pages_may_oom: a last attempt (high watermark, ALLOC_CPUSET), then out_of_memory();
     requests that may not OOM go to nopage."""
-    if not P.scenario.can_oom:
-        return {"pc": np.full_like(S["pc"], _pc("nopage"))}
-    node, _ = _first(P, np.maximum(S["start"], 0), S["cursor"], _allow(S, P))
-    got = node >= 0
-    out = _page(S, P, node, got)
-    out["out"] = np.where(got, out["out"], _O["spurious_oom"])
+    may = S["can_oom"] == 1
+    node, _ = _first(S, T, S["start"], _allow(S), S["cursor"])
+    got = may & (node >= 0)
+    out = _page(S, node, got)
+    out["out"] = np.where(may & ~got, _O["spurious_oom"], out.get("out", S["out"]))
+    out["pc"] = np.where(may, S["pc"], _PC["nopage"])
     return out
 
 
-def t_nopage(S, P):
+def t_nopage(S, T):
     """nopage: the same check; else warn_alloc('page allocation failure') and return NULL."""
-    drop, restart = _check(S, P)
+    drop, restart = _check(S)
     return {"use": np.where(drop, 0, S["use"]), "restarts": S["restarts"] + restart,
-            "warn": np.where(restart, S["warn"], 1), "pc": np.where(restart, _pc("slow"), _pc("after_null"))}
+            "warn": np.where(restart, S["warn"], 1), "pc": np.where(restart, _PC["slow"], _PC["after_null"])}
 
 
-def t_after_null(S, P):
+def t_after_null(S, T):
     """Back in alloc_pages_vma/current: v4.10 retries if cookie A moved; else NULL is returned."""
-    if P.design.outer_cookie:
-        moved = S["seq"] != S["cookie_a"]
-        return {"pc": np.where(moved, _pc("cookie_a"), S["pc"]), "restarts": S["restarts"] + moved,
-                "out": np.where(moved, S["out"], _O["failure"])}
-    return {"out": np.full_like(S["out"], _O["failure"])}
+    moved = (S["outer_cookie"] == 1) & (S["seq"] != S["cookie_a"])
+    return {"pc": np.where(moved, _PC["cookie_a"], S["pc"]), "restarts": S["restarts"] + moved,
+            "out": np.where(moved, S["out"], _O["failure"])}
 
 
-def t_czl_alloc(S, P):
+def t_czl_alloc(S, T):
     """cpuset-zonelists: allocate from the zonelists and policy taken once (intersection checked once)."""
-    all_ = (1 << P.scenario.nodes) - 1
-    allow = np.where(S["use"] == 1, S["mval"], all_) & S["cookie_b"]
-    node, _ = _first(P, np.maximum(S["start"], 0), np.zeros_like(S["cursor"]), allow)
+    allow = np.where(S["use"] == 1, S["mval"], S["all"]) & S["cookie_b"]
+    node, _ = _first(S, T, S["start"], allow)
     got = node >= 0
-    out = _page(S, P, node, got)
-    out["out"] = np.where(got, out["out"], _O["failure"])
-    out.update(_observe(S, P, S["mval"], S["use"] == 1))
+    out = _page(S, node, got)
+    out["out"] = np.where(got, out.get("out", S["out"]), _O["failure"])
+    out.update(_observe(S, T, S["mval"], S["use"] == 1))
     return out
 
 
@@ -734,44 +762,81 @@ TASK_STEPS = (
 )
 _PC = {name: i for i, (name, _, _) in enumerate(TASK_STEPS)}
 _SPIN = np.array([name in ("cookie_a", "slow") for name, _, _ in TASK_STEPS])
+_LOOP = np.array([name in ("retry_top", "retry_try") for name, _, _ in TASK_STEPS])    # retry loop entries
+_WRITER = len(TASK_STEPS)            # the group key of writer moves (after every task step)
 
 
-def _task_enabled(S, P):
-    pc = S["pc"]
-    ok = S["out"] == 0
-    ok &= ~(_SPIN[pc] & (S["seq"] % 2 == 1))                    # seqcount reader waits for the writer
-    loop_entry = (pc == _PC["retry_top"]) | ((pc == _PC["retry_try"]) & (S["loop"] == 1))
-    ok &= ~(loop_entry & (S["loop"] == 1) & (S["lstamp"] == S["wstamp"]))  # nothing changed yet
-    return ok
-
-
-def _writer_enabled(S, P):
-    nW = len(P.writer)
-    ok = S["wpc"] < nW
-    mmw = np.array([w["needs_mm_free"] for w in P.writer] + [False])
-    holds = (S["pc"] != _PC["fault"]) & (S["out"] == 0) & (P.scenario.entry == "fault")
-    return ok & ~(mmw[np.minimum(S["wpc"], nW)] & holds)
-
-
-def _writer_step(S, step):
-    """One writer step: set the columns it writes, move the seqcount, count the step."""
-    out = {k: np.full_like(S[k], v) for k, v in step["set"].items()}
-    out["seq"] = S["seq"] + step["seq"]
-    out["wpc"] = S["wpc"] + 1
-    out["wstamp"] = S["wstamp"] + 1
+def w_step(S, T):
+    """One cpuset writer step: set the columns its data names, move the seqcount, count the step."""
+    step = T.w_step[S["woff"] + S["wpc"]]                     # (R, 4): mems, tpol, vpol (-1: kept), seq
+    out = {c: np.where(step[:, i] >= 0, step[:, i], S[c]) for i, c in enumerate(_WCOLS)}
+    out.update(seq=S["seq"] + step[:, 3], wpc=S["wpc"] + 1, wstamp=S["wstamp"] + 1)
     return out
 
 
-def _initial(P):
-    sc = P.scenario
-    first = "fault" if sc.entry == "fault" else ("cookie_a" if P.design.outer_cookie else "policy")
+_STEP_FNS = tuple(fn for _, _, fn in TASK_STEPS) + (w_step,)
+
+
+def _task_enabled(S):
+    pc = S["pc"]
+    spin = _SPIN[pc] & (S["seq"] % 2 == 1)                      # seqcount reader waits for the writer
+    idle = _LOOP[pc] & (S["loop"] == 1) & (S["lstamp"] == S["wstamp"])   # loop failed, nothing changed yet
+    return (S["out"] == 0) & ~(spin | idle)
+
+
+def _writer_enabled(S, T):
+    wpc = S["wpc"]
+    ok = wpc < T.w_len[S["prog"]]
+    holds = (S["pc"] != _PC["fault"]) & (S["out"] == 0) & (S["entry_fault"] == 1)
+    return ok & ~(T.w_mm[S["woff"] + wpc] & holds)
+
+
+# ============================================================================ compiled, cached
+@functools.lru_cache(maxsize=512)
+def _compiled(sc: Scenario, d: Design):
+    """The program of a scenario under a design and its initial state column (cached: scenarios
+    and designs are immutable)."""
+    P = compile_program(sc, d)
+    P.order.setflags(write=False)
+    first = "fault" if sc.entry == "fault" else ("cookie_a" if d.outer_cookie else "policy")
     il0 = sc.last_node
-    if sc.mode == "interleave" and sc.entry == "current" and not P.design.il_prev:
-        il0 = int(_next_in(np.array([sc.last_node]), np.array([P.tpol0]), sc.nodes)[0])   # il_next
-    init = dict.fromkeys(_COLS, 0)
+    if sc.mode == "interleave" and sc.entry == "current" and not d.il_prev:
+        il0 = int(_next_in(np.array([sc.last_node]), np.array([P.tpol0]))[0])   # il_next
+    init = dict.fromkeys(_COLS + _PARAMS, 0)
     init.update(mems=sc.mems, tpol=P.tpol0, vpol=P.vpol0, pc=_PC[first], page=-1, start=sc.cpu_node,
-                il=il0, seen=-1, taken=-1)
-    return {k: np.array([v], np.int64) for k, v in init.items()}
+                il=il0, seen=-1, taken=-1,
+                task_scope=sc.scope == "task", entry_fault=sc.entry == "fault", bind=P.bind,
+                preferred=P.preferred, interleave=P.interleave, cpu_node=sc.cpu_node, ilx=sc.ilx,
+                nodes=sc.nodes, all=(1 << sc.nodes) - 1, removed=P.removed, outer_cookie=d.outer_cookie,
+                copy=d.copy_swap or d.cpuset_zonelists, czl=d.cpuset_zonelists, il_prev=d.il_prev,
+                check_retry_cpuset=d.check_retry_cpuset, each_loop=d.retry_cpuset_each_loop,
+                recompute_zoneref=d.slowpath_recomputes_zoneref, can_oom=sc.can_oom,
+                endless=sc.endless_reclaim, low_wm=sc.low_watermark)
+    wrows = tuple((*(w["set"].get(c, -1) for c in _WCOLS), w["seq"], w["needs_mm_free"])
+                  for w in P.writer + ({"set": {}, "seq": 0, "needs_mm_free": False},))
+    return P, tuple(int(v) for v in init.values()), wrows        # writer steps as rows, + a sentinel
+
+
+def _tables(compiled):
+    """The batch of ``_compiled`` programs: their tables and the initial state array (one column
+    per program)."""
+    programs = [P for P, _, _ in compiled]
+    A = np.array([init for _, init, _ in compiled], np.int64).T.copy()
+    W = max(P.scenario.nodes for P in programs)
+    K = max(len(P.stable) for P in programs)
+    order = np.full((len(programs), W, W), _NONODE, np.int64)
+    stable = np.full((len(programs), K), -1, np.int64)
+    for i, P in enumerate(programs):
+        n = P.scenario.nodes
+        order[i, :n, :n] = P.order
+        stable[i, :len(P.stable)] = P.stable
+    blocks = [len(wrows) for _, _, wrows in compiled]
+    A[_C["prog"]] = np.arange(len(programs))
+    A[_C["woff"]] = np.cumsum([0] + blocks[:-1])
+    w = np.array([row for _, _, wrows in compiled for row in wrows], np.int64)
+    T = _Tables(order=order, pos=np.arange(W), stable=stable, w_step=w[:, :4], w_mm=w[:, 4] == 1,
+                w_len=np.array(blocks, np.int64) - 1)
+    return T, A
 
 
 # ============================================================================ exploration
@@ -779,7 +844,8 @@ def _initial(P):
 class Exploration:
     """Every interleaving of one scenario under one design.
 
-    ``moves``: (R, L) int8, the actor of each move (0 task, 1 writer, -1 after the end);
+    ``moves``: (R, L) int8, the actor of each move (0 task, 1 writer, -1 after the end), in
+    enumeration order (shorter interleavings first, then task moves before writer moves);
     ``final``: the final state columns (R,); ``counts``: outcome -> number of interleavings.
     """
 
@@ -794,43 +860,88 @@ class Exploration:
         return np.array(("?",) + OUTCOMES, dtype=object)[self.final["out"]]
 
 
-def _take(S, idx):
-    return {k: v[idx] for k, v in S.items()}
+def _advance(A, key, T):
+    """Apply one move to every interleaving, in place. ``key`` (sorted) names the move of each
+    column of ``A``: a task step (its pc) or ``_WRITER``. Each step runs once on its contiguous
+    block of interleavings, whatever their scenario and design."""
+    cut = np.flatnonzero(key[1:] != key[:-1]) + 1
+    for lo, hi in zip(np.concatenate(([0], cut)).tolist(), np.concatenate((cut, [key.size])).tolist()):
+        # the step reads a view of its rows and returns new arrays (a column it passes on
+        # unchanged is copied: its update lands after it returns)
+        for k, v in _STEP_FNS[int(key[lo])](_State(A[:, lo:hi]), T).items():
+            A[_C[k], lo:hi] = v
 
 
-class _Rows(dict):
-    """The rows ``sel`` of a state, each column cut out only when a step reads it."""
+def explore_many(pairs, overrides=None, *, max_moves=200, max_rows=1_000_000) -> list:
+    """:func:`explore` for many ``(scenario, design)`` pairs in one batch: the interleavings of
+    every pair are columns of one state array, all advanced together, one array pass per step.
 
-    def __init__(self, S, sel):
-        super().__init__()
-        self._S, self._sel = S, sel
+    ``max_rows`` caps the interleavings of the whole batch.
 
-    def __missing__(self, key):
-        v = self[key] = self._S[key][self._sel]
-        return v
-
-
-def _apply(S, sel, fn, *args):
-    if not sel.any():
-        return S
-    upd = fn(_Rows(S, sel), *args)
-    S = dict(S)
-    for k, v in upd.items():
-        col = S[k].copy()
-        col[sel] = v
-        S[k] = col
-    return S
-
-
-def _advance(S, actor, P):
-    """Apply one move per row: ``actor`` 0 runs the task's next step, 1 the writer's."""
-    t, w = actor == 0, actor == 1
-    pcs, wpcs = S["pc"], S["wpc"]                 # the step each row runs, fixed before any runs
-    for pc in np.unique(pcs[t]):
-        S = _apply(S, t & (pcs == pc), TASK_STEPS[int(pc)][2], P)
-    for wpc in np.unique(wpcs[w]):
-        S = _apply(S, w & (wpcs == wpc), _writer_step, P.writer[int(wpc)])
-    return S
+    >>> [e.counts["spurious_oom"] for e in explore_many([("email", "v4.10"), ("email", "v4.13")])]
+    [5, 0]
+    """
+    compiled = []
+    for scenario, design_name in pairs:
+        sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        compiled.append(_compiled(sc, design(design_name, overrides)))
+    if not compiled:
+        return []
+    programs = [P for P, _, _ in compiled]
+    T, A = _tables(compiled)
+    moves = np.zeros((A.shape[1], 0), np.int8)
+    done_A, done_moves, n_done = [], [], 0
+    for _ in range(max_moves):
+        S = _State(A)
+        te, we = _task_enabled(S), _writer_enabled(S, T)
+        S["out"][~te & ~we & (S["out"] == 0)] = _O["stuck"]
+        fin = S["out"] != 0
+        if fin.any():
+            done_A.append(A[:, fin])
+            done_moves.append(moves[fin])
+            n_done += done_moves[-1].shape[0]
+            we &= ~fin                                             # (te is false there already)
+        rows_t, rows_w = np.flatnonzero(te), np.flatnonzero(we)
+        if not rows_t.size + rows_w.size:
+            break
+        if rows_t.size + rows_w.size + n_done > max_rows:
+            raise NumalabError(f"more than {max_rows} interleavings (fewer writes, nodes or word stores, or "
+                               "raise max_rows)", input=programs[0].scenario.name)
+        idx = np.concatenate([rows_t, rows_w])
+        key = np.concatenate([A[_C["pc"], rows_t], np.full(rows_w.size, _WRITER)])
+        order = np.argsort(key, kind="stable")                     # one block per step
+        idx, key = idx[order], key[order]
+        A = A[:, idx]
+        moves = np.concatenate([moves[idx], (key == _WRITER).astype(np.int8)[:, None]], axis=1)
+        _advance(A, key, T)
+    else:  # pragma: no cover - the model always terminates; guard against a modelling bug
+        raise NumalabError(f"exploration did not end within {max_moves} moves",
+                           input=programs[int(A[_C["prog"], 0])].scenario.name)
+    A = np.concatenate(done_A, axis=1)
+    L = max(m.shape[1] for m in done_moves)
+    M = np.full((A.shape[1], L), -1, np.int8)                      # -1 after the end
+    r = 0
+    for m in done_moves:
+        M[r:r + m.shape[0], :m.shape[1]] = m
+        r += m.shape[0]
+    length = (M >= 0).sum(axis=1)
+    prog = A[_C["prog"]]
+    # enumeration order: by program, then shorter first, then lexicographic (task before writer)
+    order = np.lexsort(tuple(M[:, j] for j in range(M.shape[1] - 1, -1, -1)) + (length, prog))
+    A, M, length, prog = A[:, order], M[order], length[order], prog[order]
+    bounds = np.searchsorted(prog, np.arange(len(programs) + 1)).tolist()
+    nprog, no = len(programs), len(OUTCOMES) + 1
+    per_out = np.bincount(prog * no + A[_C["out"]], minlength=nprog * no).reshape(nprog, no).tolist()
+    flags = [np.bincount(prog, weights=A[_C[c]], minlength=nprog).astype(np.int64).tolist()
+             for c in ("unstable", "neither", "warn")]
+    out = []
+    for i, P in enumerate(programs):
+        lo, hi = bounds[i], bounds[i + 1]
+        final = {k: A[_C[k], lo:hi] for k in _COLS}
+        counts = {o: per_out[i][_O[o]] for o in OUTCOMES}
+        counts.update(zip(COUNTERS, (f[i] for f in flags)))
+        out.append(Exploration(program=P, moves=M[lo:hi, :int(length[hi - 1])], final=final, counts=counts))
+    return out
 
 
 def explore(scenario, design_name="v4.10", overrides=None, *, max_moves=200, max_rows=1_000_000) -> Exploration:
@@ -855,46 +966,7 @@ def explore(scenario, design_name="v4.10", overrides=None, *, max_moves=200, max
     >>> sorted(k for k, v in e.counts.items() if v and k in OUTCOMES)
     ['allowed_page', 'disallowed_page', 'retry']
     """
-    sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
-    P = compile_program(sc, design(design_name, overrides))
-    S = _initial(P)
-    moves = np.zeros((1, 0), np.int8)
-    done_S, done_moves = [], []
-    for _ in range(max_moves):
-        te, we = _task_enabled(S, P), _writer_enabled(S, P)
-        stuck = ~te & ~we & (S["out"] == 0)
-        if stuck.any():
-            S = dict(S)
-            S["out"] = np.where(stuck, _O["stuck"], S["out"])
-        fin = S["out"] != 0
-        if fin.any():
-            done_S.append(_take(S, fin))
-            done_moves.append(moves[fin])
-            keep = ~fin
-            S, moves, te, we = _take(S, keep), moves[keep], te[keep], we[keep]
-        if not S["out"].size:
-            break
-        rows_t, rows_w = np.flatnonzero(te), np.flatnonzero(we)
-        idx = np.concatenate([rows_t, rows_w])
-        actor = np.concatenate([np.zeros(rows_t.size, np.int8), np.ones(rows_w.size, np.int8)])
-        order = np.argsort(idx, kind="stable")                     # children next to their parent
-        idx, actor = idx[order], actor[order]
-        if idx.size + sum(m.shape[0] for m in done_moves) > max_rows:
-            raise NumalabError(f"more than {max_rows} interleavings (fewer writes, nodes or word stores, or "
-                               "raise max_rows)", input=sc.name)
-        S = _take(S, idx)
-        moves = np.concatenate([moves[idx], actor[:, None]], axis=1)
-        S = _advance(S, actor, P)
-    else:  # pragma: no cover - the model always terminates; guard against a modelling bug
-        raise NumalabError(f"exploration did not end within {max_moves} moves", input=sc.name)
-    L = max(m.shape[1] for m in done_moves)
-    moves = np.concatenate([np.pad(m, ((0, 0), (0, L - m.shape[1])), constant_values=-1) for m in done_moves])
-    final = {k: np.concatenate([s[k] for s in done_S]) for k in _COLS}
-    counts = {o: int((final["out"] == _O[o]).sum()) for o in OUTCOMES}
-    counts["unstable_nodemask"] = int(final["unstable"].sum())
-    counts["neither_nodemask"] = int(final["neither"].sum())
-    counts["failure_warning"] = int(final["warn"].sum())
-    return Exploration(program=P, moves=moves, final=final, counts=counts)
+    return explore_many([(scenario, design_name)], overrides, max_moves=max_moves, max_rows=max_rows)[0]
 
 
 def shortest(ex: Exploration, outcome: str):
@@ -927,7 +999,8 @@ def trace(ex: Exploration, row: int) -> list:
     allocation sees (replayed through the same steps on one row)."""
     P = ex.program
     n = P.scenario.nodes
-    S = _initial(P)
+    T, A = _tables([_compiled(P.scenario, P.design)])
+    S = _State(A)
     out = []
     for i, a in enumerate(ex.moves[row]):
         if a < 0:
@@ -935,17 +1008,17 @@ def trace(ex: Exploration, row: int) -> list:
         if a == 0:
             name, label, _ = TASK_STEPS[int(S["pc"][0])]
             label = _label(name, label, P)
-            before = S
         else:
             label = P.writer[int(S["wpc"][0])]["label"]
             name = "writer"
-            before = S
-        S = _advance(S, np.array([a], np.int8), P)
+        before = _State(A.copy())
+        _advance(A, np.array([int(S["pc"][0]) if a == 0 else _WRITER]), T)
+        S = _State(A)
         note = _note(name, before, S, P) if a == 0 else ""
         step = {"i": i + 1, "actor": "task" if a == 0 else "cpuset", "step": label + (f": {note}" if note else ""),
                 "mems_allowed": _fmt(int(S["mems"][0]), n), "seq": int(S["seq"][0]),
                 "policy": _fmt(int((S["tpol"] if P.scenario.scope == "task" else S["vpol"])[0]), n),
-                "sees": _sees(S, P), "cpuset_next": _writer_next(S, P)}
+                "sees": _sees(S, P), "cpuset_next": _writer_next(S, P, T)}
         if S["out"][0]:
             step["outcome"] = OUTCOMES[int(S["out"][0]) - 1]
             if S["page"][0] >= 0:
@@ -955,18 +1028,18 @@ def trace(ex: Exploration, row: int) -> list:
         out.append({"i": len(out) + 1, "actor": "task", "step": "no step can run: the retry loop never ends",
                     "mems_allowed": _fmt(int(S["mems"][0]), n), "seq": int(S["seq"][0]),
                     "policy": _fmt(int((S["tpol"] if P.scenario.scope == "task" else S["vpol"])[0]), n),
-                    "sees": _sees(S, P), "cpuset_next": _writer_next(S, P),
+                    "sees": _sees(S, P), "cpuset_next": _writer_next(S, P, T),
                     "outcome": OUTCOMES[int(ex.final["out"][row]) - 1]})
     return out
 
 
-def _writer_next(S, P) -> str:
+def _writer_next(S, P, T) -> str:
     """What the cpuset writer does next, or what it waits for."""
     wpc = int(S["wpc"][0])
     if wpc >= len(P.writer):
         return "done"
     nxt = P.writer[wpc]["label"].split(":")[0]
-    if not _writer_enabled(S, P)[0] and S["out"][0] == 0:
+    if not _writer_enabled(S, T)[0] and S["out"][0] == 0:
         return f"{nxt}: waits for the mmap lock the fault holds"
     return nxt
 
@@ -1029,10 +1102,14 @@ def run(scenario="email", designs=DESIGNS, *, traces=True, overrides=None) -> di
     (True, 0)
     """
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
+    designs = list(designs)
+    return _result(sc, designs, explore_many([(sc, dn) for dn in designs], overrides), traces)
+
+
+def _result(sc, designs, explorations, traces) -> dict:
     res = {"scenario": sc.name, "title": sc.title, "outcomes": {}, "traces": {}, "trace_outcomes": {},
            "interleavings": {}}
-    for dn in designs:
-        ex = explore(sc, dn, overrides)
+    for dn, ex in zip(designs, explorations):
         key = dn if isinstance(dn, str) else dn.name
         res["outcomes"][key] = ex.counts
         res["interleavings"][key] = int(ex.moves.shape[0])
@@ -1047,8 +1124,11 @@ def run(scenario="email", designs=DESIGNS, *, traces=True, overrides=None) -> di
 
 
 def run_all(designs=DESIGNS, *, traces=True) -> dict:
-    """:func:`run` for every shipped scenario: ``{scenario: result}``."""
-    return {name: run(name, designs, traces=traces) for name in scenario_names()}
+    """:func:`run` for every shipped scenario: ``{scenario: result}`` (one batch for all of them)."""
+    names, designs = scenario_names(), list(designs)
+    exs = explore_many([(n, d) for n in names for d in designs])
+    k = len(designs)
+    return {n: _result(load_scenario(n), designs, exs[i * k:(i + 1) * k], traces) for i, n in enumerate(names)}
 
 
 def verdict(results: dict, point_a=None) -> str:

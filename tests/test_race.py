@@ -224,6 +224,45 @@ def test_reference_agrees_on_generated_scenarios(d, design):
     assert dict(ex.counts, interleavings=int(ex.moves.shape[0])) == ref.enumerate_outcomes(ex.program.as_dict())
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(small_scenarios(), st.sampled_from(race.DESIGNS + ("4.12", "6.14"))), min_size=2, max_size=5))
+def test_one_batch_of_generated_scenarios_agrees_with_the_reference(cases):
+    """explore_many advances every pair in one array (node counts, writers and designs mixed,
+    fallback orders padded): each pair's counts must still be the scalar reference's."""
+    pairs = []
+    for d, design in cases:
+        sc = race.parse_scenario(d)
+        try:
+            race.compile_program(sc, race.design(design))
+        except NumalabError:             # the policy itself is refused (e.g. nodes outside mems)
+            continue
+        pairs.append((sc, design))
+    assume(pairs)
+    for ex in race.explore_many(pairs):
+        assert dict(ex.counts, interleavings=int(ex.moves.shape[0])) == ref.enumerate_outcomes(ex.program.as_dict())
+
+
+def test_the_shipped_batch_agrees_with_the_reference_pair_by_pair():
+    """All scenarios x designs x some releases in one batch, as run_all and the notebook run them."""
+    pairs = [(n, d) for n in race.scenario_names() for d in race.DESIGNS + ("4.12", "5.4", "6.14")]
+    exs = race.explore_many(pairs)
+    assert [(e.program.scenario.name, e.program.design.name) for e in exs] == pairs
+    for e in exs:
+        assert dict(e.counts, interleavings=int(e.moves.shape[0])) == ref.enumerate_outcomes(e.program.as_dict())
+
+
+@pytest.mark.parametrize("scenario", race.scenario_names())
+def test_interleavings_are_distinct_and_in_enumeration_order(scenario):
+    """Rows are the interleavings shorter first, then task moves before writer moves (the order
+    that picks the first shortest trace), each ending where its final state ends."""
+    for e in race.explore_many([(scenario, d) for d in race.DESIGNS]):
+        rows = [tuple(int(a) for a in r if a >= 0) for r in e.moves]
+        assert rows == sorted(rows, key=lambda r: (len(r), r)) and len(set(rows)) == len(rows)
+        assert all((padded[len(r):] == -1).all() for r, padded in zip(rows, e.moves))
+        assert (e.final["out"] > 0).all() and e.final["out"].shape == (len(rows),)
+        assert all(sum(r) == int(w) for r, w in zip(rows, e.final["wpc"]))      # writer moves = its steps done
+
+
 # ------------------------------------------------------------------------------- hostile data
 @pytest.mark.parametrize("patch,needle", [
     ({"nodes": 99}, "'nodes'"),
@@ -342,3 +381,10 @@ def test_a_scenario_with_too_many_interleavings_is_refused_not_run():
          "policy": {"scope": "task", "mode": "bind", "nodes": "1,3,5,7,9,11,13,15"}}
     with pytest.raises(NumalabError, match="more than 1000 interleavings"):
         race.explore(race.parse_scenario(d), "v4.10", max_rows=1000)
+    # the cap holds for a whole batch (its total counted by the scalar reference)
+    pairs = [(n, x) for n in race.scenario_names() for x in race.DESIGNS]
+    total = sum(ref.enumerate_outcomes(race.compile_program(race.load_scenario(n), race.design(x)).as_dict())
+                ["interleavings"] for n, x in pairs)
+    with pytest.raises(NumalabError, match=f"more than {total - 1} interleavings"):
+        race.explore_many(pairs, max_rows=total - 1)
+    assert len(race.explore_many(pairs, max_rows=total)) == len(pairs)
