@@ -93,21 +93,27 @@ def summary(state: dict) -> str:
 
 
 def _render(state):
-    res = _run(state, state["kernel"])
-    items = [steps_table(res)]
+    return [steps_table(_run(state, state["kernel"]))]
+
+
+def _aside(state):
+    """The every-mode x every-flag grid, in the panel's aside Output (:func:`numalab.widgets._panel.build`):
+    it does not depend on the chosen mode and flags, so changing those leaves the drawn chart as it
+    is (at 64 nodes JupyterLab takes about a second to draw it again)."""
     n_nodes = machine(state["machine"]).n_nodes
-    if state["then_mems"].strip() and n_nodes > MAX_CHART_NODES:
-        items.append(f"every-mode x every-flag grid drawn up to {MAX_CHART_NODES} nodes; this machine has {n_nodes}")
-    elif state["then_mems"].strip():
-        items.append(_grid_output(machine_key(state["machine"]), state["kernel"], state["compare"], state["mems"],
-                                  state["then_mems"], state["nodes"].strip(), state["cpu_node"], int(state["pages"])))
-    return items
+    if not state["then_mems"].strip():
+        return []
+    if n_nodes > MAX_CHART_NODES:
+        return [f"every-mode x every-flag grid drawn up to {MAX_CHART_NODES} nodes; this machine has {n_nodes}"]
+    return [_grid_output(machine_key(state["machine"]), state["kernel"], state["compare"], state["mems"],
+                         state["then_mems"], state["nodes"].strip(), state["cpu_node"], int(state["pages"]))]
 
 
 @cache(maxsize=16)
 def _grid_output(key, kernel, compare, mems, then_mems, nodes, cpu_node, pages) -> dict:
-    """The every-mode x every-flag grid chart as an Output item: it does not depend on the chosen
-    mode and flags, so changing those reuses it."""
+    """The every-mode x every-flag grid chart as an Output item, cached by what it depends on (not
+    the chosen mode and flags): a change of those gives the same item, which the aside Output does
+    not send again."""
     df = grid_table(machine(key), [kernel, compare], [(mems, then_mems)], [nodes], cpu_node=cpu_node, pages=pages)
     return display(grid_chart(df))
 
@@ -135,7 +141,7 @@ def panel(topo, *, mems="0-3", then_mems="0-1", mode="bind", nodes="3", kernel="
                         w.VBox([c["cpu_node"], c["kernel"], c["compare"]])])]
 
     return build("policy", controls, summary, _render, fixed={"machine": machine_spec(topo), "pages": pages},
-                 layout=layout)
+                 layout=layout, aside=_aside)
 
 
 def demo(nodes: int = 64):
