@@ -30,17 +30,24 @@ _SAMPLE = 5_000
 
 def _run(state: dict):
     """The engine results of one state, shared by the summary line and the lines below it."""
-    return _run_cached(state["machine"], state["kernel"], state["config"], state["variant"], state["cpusets"],
-                       int(state.get("tasks", 50)))
+    topo, cs, c = _cost(state["machine"], state["kernel"], state["config"], state["variant"], state["cpusets"],
+                        int(state.get("tasks", 50)))
+    return topo, cs, c, _compare(state["machine"], state["kernel"], state["variant"])
 
 
 @cache(maxsize=8)
-def _run_cached(machine, kernel, config, variant, cpusets, tasks):
+def _cost(machine, kernel, config, variant, cpusets, tasks):
     topo = sources.load(machine)
     cs = cgsets.parse_spec(topo, cpusets, kernel=kernel, tasks=tasks)
-    c = cost.cost(topo, config, cs, [variant], kernel=kernel)
-    r = compare.compare(topo, kernel, [variant], sample=_SAMPLE, examples=2)
-    return topo, cs, c, r
+    return topo, cs, cost.cost(topo, config, cs, [variant], kernel=kernel)
+
+
+@cache(maxsize=8)
+def _compare(machine, kernel, variant):
+    """The request-space comparison depends on the machine, kernel and design only (not on the
+    configuration, cpusets or tasks): cached apart, it is not run again when those change. It is
+    the slow part: exhaustive on machines of up to 8 nodes, about 1 s at 8 nodes."""
+    return compare.compare(sources.load(machine), kernel, [variant], sample=_SAMPLE, examples=2)
 
 
 @refusals
