@@ -6,7 +6,10 @@ node and kernel version: the summary line (:func:`summary`), the steps of the sc
 get_mempolicy says, eligible nodes, where new and old pages are), and the every-mode x every-flag
 grid before and after the change for the chosen kernel next to a second kernel version (up to
 :data:`numalab.widgets._panel.MAX_CHART_NODES` nodes: at 256 nodes the grid is 28672 cells, about
-6 s to draw in JupyterLab). It follows the protocol of :mod:`numalab.widgets`.
+6 s to draw in JupyterLab). It follows the protocol of :mod:`numalab.widgets`. The grid does not
+depend on the chosen mode and flags: it sits in the panel's aside Output (``aside`` of
+:func:`numalab.widgets._panel.build`), which a change of those leaves as drawn (at 64 nodes
+JupyterLab takes about a second to draw the grid again).
 
 Examples
 --------

@@ -16,7 +16,6 @@ and the counts chart.
 from __future__ import annotations
 
 import contextlib
-import json
 
 import ipywidgets as w
 
