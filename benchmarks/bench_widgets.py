@@ -74,7 +74,7 @@ def _next_value(c):
 
 
 def engine_times(mod, nodes):
-    """(slowest update s, median update s, slowest summary s, busy shown, n controls), changing
+    """(slowest update s, median update s, slowest summary s, busy shown, n controls, {control: s}), changing
     each control once to a value it has not had (the first click a presenter makes: caches of
     earlier states do not help)."""
     from numalab.widgets import _panel
@@ -83,7 +83,7 @@ def engine_times(mod, nodes):
     busy = box.children[-2]
     shown = []
     busy.observe(lambda ch: shown.append(ch["new"]), "value")
-    updates, worst_summary = [], 0.0
+    updates, worst_summary, per = [], 0.0, {}
     controls = _controls(box)
     for c in controls:
         v = _next_value(c)
@@ -92,16 +92,18 @@ def engine_times(mod, nodes):
         t = time.perf_counter()
         c.value = v                                   # the observer renders synchronously
         updates.append(time.perf_counter() - t)
+        per[c.description] = updates[-1]
         state = json.loads(_panel.text_of(box)[0].split("] ", 1)[1])
         _panel.clear_caches()                         # the summary alone, as on a first visit
         t = time.perf_counter()
         mod.summary(state)
         worst_summary = max(worst_summary, time.perf_counter() - t)
-    return max(updates), statistics.median(updates), worst_summary, _panel.BUSY_HTML in shown, len(controls)
+    return max(updates), statistics.median(updates), worst_summary, _panel.BUSY_HTML in shown, len(controls), per
 
 
 def browser_times(names):
-    """{(name, nodes): (slowest change -> drawn s, busy seen)} from JupyterLab, or a reason str."""
+    """{(name, nodes): (slowest change -> drawn s, busy seen, {control: s})} from JupyterLab, or a
+    reason str."""
     import lab_driver as ld
 
     reason = ld.missing_reason()
@@ -124,8 +126,9 @@ def browser_times(names):
                 if r.get("seconds") is None:
                     continue
                 key = (r["name"], nodes)
-                s, b = out.get(key, (0.0, False))
-                out[key] = (max(s, r["seconds"]), b or bool(r.get("busy")))
+                s, b, per = out.get(key, (0.0, False, {}))
+                per[r["control"]] = max(per.get(r["control"], 0.0), r["seconds"])
+                out[key] = (max(s, r["seconds"]), b or bool(r.get("busy")), per)
             ld.close_notebook(page)
     return out
 
@@ -135,12 +138,13 @@ def rows(quick: bool):
     result = []
     for name, mod in mods:
         for nodes in SIZES:
-            upd, med, summ, busy, n = engine_times(mod, nodes)
+            upd, med, summ, busy, n, per = engine_times(mod, nodes)
             result.append({"operation": f"panel {name}: slowest update of {n} controls (engine)",
                            "size": f"{nodes} nodes", "engine_s": upd, "reference_s": None,
                            "target": "< 100 ms" if nodes == 64 else "",
                            "note": f"median {med * 1e3:.0f} ms; summary line alone <= {summ * 1e3:.1f} ms; "
-                                   f"busy indicator {'shown' if busy else 'not needed'}"})
+                                   f"busy indicator {'shown' if busy else 'not needed'}; ms per control: "
+                                   + ", ".join(f"{c} {t * 1e3:.0f}" for c, t in per.items())})
     if quick:
         result.append({"operation": "panels: change -> drawn in JupyterLab", "size": "-", "engine_s": None,
                        "reference_s": None, "note": "skipped with --quick"})
@@ -155,10 +159,11 @@ def rows(quick: bool):
         return result
     for name, _ in mods:
         for nodes in SIZES:
-            s, busy = browser.get((name, nodes), (None, False))
+            s, busy, per = browser.get((name, nodes), (None, False, {}))
+            each = ", ".join(f"{c} {t * 1e3:.0f}" for c, t in per.items())
             result.append({"operation": f"panel {name}: slowest change -> drawn (JupyterLab, chromium)",
                            "size": f"{nodes} nodes", "engine_s": s, "reference_s": None, "target": "< 1 s",
-                           "note": "busy indicator seen" if busy else ""})
+                           "note": ("busy indicator seen; " if busy else "") + (f"ms per control: {each}" if each else "")})
     return result
 
 

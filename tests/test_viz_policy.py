@@ -174,30 +174,30 @@ def _texts(out):
 
 def test_panel_refresh_at_64_nodes(t64):
     box = panel(t64, mems="0-63", then_mems="0-31", mode="bind", nodes="3")
-    controls, busy, out = box.children
+    controls, aside, busy, out = box.children
     nodes_w = controls.children[0].children[2]
     mode_w = controls.children[1].children[0]
     assert nodes_w.description == "nodes" and mode_w.description == "mode"
     for value in ("1,5", "40-47"):
         nodes_w.value = value
         kinds = [o["output_type"] for o in out.outputs]
-        assert kinds == ["stream", "display_data", "display_data"], _texts(out)
+        assert kinds == ["stream", "display_data"], _texts(out)          # state + summary, steps table
         head, line = _texts(out)[0].splitlines()
         assert head.startswith("[panel policy] ") and f'"nodes": "{value}"' in head
         # bind to nodes inside the old mems: the first pages land on the CPU node's nearest one
         assert line.startswith(f"6.1 bind nodes {value}: mems 0-63: policy {value}, pages on ")
-        spec = out.outputs[2]["data"]["application/vnd.vegalite.v5+json"]    # drawn by JupyterLab offline
+        spec = aside.outputs[0]["data"]["application/vnd.vegalite.v5+json"]  # drawn by JupyterLab offline
         assert spec["$schema"].endswith("/v5.json") and "Traceback" not in json.dumps(spec)
     mode_w.value = "weighted_interleave"                      # refused by 6.1: a message, no error
     line = _texts(out)[0].splitlines()[1]
     assert line.startswith("6.1 weighted_interleave nodes 40-47: set_mempolicy refuses it (EINVAL)")
     assert "; 6.18: mems 0-63: policy 40-47, pages on " in line    # MPOL_WEIGHTED_INTERLEAVE since 6.9
     nodes_w.value = "x"                                       # bad input: one refusal line, nothing else
-    assert [o["output_type"] for o in out.outputs] == ["stream"]
+    assert [o["output_type"] for o in out.outputs] == ["stream"] and aside.outputs == ()
     assert _texts(out)[0].splitlines()[1].startswith("refused: ")
     nodes_w.value = "3"
     assert not any("refused" in t.lower() or "error" in t.lower() for t in _texts(out))
-    assert len(out.outputs) == 3 and busy.value == ""
+    assert len(out.outputs) == 2 and len(aside.outputs) == 1 and busy.value == ""
 
 
 def _node_remap(s, frm, to):

@@ -62,12 +62,40 @@ def test_summary_is_recomputed_in_another_process():
 def test_panel_output_starts_with_state_and_summary():
     pytest.importorskip("ipywidgets")
     from numalab.widgets.race import panel, summary
+    from numalab.widgets._panel import VEGALITE_V5_MIME, text_of
     p = panel("email")
-    out = p.children[1]
-    first, second = out.outputs[0]["text"].rstrip("\n"), out.outputs[1]["text"].rstrip("\n")
+    first, second = text_of(p)[:2]
     assert first.startswith("[panel race] ")
     state = json.loads(first[len("[panel race] "):])
     assert second == summary(state)
     descriptions = [c.description for box in p.children[0].children
                     for c in (box.children if hasattr(box, "children") else [box])]
     assert len(descriptions) == len(set(descriptions)) == 5
+    assert "numalab-panel-race" in p._dom_classes
+    # the counts chart is the Vega-Lite bundle JupyterLab draws offline (no CDN script)
+    assert any(VEGALITE_V5_MIME in o.get("data", {}) for o in p.children[-1].outputs)
+
+
+def test_panel_trace_controls_follow_the_results():
+    """The trace control lists every design's traces; the step slider spans the chosen trace, and
+    step 0 means its last step. email on v4.10 alone: 5 of 14 interleavings end in a spurious OOM
+    (the line says so) and its traces are listed first."""
+    pytest.importorskip("ipywidgets")
+    from numalab.widgets._panel import text_of
+    from numalab.widgets.race import panel
+    p = panel("email", ["v4.10"])
+    (scenario, kernel), _, (trace, step) = [getattr(b, "children", (b,)) for b in p.children[0].children]
+    res = race.run("email", ["v4.10"])
+    labels = [f"v4.10 {o}" for o in res["trace_outcomes"]["v4.10"]]
+    assert [lbl for lbl, _ in trace.options] == labels and labels[0] == "v4.10 spurious_oom"
+    assert text_of(p)[1].startswith("email: v4.10 spurious_oom=5/14 | trace v4.10 spurious_oom, step ")
+    for i, tr in enumerate(res["traces"]["v4.10"]):
+        trace.value = i
+        assert step.max == len(tr)
+        assert f"step {min(step.value or len(tr), len(tr))}/{len(tr)}:" in text_of(p)[1]
+    step.value = 1
+    assert f"step 1/{len(res['traces']['v4.10'][-1])}: {res['traces']['v4.10'][-1][0]['actor']} " in text_of(p)[1]
+    kernel.value = "2.6"                             # before 4.10: refused in one line, controls kept
+    assert text_of(p)[1].startswith("refused: ") and step.value == 1
+    kernel.value = "4.13"
+    assert "; 4.13 clean/16 |" in text_of(p)[1]

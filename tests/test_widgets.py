@@ -129,6 +129,52 @@ def test_a_raising_callback_shows_an_error_output():
     assert _panel.text_of(box) == ['[panel demo] {"x": 4}', "fine"]
 
 
+def test_aside_output_is_sent_only_when_it_changes():
+    """A drawing that depends on ``a`` only sits in its own Output: changing ``b`` leaves it
+    untouched (the browser does not redraw it), changing ``a`` replaces it, a refusal empties it."""
+    calls = []
+
+    def summary(state):
+        return "refused: no" if state["a"] < 0 else f"a={state['a']} b={state['b']}"
+
+    def aside(state):
+        calls.append(dict(state))
+        return [f"drawing of a={state['a']}"]
+
+    a, b = w.IntText(value=1, description="a"), w.IntText(value=1, description="b")
+    box = _panel.build("demo", {"a": a, "b": b}, summary, aside=aside)
+    side, busy, out = box.children[-3:]
+    assert isinstance(side, w.Output) and "numalab-panel-aside" in side._dom_classes and side.layout.order == "1"
+    assert busy.value == "" and _panel.text_of(box) == ['[panel demo] {"a": 1, "b": 1}', "a=1 b=1"]
+    assert [o["text"] for o in side.outputs] == ["drawing of a=1\n"]
+    sent = []
+    side.observe(lambda ch: sent.append(ch["new"]), "outputs")
+    b.value = 2
+    assert sent == [] and _panel.text_of(box)[1] == "a=1 b=2" and len(calls) == 2
+    a.value = 3
+    assert [[o["text"] for o in new] for new in sent] == [["drawing of a=3\n"]]
+    a.value = -1
+    assert sent[-1] == () and _panel.text_of(box)[1] == "refused: no" and len(calls) == 3
+
+
+def test_policy_grid_is_not_redrawn_for_mode_and_flags():
+    """The every-mode x every-flag grid does not depend on the chosen mode and flags: changing them
+    must not send the chart again; changing the kernel must."""
+    from numalab.widgets import policy
+    box = policy.demo(8)
+    side = box.children[-3]
+    assert any(_panel.VEGALITE_V5_MIME in o.get("data", {}) for o in side.outputs)
+    assert not any(_panel.VEGALITE_V5_MIME in o.get("data", {}) for o in box.children[-1].outputs)
+    sent = []
+    side.observe(lambda ch: sent.append(ch["new"]), "outputs")
+    c = {x.description: x for x in _controls(box)}
+    c["mode"].value = "bind"
+    c["flags"].value = ("static",)
+    assert sent == [] and _panel.text_of(box)[1].startswith("6.1 bind|static ")
+    c["kernel"].value = "6.8"
+    assert len(sent) == 1 and _panel.VEGALITE_V5_MIME in sent[0][0]["data"]
+
+
 def test_descriptions_must_be_unique():
     with pytest.raises(ValueError, match="unique description"):
         _panel.build("demo", {"a": w.Text(description="n"), "b": w.Text(description="n")}, lambda s: "")
@@ -160,8 +206,8 @@ def test_panel_charts_draw_with_the_vega_lite_jupyterlab_ships(name):
     import vl_convert
 
     box = importlib.import_module(f"numalab.widgets.{name}").demo(8)
-    specs = [o["data"][_panel.VEGALITE_V5_MIME] for o in box.children[-1].outputs
-             if _panel.VEGALITE_V5_MIME in o.get("data", {})]
+    specs = [o["data"][_panel.VEGALITE_V5_MIME] for out in box.children if isinstance(out, w.Output)
+             for o in out.outputs if _panel.VEGALITE_V5_MIME in o.get("data", {})]
     assert specs, "the panel draws no chart"
     for spec in specs:
         svg = vl_convert.vegalite_to_svg(spec, vl_version="5.8")

@@ -254,7 +254,7 @@ def text_of(panel) -> list:
     return "".join(o.get("text", "") for o in out.outputs if o.get("output_type") == "stream").splitlines()
 
 
-def build(name: str, controls: dict, summary, render=None, *, fixed=None, layout=None,
+def build(name: str, controls: dict, summary, render=None, *, fixed=None, layout=None, aside=None,
           busy_after: float = BUSY_AFTER_S) -> widgets.VBox:
     """A panel following the protocol (see the module docstring).
 
@@ -275,11 +275,20 @@ def build(name: str, controls: dict, summary, render=None, *, fixed=None, layout
         State entries that no control changes (machine spec, sizes).
     layout : callable, optional
         ``layout(controls) -> list of widgets`` arranging the controls (default: one column).
+    aside : callable, optional
+        ``aside(state) -> list`` like ``render``, for a costly drawing (a large chart) that depends
+        on a few state entries only: it is shown in an Output of its own (CSS class
+        ``numalab-panel-aside``), drawn below the panel's Output, whose outputs are replaced only
+        when the new ones differ, so a change of a control it does not depend on leaves it as it
+        is in the browser (no redraw). Make it cheap when nothing it depends on changed (e.g. a
+        :func:`cache` keyed by those entries). Called after the panel's Output is drawn; emptied
+        when the summary line is a refusal or the update failed.
 
     Returns
     -------
     ipywidgets.VBox
-        Children: the laid-out controls, the busy indicator (HTML) and the Output (last). It has
+        Children: the laid-out controls, the aside Output (with ``aside``), the busy indicator
+        (HTML) and the Output (last). It has
         the CSS classes ``numalab-panel`` and ``numalab-panel-NAME``, and two methods:
         ``refresh(force=True)`` renders again, and ``with hold():`` changes several controls
         with one render at the end (e.g. options of a control that depend on another).
@@ -292,6 +301,12 @@ def build(name: str, controls: dict, summary, render=None, *, fixed=None, layout
     busy.add_class("numalab-busy")
     out = widgets.Output()
     out.add_class("numalab-panel-output")
+    aside_out = None
+    if aside is not None:
+        # before the busy indicator and the Output among the children (the places the protocol
+        # gives them), after them on screen (flex order)
+        aside_out = widgets.Output(layout=widgets.Layout(order="1"))
+        aside_out.add_class("numalab-panel-aside")
     shown = {"state": None}
     lock = threading.Lock()
     generation = [0]
@@ -327,6 +342,7 @@ def build(name: str, controls: dict, summary, render=None, *, fixed=None, layout
         timer.daemon = True
         timer.start()
         head = PREFIX + f"{name}] " + json.dumps(state, sort_keys=True)
+        line = None
         try:
             line = summary(state)
             items = [text(head + "\n" + line)]
@@ -341,18 +357,36 @@ def build(name: str, controls: dict, summary, render=None, *, fixed=None, layout
             log.exception("panel %s failed for state %s", name, head)
             items = [text(head), {"output_type": "error", "ename": type(err).__name__, "evalue": str(err),
                                   "traceback": traceback.format_exception(err)}]
-        finally:
-            with lock:
-                generation[0] += 1
-                timer.cancel()
         out.outputs = tuple(items)
+        if aside_out is not None:
+            _draw_aside(state, head, line if items[-1].get("output_type") != "error" else None)
+        with lock:
+            generation[0] += 1
+            timer.cancel()
         if busy.value:
             busy.value = ""
+
+    def _draw_aside(state, head, line):
+        if line is None or line.startswith("refused: "):
+            new = ()
+        else:
+            try:
+                new = tuple(text(obj) if isinstance(obj, str) else
+                            obj if isinstance(obj, dict) and "output_type" in obj else display(obj)
+                            for obj in aside(state))
+            except NumalabError as err:
+                new = (text(f"refused: {err}"),)
+            except Exception as err:            # a bug: shown where the drawing would be
+                log.exception("panel %s (aside) failed for state %s", name, head)
+                new = ({"output_type": "error", "ename": type(err).__name__, "evalue": str(err),
+                        "traceback": traceback.format_exception(err)},)
+        if new != aside_out.outputs:            # the same chart: not sent, not redrawn
+            aside_out.outputs = new
 
     for c in controls.values():
         c.observe(refresh, names="value")
     arranged = layout(controls) if layout else list(controls.values())
-    box = widgets.VBox(list(arranged) + [busy, out])
+    box = widgets.VBox(list(arranged) + ([aside_out] if aside_out is not None else []) + [busy, out])
     box.add_class("numalab-panel")
     box.add_class(f"numalab-panel-{name}")
     box.refresh = refresh                       # for benchmarks and tests: re-render now

@@ -6,7 +6,10 @@ node and kernel version: the summary line (:func:`summary`), the steps of the sc
 get_mempolicy says, eligible nodes, where new and old pages are), and the every-mode x every-flag
 grid before and after the change for the chosen kernel next to a second kernel version (up to
 :data:`numalab.widgets._panel.MAX_CHART_NODES` nodes: at 256 nodes the grid is 28672 cells, about
-6 s to draw in JupyterLab). It follows the protocol of :mod:`numalab.widgets`.
+6 s to draw in JupyterLab). It follows the protocol of :mod:`numalab.widgets`. The grid does not
+depend on the chosen mode and flags: it sits in the panel's aside Output (``aside`` of
+:func:`numalab.widgets._panel.build`), which a change of those leaves as drawn (at 64 nodes
+JupyterLab takes about a second to draw the grid again).
 
 Examples
 --------
@@ -93,21 +96,27 @@ def summary(state: dict) -> str:
 
 
 def _render(state):
-    res = _run(state, state["kernel"])
-    items = [steps_table(res)]
+    return [steps_table(_run(state, state["kernel"]))]
+
+
+def _aside(state):
+    """The every-mode x every-flag grid, in the panel's aside Output (:func:`numalab.widgets._panel.build`):
+    it does not depend on the chosen mode and flags, so changing those leaves the drawn chart as it
+    is (at 64 nodes JupyterLab takes about a second to draw it again)."""
     n_nodes = machine(state["machine"]).n_nodes
-    if state["then_mems"].strip() and n_nodes > MAX_CHART_NODES:
-        items.append(f"every-mode x every-flag grid drawn up to {MAX_CHART_NODES} nodes; this machine has {n_nodes}")
-    elif state["then_mems"].strip():
-        items.append(_grid_output(machine_key(state["machine"]), state["kernel"], state["compare"], state["mems"],
-                                  state["then_mems"], state["nodes"].strip(), state["cpu_node"], int(state["pages"])))
-    return items
+    if not state["then_mems"].strip():
+        return []
+    if n_nodes > MAX_CHART_NODES:
+        return [f"every-mode x every-flag grid drawn up to {MAX_CHART_NODES} nodes; this machine has {n_nodes}"]
+    return [_grid_output(machine_key(state["machine"]), state["kernel"], state["compare"], state["mems"],
+                         state["then_mems"], state["nodes"].strip(), state["cpu_node"], int(state["pages"]))]
 
 
 @cache(maxsize=16)
 def _grid_output(key, kernel, compare, mems, then_mems, nodes, cpu_node, pages) -> dict:
-    """The every-mode x every-flag grid chart as an Output item: it does not depend on the chosen
-    mode and flags, so changing those reuses it."""
+    """The every-mode x every-flag grid chart as an Output item, cached by what it depends on (not
+    the chosen mode and flags): a change of those gives the same item, which the aside Output does
+    not send again."""
     df = grid_table(machine(key), [kernel, compare], [(mems, then_mems)], [nodes], cpu_node=cpu_node, pages=pages)
     return display(grid_chart(df))
 
@@ -135,7 +144,7 @@ def panel(topo, *, mems="0-3", then_mems="0-1", mode="bind", nodes="3", kernel="
                         w.VBox([c["cpu_node"], c["kernel"], c["compare"]])])]
 
     return build("policy", controls, summary, _render, fixed={"machine": machine_spec(topo), "pages": pages},
-                 layout=layout)
+                 layout=layout, aside=_aside)
 
 
 def demo(nodes: int = 64):

@@ -1,32 +1,30 @@
 """ipywidgets panel for the allocation / cpuset-change races (live kernel only; the exported report
 uses the bound Altair controls of :mod:`numalab.viz.race`).
 
-Panel protocol (BRIEF.md): :func:`summary` is a pure function of the plain-JSON ``state``; every
-render shows ``[panel race] {state}`` then ``summary(state)``, then the counts chart and the
-chosen trace up to the chosen step.
+It follows the protocol of :mod:`numalab.widgets` (built with :func:`numalab.widgets._panel.build`):
+:func:`summary` is a pure function of the plain-JSON ``state`` (``scenario``, ``designs``, an
+optional extra ``kernel`` release, ``trace`` index and ``step``, 0 meaning the last); every render
+shows ``[panel race] {state}`` then ``summary(state)``, then the chosen trace up to the chosen step
+and the counts chart.
 
 >>> summary({"scenario": "email", "designs": ["v4.10", "v4.13"], "kernel": "", "trace": 0, "step": 0})
 'email: v4.10 spurious_oom=5/14; v4.13 clean/16 | trace v4.10 spurious_oom, step 12/12: task __alloc_pages_may_oom: no page, nothing restarts: OOM killer invoked'
+>>> p = panel("email", ["v4.10", "v4.13"])
+>>> text_of(p)[0]
+'[panel race] {"designs": ["v4.10", "v4.13"], "kernel": "", "scenario": "email", "step": 0, "trace": 0}'
 """
 from __future__ import annotations
 
 import contextlib
-import json
+
+import ipywidgets as w
 
 from .. import race
 from ..errors import NumalabError
 from ..viz.race import counts_chart, counts_table, trace_frame
+from ._panel import build, cache, refusals, text_of
 
 __all__ = ["summary", "panel", "state_result"]
-
-NAME = "race"
-
-
-try:  # the shared busy indicator (numalab/widgets/_panel.py) when it exists
-    from ._panel import busy as _busy  # type: ignore
-except ImportError:  # pragma: no cover - until the shared helper is merged
-    def _busy(*_args, **_kw):
-        return contextlib.nullcontext()
 
 
 def _designs(state) -> list:
@@ -39,12 +37,23 @@ def _designs(state) -> list:
 
 def state_result(state: dict) -> dict:
     """``race.run`` for a panel state (scenario, designs, optional extra kernel release)."""
-    return race.run(state.get("scenario", "email"), _designs(state))
+    return _result(state.get("scenario", "email"), tuple(_designs(state)))
+
+
+@cache(maxsize=16)
+def _result(scenario: str, designs: tuple) -> dict:
+    """``race.run``, shared by the summary line, the tables and the trace options of one update."""
+    return race.run(scenario, list(designs))
+
+
+def _flat(res) -> list:
+    """Every design's traces in order: (design, outcome, trace)."""
+    return [(d, o, tr) for d in res["traces"] for o, tr in zip(res["trace_outcomes"][d], res["traces"][d])]
 
 
 def _pick(res, state):
     """The chosen trace (index into every design's traces, in order) and step (0: last)."""
-    flat = [(d, o, tr) for d in res["traces"] for o, tr in zip(res["trace_outcomes"][d], res["traces"][d])]
+    flat = _flat(res)
     if not flat:
         return None, None, 0
     d, o, tr = flat[min(max(int(state.get("trace", 0)), 0), len(flat) - 1)]
@@ -52,9 +61,16 @@ def _pick(res, state):
     return f"{d} {o}", tr, min(max(step, 1), len(tr))
 
 
+@refusals
 def summary(state: dict) -> str:
     """One line: per design the spurious OOM / stuck / failure counts out of all interleavings
-    (``clean`` when there are none), and the chosen trace step."""
+    (``clean`` when there are none), and the chosen trace step.
+
+    An unknown kernel release is refused (one line) instead of raising:
+
+    >>> summary({"scenario": "email", "designs": ["v4.13"], "kernel": "2.6", "trace": 0, "step": 0})[:9]
+    'refused: '
+    """
     res = state_result(state)
     parts = []
     for d, c in res["outcomes"].items():
@@ -68,50 +84,55 @@ def summary(state: dict) -> str:
     return line
 
 
+def _render(state):
+    res = state_result(state)
+    _, tr, step = _pick(res, state)
+    items = [trace_frame(tr[:step])] if tr else []
+    return items + [counts_chart(counts_table({res["scenario"]: res}))]
+
+
 def panel(scenario="email", designs=race.DESIGNS):
-    """Build the panel (display it in a notebook)."""
-    import ipywidgets as w
-    from IPython.core.formatters import format_display_data
-
-    def text(t, name="stdout"):
-        return {"output_type": "stream", "name": name, "text": t + "\n"}
-
-    def display(obj):
-        data, md = format_display_data(obj)
-        return {"output_type": "display_data", "data": data, "metadata": md}
-
+    """Build the panel (returns the widget; display it in a notebook)."""
     wsc = w.Dropdown(options=race.scenario_names(), value=scenario, description="scenario")
     wds = w.SelectMultiple(options=list(race.DESIGNS), value=tuple(designs), description="designs", rows=5)
-    wk = w.Text(value="", description="kernel", placeholder="e.g. 5.4")
+    wk = w.Text(value="", description="kernel", placeholder="e.g. 5.4 or 6.12")
     wtr = w.Dropdown(options=[("-", 0)], value=0, description="trace")
     wst = w.IntSlider(value=0, min=0, max=1, description="step")
-    out = w.Output()
+    box, busy = {}, [False]
 
-    def state():
-        return {"scenario": wsc.value, "designs": list(wds.value), "kernel": wk.value.strip(),
-                "trace": int(wtr.value), "step": int(wst.value)}
-
-    def refresh(*_):
-        st = state()
-        items = [text(f"[panel {NAME}] " + json.dumps(st, sort_keys=True))]
+    def traces_changed(*_):
+        """The trace and step controls follow the chosen scenario, designs and kernel (one render)."""
+        if busy[0]:
+            return                                  # our own change of the trace options
+        state = {"scenario": wsc.value, "designs": list(wds.value), "kernel": wk.value,
+                 "trace": wtr.value, "step": wst.value}
         try:
-            with _busy(out):
-                items.append(text(summary(st)))
-                res = state_result(st)
-                flat = [f"{d} {o}" for d in res["traces"] for o in res["trace_outcomes"][d]]
-                opts = list(enumerate(flat)) or [(0, "-")]
-                if [(lbl, i) for i, lbl in opts] != list(wtr.options):
-                    wtr.options = [(lbl, i) for i, lbl in opts]
-                name, tr, step = _pick(res, st)
-                if tr:
-                    wst.max = len(tr)
-                    items.append(display(trace_frame(tr[:step])))
-                items.append(display(counts_chart(counts_table({res["scenario"]: res}))))
-        except NumalabError as e:
-            items.append(text(f"error: {e}"))
-        out.outputs = tuple(items)
+            res = state_result(state)
+        except NumalabError:
+            return                                  # refused: the line says so, the trace controls stay
+        flat = _flat(res)
+        opts = [(f"{d} {o}", i) for i, (d, o, _) in enumerate(flat)] or [("-", 0)]
+        busy[0] = True
+        try:
+            with box["panel"].hold() if box else contextlib.nullcontext():
+                _follow(flat, opts)
+        finally:
+            busy[0] = False
 
-    for x in (wsc, wds, wk, wtr, wst):
-        x.observe(refresh, names="value")
-    refresh()
-    return w.VBox([w.HBox([w.VBox([wsc, wk]), wds, w.VBox([wtr, wst])]), out])
+    def _follow(flat, opts):
+        if opts != [tuple(o) for o in wtr.options]:
+            keep = wtr.value if any(v == wtr.value for _, v in opts) else 0
+            wtr.options = opts
+            wtr.value = keep
+        top = len(flat[wtr.value][2]) if flat else 1        # the chosen trace's steps
+        if wst.max != top:
+            wst.value = min(wst.value, top)
+            wst.max = top
+
+    for x in (wsc, wds, wk, wtr):
+        x.observe(traces_changed, "value")         # before the panel's own observer
+    traces_changed()
+    controls = {"scenario": wsc, "designs": wds, "kernel": wk, "trace": wtr, "step": wst}
+    box["panel"] = build("race", controls, summary, _render,
+                         layout=lambda c: [w.HBox([w.VBox([wsc, wk]), wds, w.VBox([wtr, wst])])])
+    return box["panel"]
