@@ -20,8 +20,12 @@ on two paths (mm/page_alloc.c, v6.x, reference section 6):
   hardwall request whose cpuset has no zone at or below the request's highest zone, ends in
   ``nopage`` (the slow path takes nothing).
 
-Not modelled: MPOL_PREFERRED_MANY (two allocation passes), THP's ``__GFP_THISNODE`` first try,
-and the interrupt-context rules of releases before v5.10 (see :mod:`numalab.compare` notes).
+Versions: before v5.9 (variant ``irq_mems_substitution``) ``prepare_alloc_pages`` substituted the
+interrupted task's mems_allowed in interrupt context too, so an interrupt's fast path keeps to that
+task's cpuset. v4.10-v4.11 set ``ALLOC_CPUSET`` next to the substitution; that changes no candidate
+(every zone the substitution leaves passes the per-zone check), see ``kernel.NOT_MODELLED``.
+
+Not modelled: MPOL_PREFERRED_MANY (two allocation passes), THP's ``__GFP_THISNODE`` first try.
 
 Policies enter through ``policy_nodemask``/``policy_node`` (mm/mempolicy.c): PREFERRED starts
 at its node's zonelist; BIND passes its nodes only if the request's highest zone is at least
@@ -403,6 +407,7 @@ class _Facts:
     policy_zone: int
     movable: int
     insane: bool
+    irq_subst: bool = False  # prepare_alloc_pages substitutes mems_allowed in interrupt context too
 
 
 def _facts(zl, ops):
@@ -418,7 +423,7 @@ def _facts(zl, ops):
     return _Facts(ops.ALL, ops.NONE, ops.mask(np.asarray(t.has_normal_memory, bool)),
                   tuple(ops.mask(cum[:, z]) for z in range(Z)), ops.mask(mem),
                   ops.mask(mem & ~np.asarray(t.has_normal_memory, bool)), int(zl.policy_zone), movable,
-                  bool(zl.kernel.cpusets_insane_config))
+                  bool(zl.kernel.cpusets_insane_config), bool(zl.kernel.irq_mems_substitution))
 
 
 def _policy(o, f, S, mode, P, L0, hz, thisnode, irq, enabled):
@@ -451,7 +456,7 @@ def walks_today(o, f, S, H, mode, P, L0, hz, hard, thisnode, atomic, ctx, enable
     start, use, NM, _, _ = _policy(o, f, S, mode, P, L0, hz, thisnode, irq, enabled)
     row = np.where(thisnode, SYS_NOFB, SYS_FB)
     fast_cs = o.where(use, NM & (S | o.where(oom, f.ALL, f.NONE)), S)
-    fmask = o.where(~enabled | irq, NM, fast_cs)
+    fmask = o.where(~enabled | (irq & (not f.irq_subst)), NM, fast_cs)
     soft = ~np.asarray(hard)
     allowed = S | o.where(oom | (soft & exiting), f.ALL, f.NONE) | o.where(soft, H, f.NONE)
     allowed = o.where(~enabled | irq, f.ALL, allowed)
@@ -476,7 +481,9 @@ def walks_proposal(o, f, lists, S, cs, mode, P, L0, hz, hard, thisnode, atomic, 
     hw = np.where(thisnode, lists.hw_nofb[cs], lists.hw_fb[cs])
     sw = np.where(thisnode, lists.sw_nofb[cs], lists.sw_fb[cs])
     plain = ~enabled | irq
-    fplain = plain | ((oom & use) if d.oom == "system" else False)
+    # before v5.9 an interrupt's fast path keeps to the interrupted task's mems_allowed: the design
+    # replaces that substitution with the task's hardwall list, as in task context
+    fplain = ~enabled | (irq & (not f.irq_subst)) | ((oom & use) if d.oom == "system" else False)
     frow = np.where(fplain, sysrow, hw)
     fstart = np.where(fplain, start, own)
     soft = ~np.asarray(hard)

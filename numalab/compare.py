@@ -339,10 +339,6 @@ def compare(topo, kernel="current", variants=None, cpusets=None, *, gfps=cd.DEFA
         cells[d.name] = r["cells"]
     axes = {"cpuset": list(cpusets.paths), "mode": list(cd.MODES), "gfp": list(gfps), "context": list(contexts)}
     notes = []
-    if k.version < (5, 10):
-        notes.append("allocator rules as in v5.10+: earlier releases also substituted the interrupted task's "
-                     "mems_allowed in interrupt context (restricted between v4.19 and v5.10), and v4.10-v4.12 set "
-                     "ALLOC_CPUSET on every fast-path allocation; the zonelists are this release's")
     return CompareResult(k.label, topo.name, method, sampling, int(counted), out, cells, axes,
                          {d.name: d for d in designs}, tuple(notes))
 

@@ -115,6 +115,14 @@ VARIANTS: tuple[Variant, ...] = (
        "a HARDWALL request in a cpuset with no zone <= highest_zoneidx fails at once (no OOM kill) "
        "once some cpuset was given movable-only mems, which logs a warning: Feng Tang's "
        "'mm/page_alloc: detect allocation forbidden by cpuset and bail out early', v5.16"),
+    _V("irq_mems_substitution", (4, 10), (5, 9), "prepare_alloc_pages",
+       "in interrupt context too, a NULL nodemask becomes the interrupted task's mems_allowed in the "
+       "fast path (v4.10-v4.11 __alloc_pages_nodemask did it next to ALLOC_CPUSET, v4.12+ instead of "
+       "it), so an interrupt allocation's fast path keeps to that task's cpuset; Muchun Song's "
+       "'mm/page_alloc: skip setting nodemask when we are in interrupt' (posted 6 Jul 2020, merged "
+       "for v5.9; commit id not checked against a tree) made it !in_interrupt(), and Vasily Averin's "
+       "'mm/page_alloc: use in_task()' (v5.15) in_task(), which differs only in bh-disabled task "
+       "sections, a context numalab does not model"),
     _V("seqcount_always", (4, 13), None, "cpuset_change_task_nodemask",
        "the mems_allowed seqcount is always taken on a change (need_loop before)"),
     # --- memory policies (mm/mempolicy.c) ---
@@ -184,6 +192,15 @@ NOT_MODELLED: tuple[dict, ...] = (
                "checked against a tree)", "since": (6, 0), "function": "__alloc_pages_slowpath",
      "reason": "a concurrency fix for memory hotplug during allocation; numalab builds zonelists "
                "at boot or after a hotplug, never during an allocation"},
+)
+
+NOT_MODELLED += (
+    {"change": "v4.10-v4.11 __alloc_pages_nodemask set ALLOC_CPUSET on every fast-path allocation and also "
+               "substituted mems_allowed for a NULL nodemask (v4.12+: one or the other)", "since": (4, 10),
+     "function": "__alloc_pages_nodemask",
+     "reason": "no candidate zone changes: every zone the mems_allowed filter leaves passes the per-zone "
+               "check (__cpuset_node_allowed row 2, or row 1 in interrupt context), so the extra check "
+               "removes nothing; the interrupt-context substitution is the variant irq_mems_substitution"},
 )
 
 _LAST_MINOR = {4: 20, 5: 19}

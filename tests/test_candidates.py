@@ -12,7 +12,7 @@ from numalab.errors import NumalabError
 from numalab.reference import candidates as ref
 from numalab.topology import Topology
 
-KERNELS = ("4.13", "5.15", "5.16", "6.1", "6.8", "6.12", "6.18")
+KERNELS = ("4.10", "5.8", "5.9", "4.13", "5.15", "5.16", "6.1", "6.8", "6.12", "6.18")
 BEHAVIOURS = sorted({d.behaviour for d in DESIGNS.values()}
                     | {("rebuild", "first", "node", "start", "system"), ("rebuild", "system", "cpuset", "start", "cpuset"),
                        ("filter", "first", "cpuset", "start", "cpuset")})
@@ -181,3 +181,25 @@ def test_bad_requests():
         cd.requests(cs, [dict(cpuset="/nope")])
     with pytest.raises(NumalabError, match="needs nodes"):
         cd.requests(cs, [dict(policy="bind", nodes="")])
+
+
+def test_interrupt_fast_path_before_and_after_v5_9():
+    # a task in cpuset {1} interrupted on node 0 (flat 2 nodes): before v5.9 prepare_alloc_pages put
+    # the interrupted task's mems_allowed in the NULL nodemask, so the fast path takes node 1 only;
+    # from v5.9 (!in_interrupt()) it sets ALLOC_CPUSET, which lets an interrupt use every node
+    pages = np.zeros((2, 5), np.int64)
+    pages[:, 2] = 1000
+    t = Topology(name="two", node_ids=[0, 1], distance=[[10, 20], [20, 10]], cpu_ids=[0, 1], cpu_node=[0, 1],
+                 present_pages=pages, managed_pages=pages)
+    cs = cgsets.Cpusets(t, ("/a",), np.array([[0, 1]], bool), np.ones((1, 2), bool), np.array([-1]),
+                        np.array([[1, 1]], bool), np.array([1]))
+    rows = [dict(cpuset="/a", cpu=0, gfp="GFP_ATOMIC", context="interrupt")]
+    for v, fast in (("4.10", [(1, "Normal")]), ("5.8", [(1, "Normal")]),
+                    ("5.9", [(0, "Normal"), (1, "Normal")]), ("6.18", [(0, "Normal"), (1, "Normal")])):
+        zl = zlm.build(t, v)
+        c = cd.today(zl, cd.requests(cs, rows))
+        assert cd.decode(zl, c.fast[0]) == fast, v
+        assert cd.decode(zl, c.slow[0]) == [(0, "Normal"), (1, "Normal")], v
+        # every design keeps today's interrupt behaviour (the hardwall list replaces the substitution)
+        p = cd.proposal(zl, cd.requests(cs, rows), "static-ancestor")
+        assert cd.decode(zl, p.fast[0]) == fast, v

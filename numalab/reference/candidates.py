@@ -126,7 +126,8 @@ def today(topo, kernel, r):
 
     # fast path
     fast = []
-    if r["enabled"] and not irq and nodemask is None:
+    # before v5.9 the substitution also happened in interrupt context (the interrupted task's mems)
+    if r["enabled"] and (not irq or k.irq_mems_substitution) and nodemask is None:
         fast = rzl.iterate(zonelist, hz, r["mems"])           # nodemask = &current->mems_allowed
     else:
         for nid, z in rzl.iterate(zonelist, hz, nodemask):
@@ -226,7 +227,10 @@ def proposal(topo, kernel, r, d):
 
     plain = not r["enabled"] or irq
     victim_plain = oom and nodemask is not None and d.get("oom", "system") == "system"
-    fast = rzl.iterate(system if (plain or victim_plain) else hw, hz, nodemask)
+    # an interrupt's fast path takes the interrupted task's hardwall list where today substitutes its
+    # mems_allowed (before v5.9), the system list where today lets every node through
+    fast_plain = not r["enabled"] or (irq and not k.irq_mems_substitution) or victim_plain
+    fast = rzl.iterate(system if fast_plain else hw, hz, nodemask)
     if not _first_zone(system, hz, nodemask):
         return fast, []
     if _insane(k, r, topo, system, hz, hard, irq):
