@@ -8,11 +8,17 @@ differing request gets one cause (the first that applies, in the order of :data:
 
 Request space. On machines of up to 8 nodes the run is **exhaustive**: every cpuset (every
 non-empty set of memory nodes, each as a v2 child of the root and as a v1 ``mem_hardwall``
-cpuset; or the cpusets given) x every policy (local; PREFERRED at each node; BIND on each
-non-empty set of nodes) x every start node x each gfp of ``gfps`` x each context. Above 8 nodes
-it is **sampled**: the same product over the given cpusets (default: node-, socket- and randomly
-aligned containers, each as a v2 child and as a v1 hardwall cpuset), PREFERRED at each node, BIND on each single node and 64 random masks,
-from which ``sample`` requests are drawn uniformly with numpy's ``default_rng(seed)``.
+cpuset; or the cpusets given) x every policy (local; PREFERRED at each node; BIND and, from
+v5.15, PREFERRED_MANY on each non-empty set of nodes) x every start node x each gfp of ``gfps``
+x each context. Above 8 nodes it is **sampled**: the same product over the given cpusets
+(default: node-, socket- and randomly aligned containers, each as a v2 child and as a v1 hardwall
+cpuset), PREFERRED at each node, BIND (and PREFERRED_MANY) on each single node and 64 random
+masks, from which ``sample`` requests are drawn uniformly with numpy's ``default_rng(seed)``.
+
+A PREFERRED_MANY request makes two allocations (``alloc_pages_preferred_many``, v5.15+): it
+differs when either pass differs (:class:`numalab.candidates.Candidates`). Its second pass is a
+NULL-nodemask allocation from the local node, i.e. the local policy's walk, unless a design's
+start node depends on the nodes the policy names (``nodes="start"``).
 
 The exhaustive engine works on bitmasks (node masks as 16-bit integers; a walk's zones as the set
 of nodes it takes them from, which determines them since every list holds all qualifying zones of
@@ -83,18 +89,21 @@ EXPLAIN = {
 _C = {c: i for i, c in enumerate(CAUSES)}
 
 
-def policies(topo, *, bind_masks=None):
-    """Policy axis: ``(mode (P,), nodes (P, n) bool, labels)``: local, PREFERRED per node, BIND masks.
+def policies(topo, *, bind_masks=None, preferred_many=False):
+    """Policy axis: ``(mode (P,), nodes (P, n) bool)``: local, PREFERRED per node, BIND masks and,
+    with ``preferred_many`` (v5.15+), PREFERRED_MANY on the same masks.
 
-    Default BIND masks: every non-empty set of nodes.
+    Default masks: every non-empty set of nodes.
     """
     n = topo.n_nodes
     if bind_masks is None:
         m = np.arange(1, 1 << n)
         bind_masks = ((m[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
     bind_masks = np.asarray(bind_masks, bool)
-    mode = np.concatenate([[0], np.ones(n, np.int64), np.full(len(bind_masks), 2)])
-    nodes = np.concatenate([np.zeros((1, n), bool), np.eye(n, dtype=bool), bind_masks])
+    many = [bind_masks] if preferred_many else []
+    mode = np.concatenate([[0], np.ones(n, np.int64), np.full(len(bind_masks), 2)]
+                          + [np.full(len(bind_masks), 3)] * len(many))
+    nodes = np.concatenate([np.zeros((1, n), bool), np.eye(n, dtype=bool), bind_masks] + many)
     return mode.astype(np.int64), nodes
 
 
@@ -215,7 +224,7 @@ def _subst_bits(lists, zl, o):
 @dataclasses.dataclass
 class CompareResult:
     """``variants[NAME]`` holds ``requests``, ``differ_set``, ``differ_order``, ``by_cause`` and
-    ``examples``; ``cells[NAME]`` (K, 3, G, X) counts differing requests per cpuset, policy mode,
+    ``examples``; ``cells[NAME]`` (K, len(MODES), G, X) counts differing requests per cpuset, policy mode,
     gfp and context (``cell_axes`` names them)."""
 
     kernel: str
@@ -303,13 +312,14 @@ def compare(topo, kernel="current", variants=None, cpusets=None, *, gfps=cd.DEFA
                 np.concatenate([np.concatenate([c.cpu_nodes for c in parts])] * 2), np.ones(2 * M, np.int64),
                 source="node-, socket- and randomly aligned containers, each as a v2 child of the root "
                        "and as a v1 mem_hardwall cpuset")
+    many = k.has_mode("PREFERRED_MANY")
     if exhaustive:
-        pmode, pnodes = policies(topo)
+        pmode, pnodes = policies(topo, preferred_many=many)
     else:
         rng = np.random.default_rng(seed)
         rnd = rng.random((64, n)) < 0.5
         rnd[~rnd.any(1), 0] = True
-        pmode, pnodes = policies(topo, bind_masks=np.concatenate([np.eye(n, dtype=bool), rnd]))
+        pmode, pnodes = policies(topo, bind_masks=np.concatenate([np.eye(n, dtype=bool), rnd]), preferred_many=many)
     K, P, G, X = len(cpusets), len(pmode), len(gfps), len(ctx_idx)
     total = K * P * n * G * X
     props = [cd._gfp_props(g, topo) for g in gfps]
@@ -326,7 +336,8 @@ def compare(topo, kernel="current", variants=None, cpusets=None, *, gfps=cd.DEFA
         method = "sampled"
         B = min(int(sample), total)
         sampling = (f"{B} of {total} requests drawn uniformly (numpy default_rng({seed})) from {K} cpusets "
-                    f"({cpusets.source}) x {P} policies (local, PREFERRED per node, BIND on each node and 64 "
+                    f"({cpusets.source}) x {P} policies (local, PREFERRED per node, BIND"
+                    f"{' and PREFERRED_MANY' if many else ''} on each node and 64 "
                     f"random masks) x {n} start nodes x {G} gfp x {X} contexts")
         res = _sampled(zl, cpusets, designs, lists_by, pmode, pnodes, gfps, ctx_idx, B, seed)
     counted = res.pop("_counted")
@@ -365,8 +376,9 @@ def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx, block=
     for d in designs:                                   # one computation per distinct behaviour
         first.setdefault(d.behaviour, d)
     res = {b: {"differ_set": 0, "differ_order": 0, "by_cause": np.zeros(len(CAUSES), np.int64),
-               "cells": np.zeros((K, 3, G, X), np.int64), "examples": [[] for _ in CAUSES]} for b in first}
+               "cells": np.zeros((K, len(cd.MODES), G, X), np.int64), "examples": [[] for _ in CAUSES]} for b in first}
     enabled = np.bool_(True)
+    pm_idx = np.flatnonzero(pmode == 3)
     kb = max(1, int(block) // (P * n))
     for k0 in range(0, K, kb):
         k1 = min(K, k0 + kb)
@@ -381,26 +393,24 @@ def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx, block=
                 tf, ts = cd.walks_today(o, f, S, H, **args)
                 ft, st_ = sys_tab.node_set(tf, hz), sys_tab.node_set(ts, hz)
                 start = np.broadcast_to(tf[1], shape)
+                if len(pm_idx):                                  # PREFERRED_MANY's second pass
+                    args2 = dict(args, mode=mode[:, pm_idx], P=Pm[:, pm_idx], second=True)
+                    shape2 = (k1 - k0, len(pm_idx), n)
+                    tf2, ts2 = cd.walks_today(o, f, S, H, **args2)
                 for b, d in first.items():
                     r = res[b]
                     vf, vs, own = cd.walks_proposal(o, f, lists_by[b], S, c, subst=substs.get(b), **args)
                     tab = tabs[b]
-                    fd_set = np.broadcast_to(ft != tab.node_set(vf, hz), shape)
-                    sd_set = np.broadcast_to(st_ != tab.node_set(vs, hz), shape)
-                    fd_ord = np.zeros(shape, bool)
-                    sd_ord = np.zeros(shape, bool)
-                    for tw, M, vw, eq, outd in ((tf, ft, vf, ~fd_set, fd_ord), (ts, st_, vs, ~sd_set, sd_ord)):
-                        # rows that keep the system order of the same start node cannot differ in order
-                        safe = tab.consistent[vw[0], vw[1]] & (vw[1] == tw[1]) & sys_tab.consistent[tw[0], tw[1]]
-                        cand = eq & ~np.broadcast_to(safe, shape)
-                        nc = np.count_nonzero(cand)
-                        if nc > cand.size // 16:          # dense: compare every position at once
-                            m = np.asarray(M, np.int64)
-                            outd |= cand & ((sys_tab.pord[tw[0], tw[1]] ^ tab.pord[vw[0], vw[1]])
-                                            & sys_tab.pairs[m] != 0)
-                        elif nc:
-                            idx = np.nonzero(cand)
-                            outd[idx] = sys_tab.order_differs(tw, M, tab, vw, idx, shape)
+                    fd_set, sd_set, fd_ord, sd_ord = _differs(sys_tab, tab, tf, ts, vf, vs, ft, st_, hz, shape)
+                    if len(pm_idx):
+                        if d.nodes == "start":                   # the start node depends on the policy's nodes
+                            vf2, vs2, _ = cd.walks_proposal(o, f, lists_by[b], S, c, subst=substs.get(b), **args2)
+                            two = _differs(sys_tab, tab, tf2, ts2, vf2, vs2, sys_tab.node_set(tf2, hz),
+                                           sys_tab.node_set(ts2, hz), hz, shape2)
+                        else:                                    # the second pass is the local policy's walk
+                            two = [np.broadcast_to(x[:, :1], shape2) for x in (fd_set, sd_set, fd_ord, sd_ord)]
+                        for x, y in zip((fd_set, sd_set, fd_ord, sd_ord), two):
+                            x[:, pm_idx] |= y
                     dset = fd_set | sd_set
                     dany = dset | fd_ord | sd_ord
                     nset = np.count_nonzero(dset)
@@ -410,7 +420,7 @@ def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx, block=
                     if not nany:
                         continue
                     per = np.count_nonzero(dany, axis=2)                     # (block, P)
-                    for m in range(3):
+                    for m in range(len(cd.MODES)):
                         r["cells"][k0:k1, m, gi, xi] += per[:, pmode == m].sum(axis=1)
                     idx = np.nonzero(dany)
                     ks, ps, ls = idx
@@ -433,6 +443,27 @@ def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx, block=
     return out
 
 
+def _differs(sys_tab, tab, tf, ts, vf, vs, ft, st_, hz, shape):
+    """Whether today's and the design's walks differ, per path, in their zones or only in their order:
+    ``(fast set, slow set, fast order, slow order)``, each a writable bool array of ``shape``."""
+    fd_set = np.array(np.broadcast_to(ft != tab.node_set(vf, hz), shape))
+    sd_set = np.array(np.broadcast_to(st_ != tab.node_set(vs, hz), shape))
+    fd_ord = np.zeros(shape, bool)
+    sd_ord = np.zeros(shape, bool)
+    for tw, M, vw, eq, outd in ((tf, ft, vf, ~fd_set, fd_ord), (ts, st_, vs, ~sd_set, sd_ord)):
+        # rows that keep the system order of the same start node cannot differ in order
+        safe = tab.consistent[vw[0], vw[1]] & (vw[1] == tw[1]) & sys_tab.consistent[tw[0], tw[1]]
+        cand = eq & ~np.broadcast_to(safe, shape)
+        nc = np.count_nonzero(cand)
+        if nc > cand.size // 16:          # dense: compare every position at once
+            m = np.asarray(M, np.int64)
+            outd |= cand & ((sys_tab.pord[tw[0], tw[1]] ^ tab.pord[vw[0], vw[1]]) & sys_tab.pairs[m] != 0)
+        elif nc:
+            idx = np.nonzero(cand)
+            outd[idx] = sys_tab.order_differs(tw, M, tab, vw, idx, shape)
+    return fd_set, sd_set, fd_ord, sd_ord
+
+
 def _sampled(zl, cs, designs, lists_by, pmode, pnodes, gfps, ctx_idx, B, seed):
     t = zl.topology
     n = t.n_nodes
@@ -447,7 +478,7 @@ def _sampled(zl, cs, designs, lists_by, pmode, pnodes, gfps, ctx_idx, B, seed):
     req = cd.Requests(cs, ks, ls, pmode[ps], pnodes[ps], gs, np.asarray(ctx_idx)[xs], tuple(gfps),
                       np.ones(B, bool))
     res = {d.name: {"differ_set": 0, "differ_order": 0, "by_cause": np.zeros(len(CAUSES), np.int64),
-                    "cells": np.zeros((K, 3, G, X), np.int64), "examples": [[] for _ in CAUSES]} for d in designs}
+                    "cells": np.zeros((K, len(cd.MODES), G, X), np.int64), "examples": [[] for _ in CAUSES]} for d in designs}
     props = [cd._gfp_props(g, t) for g in gfps]
     mem = np.asarray(t.has_memory, bool)
     chunk = 20_000
@@ -463,14 +494,14 @@ def _sampled(zl, cs, designs, lists_by, pmode, pnodes, gfps, ctx_idx, B, seed):
                                             x["ctx"] == 3, x["enabled"])
         for d in designs:
             lists = lists_by[d.behaviour]
-            fw, sw, own = cd.walks_proposal(o, f, lists, x["S"], x["c"], x["mode"], x["P"], x["L0"], x["hz"],
+            _, _, own = cd.walks_proposal(o, f, lists, x["S"], x["c"], x["mode"], x["P"], x["L0"], x["hz"],
                                             x["hard"], x["thisnode"], x["atomic"], x["ctx"], x["enabled"],
                                             subst=cd._subst_bool(lists, cd._orders(zl)))
-            vf, vs = cd.evaluate(lists, fw, x["hz"]), cd.evaluate(lists, sw, x["hz"])
-            fd_set = _set_differs(now.fast, vf)
-            sd_set = _set_differs(now.slow, vs)
-            fd = ~(now.fast == vf).all(1)
-            sd = ~(now.slow == vs).all(1)
+            var = cd.proposal(zl, sub, d, lists)
+            fd_set = _set_differs(now.fast, var.fast) | _set_differs(now.retry_fast, var.retry_fast)
+            sd_set = _set_differs(now.slow, var.slow) | _set_differs(now.retry_slow, var.retry_slow)
+            fd = ~(now.fast == var.fast).all(1) | ~(now.retry_fast == var.retry_fast).all(1)
+            sd = ~(now.slow == var.slow).all(1) | ~(now.retry_slow == var.retry_slow).all(1)
             dset = fd_set | sd_set
             dany = fd | sd
             r = res[d.name]
@@ -518,5 +549,8 @@ def _examples(zl, cs, d, lists, found, pmode, pnodes, gfps, ctx_idx, limit):
         desc.update(cause=CAUSES[ci], differs="set" if e[5] else "order", explanation=EXPLAIN[CAUSES[ci]],
                     today={"fast": fmt(now.fast[i]), "slow": fmt(now.slow[i])},
                     variant={"fast": fmt(var.fast[i]), "slow": fmt(var.slow[i])})
+        if now.pm[i]:                           # PREFERRED_MANY: the second pass (NULL nodemask)
+            desc["today"].update(second_fast=fmt(now.retry_fast[i]), second_slow=fmt(now.retry_slow[i]))
+            desc["variant"].update(second_fast=fmt(var.retry_fast[i]), second_slow=fmt(var.retry_slow[i]))
         out.append(desc)
     return out
