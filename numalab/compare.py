@@ -378,7 +378,14 @@ def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx, block=
     res = {b: {"differ_set": 0, "differ_order": 0, "by_cause": np.zeros(len(CAUSES), np.int64),
                "cells": np.zeros((K, len(cd.MODES), G, X), np.int64), "examples": [[] for _ in CAUSES]} for b in first}
     enabled = np.bool_(True)
-    pm_idx = np.flatnonzero(pmode == 3)
+    # PREFERRED_MANY masks repeat the BIND masks (policies()); its first pass walks exactly as BIND on
+    # the same mask wherever policy_nodemask passes the BIND mask (zone and cpuset tests pass), and its
+    # second pass as the local policy: only the other (cpuset, mask) pairs are walked again
+    M = int(np.count_nonzero(pmode == 3))
+    P0 = P - M
+    if M:
+        pm_bits = o.mask(pnodes[P0:])
+        dyn = np.where(o.any(pm_bits & f.nhigh), f.policy_zone, f.movable)
     kb = max(1, int(block) // (P * n))
     for k0 in range(0, K, kb):
         k1 = min(K, k0 + kb)
@@ -388,56 +395,82 @@ def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx, block=
         shape = (k1 - k0, P, n)
         for gi, (hz, hard, thisnode, atomic) in enumerate(props):
             for xi, ctx in enumerate(ctx_idx):
-                args = dict(mode=mode, P=Pm, L0=L0, hz=hz, hard=np.bool_(hard), thisnode=np.bool_(thisnode),
-                            atomic=np.bool_(atomic), ctx=np.int64(ctx), enabled=enabled)
+                args = dict(mode=mode[:, :P0], P=Pm[:, :P0], L0=L0, hz=hz, hard=np.bool_(hard),
+                            thisnode=np.bool_(thisnode), atomic=np.bool_(atomic), ctx=np.int64(ctx), enabled=enabled)
+                shape0 = (k1 - k0, P0, n)
                 tf, ts = cd.walks_today(o, f, S, H, **args)
                 ft, st_ = sys_tab.node_set(tf, hz), sys_tab.node_set(ts, hz)
-                start = np.broadcast_to(tf[1], shape)
-                if len(pm_idx):                                  # PREFERRED_MANY's second pass
-                    args2 = dict(args, mode=mode[:, pm_idx], P=Pm[:, pm_idx], second=True)
-                    shape2 = (k1 - k0, len(pm_idx), n)
-                    tf2, ts2 = cd.walks_today(o, f, S, H, **args2)
+                start = np.broadcast_to(tf[1], shape0)
+                if M:
+                    ignored = thisnode or ctx == cd._IRQ          # the default policy: as BIND, as local
+                    redo = np.zeros((k1 - k0, M), bool) if ignored else \
+                        ~((hz >= dyn)[None, :] & ((S_all[k0:k1, None] & pm_bits[None, :]) != 0))
+                    rk, rj = np.nonzero(redo)
+                    sub = dict(args, mode=np.int64(3), P=pm_bits[rj][:, None], L0=np.arange(n)[None, :])
+                    Ss, Hs, cs_ = S_all[k0 + rk][:, None], H_all[k0 + rk][:, None], (k0 + rk)[:, None]
+                    subshape = (len(rk), n)
+                    tfs, tss = cd.walks_today(o, f, Ss, Hs, **sub)
+                    fts, sts = sys_tab.node_set(tfs, hz), sys_tab.node_set(tss, hz)
                 for b, d in first.items():
                     r = res[b]
                     vf, vs, own = cd.walks_proposal(o, f, lists_by[b], S, c, subst=substs.get(b), **args)
                     tab = tabs[b]
-                    fd_set, sd_set, fd_ord, sd_ord = _differs(sys_tab, tab, tf, ts, vf, vs, ft, st_, hz, shape)
-                    if len(pm_idx):
-                        if d.nodes == "start":                   # the start node depends on the policy's nodes
-                            vf2, vs2, _ = cd.walks_proposal(o, f, lists_by[b], S, c, subst=substs.get(b), **args2)
-                            two = _differs(sys_tab, tab, tf2, ts2, vf2, vs2, sys_tab.node_set(tf2, hz),
-                                           sys_tab.node_set(ts2, hz), hz, shape2)
-                        else:                                    # the second pass is the local policy's walk
-                            two = [np.broadcast_to(x[:, :1], shape2) for x in (fd_set, sd_set, fd_ord, sd_ord)]
-                        for x, y in zip((fd_set, sd_set, fd_ord, sd_ord), two):
-                            x[:, pm_idx] |= y
-                    dset = fd_set | sd_set
-                    dany = dset | fd_ord | sd_ord
-                    nset = np.count_nonzero(dset)
-                    nany = np.count_nonzero(dany)
-                    r["differ_set"] += nset
-                    r["differ_order"] += nany - nset
-                    if not nany:
-                        continue
-                    per = np.count_nonzero(dany, axis=2)                     # (block, P)
-                    for m in range(len(cd.MODES)):
-                        r["cells"][k0:k1, m, gi, xi] += per[:, pmode == m].sum(axis=1)
-                    idx = np.nonzero(dany)
-                    ks, ps, ls = idx
-                    st_nodes = start[idx]
-                    fdi = (fd_set | fd_ord)[idx]
-                    sdi = (sd_set | sd_ord)[idx]
-                    ssi = sd_set[idx]
-                    dsi = dset[idx]
-                    moved = np.broadcast_to(own, shape)[idx] != st_nodes
-                    pref_out = (pmode[ps] == 1) & ~cs.mems[k0 + ks, st_nodes]
-                    cause = _attribute(thisnode, moved, ctx, fdi, ssi, sdi, hard, d, pref_out, ~mem[st_nodes])
-                    r["by_cause"] += np.bincount(cause, minlength=len(CAUSES))
-                    for ci in np.unique(cause).tolist():
-                        have = r["examples"][ci]
-                        if len(have) < 8:
-                            sel = np.flatnonzero(cause == ci)[: 8 - len(have)]
-                            have += [(k0 + int(ks[j]), int(ps[j]), int(ls[j]), gi, xi, bool(dsi[j])) for j in sel]
+                    flags = _differs(sys_tab, tab, tf, ts, vf, vs, ft, st_, hz, shape0)
+                    own = np.broadcast_to(own, shape0)
+                    pieces = [(0, flags, own, start)]
+                    if M:                                        # the PREFERRED_MANY masks, apart
+                        own_m = own[:, P0 - M:]
+                        fm = [x[:, P0 - M:].copy() for x in flags]
+                        if len(rk):                              # first pass where it is not BIND's
+                            vfs, vss, _ = cd.walks_proposal(o, f, lists_by[b], Ss, cs_, subst=substs.get(b), **sub)
+                            for x, y in zip(fm, _differs(sys_tab, tab, tfs, tss, vfs, vss, fts, sts, hz, subshape)):
+                                x[rk, rj] = y
+                        if d.nodes == "start":
+                            qk, qj, ql = np.nonzero(own_m != own[:, :1])
+                            pass1 = [x[qk, qj, ql] for x in fm]
+                        for x, y in zip(fm, flags):              # second pass: the local policy's walk ...
+                            x |= y[:, :1]
+                        if d.nodes == "start":                   # ... unless the start node depends on the nodes
+                            if len(qk):
+                                a2 = dict(args, mode=np.int64(3), P=pm_bits[qj], L0=ql, second=True)
+                                S2, H2, c2 = S_all[k0 + qk], H_all[k0 + qk], k0 + qk
+                                tf2, ts2 = cd.walks_today(o, f, S2, H2, **a2)
+                                vf2, vs2, _ = cd.walks_proposal(o, f, lists_by[b], S2, c2, subst=substs.get(b), **a2)
+                                two = _differs(sys_tab, tab, tf2, ts2, vf2, vs2, sys_tab.node_set(tf2, hz),
+                                               sys_tab.node_set(ts2, hz), hz, (len(qk),))
+                                for x, y, z in zip(fm, two, pass1):
+                                    x[qk, qj, ql] = y | z
+                        pieces.append((P0, fm, own_m, start[:, P0 - M:]))
+                    for off, (fd_set, sd_set, fd_ord, sd_ord), own_p, start_p in pieces:
+                        dset = fd_set | sd_set
+                        dany = dset | fd_ord | sd_ord
+                        nset = np.count_nonzero(dset)
+                        nany = np.count_nonzero(dany)
+                        r["differ_set"] += nset
+                        r["differ_order"] += nany - nset
+                        if not nany:
+                            continue
+                        per = np.count_nonzero(dany, axis=2)                 # (block, policies of the piece)
+                        pm_ = pmode[off: off + per.shape[1]]
+                        for m in np.unique(pm_).tolist():
+                            r["cells"][k0:k1, m, gi, xi] += per[:, pm_ == m].sum(axis=1)
+                        idx = np.nonzero(dany)
+                        ks, ps, ls = idx
+                        st_nodes = start_p[idx]
+                        fdi = (fd_set | fd_ord)[idx]
+                        sdi = (sd_set | sd_ord)[idx]
+                        ssi = sd_set[idx]
+                        dsi = dset[idx]
+                        moved = own_p[idx] != st_nodes
+                        ps = ps + off
+                        pref_out = (pmode[ps] == 1) & ~cs.mems[k0 + ks, st_nodes]
+                        cause = _attribute(thisnode, moved, ctx, fdi, ssi, sdi, hard, d, pref_out, ~mem[st_nodes])
+                        r["by_cause"] += np.bincount(cause, minlength=len(CAUSES))
+                        for ci in np.unique(cause).tolist():
+                            have = r["examples"][ci]
+                            if len(have) < 8:
+                                sel = np.flatnonzero(cause == ci)[: 8 - len(have)]
+                                have += [(k0 + int(ks[j]), int(ps[j]), int(ls[j]), gi, xi, bool(dsi[j])) for j in sel]
     out = {d.name: res[d.behaviour] for d in designs}
     out["_counted"] = K * P * n * G * X
     return out
@@ -445,9 +478,9 @@ def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx, block=
 
 def _differs(sys_tab, tab, tf, ts, vf, vs, ft, st_, hz, shape):
     """Whether today's and the design's walks differ, per path, in their zones or only in their order:
-    ``(fast set, slow set, fast order, slow order)``, each a writable bool array of ``shape``."""
-    fd_set = np.array(np.broadcast_to(ft != tab.node_set(vf, hz), shape))
-    sd_set = np.array(np.broadcast_to(st_ != tab.node_set(vs, hz), shape))
+    ``(fast set, slow set, fast order, slow order)``, bool arrays of ``shape`` (the first two read-only)."""
+    fd_set = np.broadcast_to(ft != tab.node_set(vf, hz), shape)
+    sd_set = np.broadcast_to(st_ != tab.node_set(vs, hz), shape)
     fd_ord = np.zeros(shape, bool)
     sd_ord = np.zeros(shape, bool)
     for tw, M, vw, eq, outd in ((tf, ft, vf, ~fd_set, fd_ord), (ts, st_, vs, ~sd_set, sd_ord)):
