@@ -1,7 +1,7 @@
 """Candidate zones of an allocation: today's rules and those of per-cpuset zonelists.
 
 A *request* is one page allocation: the task's cpuset, its task or VMA policy (LOCAL/default,
-PREFERRED, BIND; an interleave allocation is a PREFERRED one at the interleave node), the node
+PREFERRED, BIND, PREFERRED_MANY; an interleave allocation is a PREFERRED one at the interleave node), the node
 of the CPU it runs on, a gfp mask and the context (ordinary task, OOM victim, exiting task,
 interrupt). Its *candidates* are the zones the allocator may take, in the order it tries them,
 on two paths (mm/page_alloc.c, v6.x, reference section 6):
@@ -25,7 +25,18 @@ interrupted task's mems_allowed in interrupt context too, so an interrupt's fast
 task's cpuset. v4.10-v4.11 set ``ALLOC_CPUSET`` next to the substitution; that changes no candidate
 (every zone the substitution leaves passes the per-zone check), see ``kernel.NOT_MODELLED``.
 
-Not modelled: MPOL_PREFERRED_MANY (two allocation passes), THP's ``__GFP_THISNODE`` first try.
+MPOL_PREFERRED_MANY (v5.15+) allocates twice (``alloc_pages_preferred_many`` in mm/mempolicy.c,
+added by Feng Tang's MPOL_PREFERRED_MANY series, co-developed by Ben Widawsky; commit id not
+checked against a tree): first ``__alloc_pages`` with the
+policy's nodes from the local node, the gfp with ``__GFP_NOWARN`` and without
+``__GFP_DIRECT_RECLAIM``/``__GFP_NOFAIL`` (no direct reclaim only makes the slow path give up
+sooner; it changes no candidate); if that fails, ``__alloc_pages`` with the caller's gfp and a NULL
+nodemask. Its nodemask is passed as is (no ``apply_policy_zone``, no cpuset test), so when it
+misses mems_allowed the first pass's fast path finds nothing and its slow path, at ``nopage``,
+has ``check_retry_cpuset`` drop the nodemask and restart. :class:`Candidates` keeps the second
+pass apart (``retry_fast``/``retry_slow``).
+
+Not modelled: THP's ``__GFP_THISNODE`` first try, and the home node of BIND/PREFERRED_MANY.
 
 Policies enter through ``policy_nodemask``/``policy_node`` (mm/mempolicy.c): PREFERRED starts
 at its node's zonelist; BIND passes its nodes only if the request's highest zone is at least
@@ -128,7 +139,7 @@ class Requests:
     mode : (B,) int
         Index into :data:`MODES`.
     nodes : (B, n) bool
-        Policy nodes (PREFERRED: its node; BIND: its nodes).
+        Policy nodes (PREFERRED: its node; BIND and PREFERRED_MANY: their nodes).
     gfp : (B,) int
         Index into ``gfps``.
     context : (B,) int
@@ -169,8 +180,8 @@ def requests(cpusets, rows, gfps=DEFAULT_GFPS) -> Requests:
     """Build a :class:`Requests` batch from dicts (parsed once, here at the edge).
 
     Each row: ``cpuset`` (path, default ``"/"``), ``cpu`` (node id, default the first CPU node),
-    ``policy`` (``"local"``, ``"preferred"``, ``"bind"``, ``"interleave"``; default local),
-    ``nodes`` (kernel list string or node ids; for interleave: the interleave node),
+    ``policy`` (``"local"``, ``"preferred"``, ``"bind"``, ``"preferred_many"``, ``"interleave"``;
+    default local), ``nodes`` (kernel list string or node ids; for interleave: the interleave node),
     ``gfp`` (name; added to ``gfps`` if missing), ``context`` (:data:`CONTEXTS`).
     """
     from .cpuset import parse_nodes
