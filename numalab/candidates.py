@@ -32,7 +32,8 @@ policy's nodes from the local node, the gfp with ``__GFP_NOWARN`` and without
 ``__GFP_DIRECT_RECLAIM``/``__GFP_NOFAIL`` (no direct reclaim only makes the slow path give up
 sooner; it changes no candidate); if that fails, ``__alloc_pages`` with the caller's gfp and a NULL
 nodemask. Its nodemask is passed as is (no ``apply_policy_zone``, no cpuset test), so when it
-misses mems_allowed the first pass's fast path finds nothing and its slow path, at ``nopage``,
+misses mems_allowed the first pass's fast path finds nothing (but for an OOM victim, whose
+per-zone check passes every node) and its slow path, at ``nopage``,
 has ``check_retry_cpuset`` drop the nodemask and restart. :class:`Candidates` keeps the second
 pass apart (``retry_fast``/``retry_slow``).
 
