@@ -23,7 +23,8 @@ on two paths (mm/page_alloc.c, v6.x, reference section 6):
 Versions: before v5.9 (variant ``irq_mems_substitution``) ``prepare_alloc_pages`` substituted the
 interrupted task's mems_allowed in interrupt context too, so an interrupt's fast path keeps to that
 task's cpuset. v4.10-v4.11 set ``ALLOC_CPUSET`` next to the substitution; that changes no candidate
-(every zone the substitution leaves passes the per-zone check), see ``kernel.NOT_MODELLED``.
+(every zone the substitution leaves passes the per-zone check: ``__cpuset_node_allowed`` row 2, or
+row 1 in interrupt context), so it is no variant.
 
 MPOL_PREFERRED_MANY (v5.15+) allocates twice (``alloc_pages_preferred_many`` in mm/mempolicy.c,
 added by Feng Tang's MPOL_PREFERRED_MANY series, co-developed by Ben Widawsky; commit id not

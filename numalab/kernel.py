@@ -194,15 +194,6 @@ NOT_MODELLED: tuple[dict, ...] = (
                "at boot or after a hotplug, never during an allocation"},
 )
 
-NOT_MODELLED += (
-    {"change": "v4.10-v4.11 __alloc_pages_nodemask set ALLOC_CPUSET on every fast-path allocation and also "
-               "substituted mems_allowed for a NULL nodemask (v4.12+: one or the other)", "since": (4, 10),
-     "function": "__alloc_pages_nodemask",
-     "reason": "no candidate zone changes: every zone the mems_allowed filter leaves passes the per-zone "
-               "check (__cpuset_node_allowed row 2, or row 1 in interrupt context), so the extra check "
-               "removes nothing; the interrupt-context substitution is the variant irq_mems_substitution"},
-)
-
 _LAST_MINOR = {4: 20, 5: 19}
 #: ASCII digits only (``re.ASCII``: ``\\d`` would also match "６" and "١"), at most 9 per number
 #: so ``int()`` never sees a huge literal.
