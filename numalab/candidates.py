@@ -1,7 +1,7 @@
 """Candidate zones of an allocation: today's rules and those of per-cpuset zonelists.
 
 A *request* is one page allocation: the task's cpuset, its task or VMA policy (LOCAL/default,
-PREFERRED, BIND; an interleave allocation is a PREFERRED one at the interleave node), the node
+PREFERRED, BIND, PREFERRED_MANY; an interleave allocation is a PREFERRED one at the interleave node), the node
 of the CPU it runs on, a gfp mask and the context (ordinary task, OOM victim, exiting task,
 interrupt). Its *candidates* are the zones the allocator may take, in the order it tries them,
 on two paths (mm/page_alloc.c, v6.x, reference section 6):
@@ -20,8 +20,25 @@ on two paths (mm/page_alloc.c, v6.x, reference section 6):
   hardwall request whose cpuset has no zone at or below the request's highest zone, ends in
   ``nopage`` (the slow path takes nothing).
 
-Not modelled: MPOL_PREFERRED_MANY (two allocation passes), THP's ``__GFP_THISNODE`` first try,
-and the interrupt-context rules of releases before v5.10 (see :mod:`numalab.compare` notes).
+Versions: before v5.9 (variant ``irq_mems_substitution``) ``prepare_alloc_pages`` substituted the
+interrupted task's mems_allowed in interrupt context too, so an interrupt's fast path keeps to that
+task's cpuset. v4.10-v4.11 set ``ALLOC_CPUSET`` next to the substitution; that changes no candidate
+(every zone the substitution leaves passes the per-zone check: ``__cpuset_node_allowed`` row 2, or
+row 1 in interrupt context), so it is no variant.
+
+MPOL_PREFERRED_MANY (v5.15+) allocates twice (``alloc_pages_preferred_many`` in mm/mempolicy.c,
+added by Feng Tang's MPOL_PREFERRED_MANY series, co-developed by Ben Widawsky; commit id not
+checked against a tree): first ``__alloc_pages`` with the
+policy's nodes from the local node, the gfp with ``__GFP_NOWARN`` and without
+``__GFP_DIRECT_RECLAIM``/``__GFP_NOFAIL`` (no direct reclaim only makes the slow path give up
+sooner; it changes no candidate); if that fails, ``__alloc_pages`` with the caller's gfp and a NULL
+nodemask. Its nodemask is passed as is (no ``apply_policy_zone``, no cpuset test), so when it
+misses mems_allowed the first pass's fast path finds nothing (but for an OOM victim, whose
+per-zone check passes every node) and its slow path, at ``nopage``,
+has ``check_retry_cpuset`` drop the nodemask and restart. :class:`Candidates` keeps the second
+pass apart (``retry_fast``/``retry_slow``).
+
+Not modelled: THP's ``__GFP_THISNODE`` first try, and the home node of BIND/PREFERRED_MANY.
 
 Policies enter through ``policy_nodemask``/``policy_node`` (mm/mempolicy.c): PREFERRED starts
 at its node's zonelist; BIND passes its nodes only if the request's highest zone is at least
@@ -85,9 +102,9 @@ GFPS = {
 #: The gfp masks of ``numalab compare``'s exhaustive run.
 DEFAULT_GFPS = ("GFP_USER", "GFP_HIGHUSER_MOVABLE", "GFP_KERNEL", "GFP_ATOMIC", "GFP_KERNEL|__GFP_THISNODE")
 CONTEXTS = ("task", "oom_victim", "exiting", "interrupt")
-MODES = ("local", "preferred", "bind")
+MODES = ("local", "preferred", "bind", "preferred_many")
 _TASK, _OOM, _EXIT, _IRQ = range(4)
-_LOCAL, _PREF, _BIND = range(3)
+_LOCAL, _PREF, _BIND, _PM = range(4)
 SYS_FB, SYS_NOFB = 0, 1
 
 
@@ -124,7 +141,7 @@ class Requests:
     mode : (B,) int
         Index into :data:`MODES`.
     nodes : (B, n) bool
-        Policy nodes (PREFERRED: its node; BIND: its nodes).
+        Policy nodes (PREFERRED: its node; BIND and PREFERRED_MANY: their nodes).
     gfp : (B,) int
         Index into ``gfps``.
     context : (B,) int
@@ -165,8 +182,8 @@ def requests(cpusets, rows, gfps=DEFAULT_GFPS) -> Requests:
     """Build a :class:`Requests` batch from dicts (parsed once, here at the edge).
 
     Each row: ``cpuset`` (path, default ``"/"``), ``cpu`` (node id, default the first CPU node),
-    ``policy`` (``"local"``, ``"preferred"``, ``"bind"``, ``"interleave"``; default local),
-    ``nodes`` (kernel list string or node ids; for interleave: the interleave node),
+    ``policy`` (``"local"``, ``"preferred"``, ``"bind"``, ``"preferred_many"``, ``"interleave"``;
+    default local), ``nodes`` (kernel list string or node ids; for interleave: the interleave node),
     ``gfp`` (name; added to ``gfps`` if missing), ``context`` (:data:`CONTEXTS`).
     """
     from .cpuset import parse_nodes
@@ -191,13 +208,15 @@ def requests(cpusets, rows, gfps=DEFAULT_GFPS) -> Requests:
             out["mode"][b] = _PREF
         elif pol == "bind":
             out["mode"][b] = _BIND
+        elif pol in ("preferred_many", "preferred-many"):
+            out["mode"][b] = _PM
         else:
-            raise NumalabError("policy must be local, preferred, interleave or bind", input=pol)
+            raise NumalabError("policy must be local, preferred, interleave, bind or preferred_many", input=pol)
         if pol not in ("default", "local"):
             m = t.gather(parse_nodes(r.get("nodes", ""), t.max_numnodes, where="nodes"))
             if not m.any():
                 raise NumalabError(f"{pol} needs nodes of this topology", errno="EINVAL", input=str(r.get("nodes")))
-            if pol != "bind":
+            if pol not in ("bind", "preferred_many", "preferred-many"):
                 m = np.arange(t.n_nodes) == np.argmax(m)
             nodes[b] = m
         g = r.get("gfp", "GFP_HIGHUSER_MOVABLE")
@@ -403,6 +422,7 @@ class _Facts:
     policy_zone: int
     movable: int
     insane: bool
+    irq_subst: bool = False  # prepare_alloc_pages substitutes mems_allowed in interrupt context too
 
 
 def _facts(zl, ops):
@@ -418,19 +438,39 @@ def _facts(zl, ops):
     return _Facts(ops.ALL, ops.NONE, ops.mask(np.asarray(t.has_normal_memory, bool)),
                   tuple(ops.mask(cum[:, z]) for z in range(Z)), ops.mask(mem),
                   ops.mask(mem & ~np.asarray(t.has_normal_memory, bool)), int(zl.policy_zone), movable,
-                  bool(zl.kernel.cpusets_insane_config))
+                  bool(zl.kernel.cpusets_insane_config), bool(zl.kernel.irq_mems_substitution))
 
 
-def _policy(o, f, S, mode, P, L0, hz, thisnode, irq, enabled):
-    """policy_nodemask()/policy_node(): start node, whether a nodemask is passed, the nodemask."""
+def _policy(o, f, S, mode, P, L0, hz, thisnode, irq, enabled, second=False):
+    """policy_nodemask()/policy_node(): start node, whether a nodemask is passed, the nodemask.
+
+    PREFERRED_MANY always passes its nodes (no apply_policy_zone, no cpuset intersection test) and
+    starts at the local node; ``second=True`` gives its second pass (``alloc_pages_preferred_many``:
+    the same start node, a NULL nodemask). ``named`` (the policy names nodes) is returned for the
+    ``nodes="start"`` designs.
+    """
     ignore = irq | thisnode
     pref = (mode == _PREF) & ~ignore
     bind = (mode == _BIND) & ~ignore
+    pm = (mode == _PM) & ~ignore
     start = np.where(pref, o.first(P), L0)
     dyn = np.where(o.any(P & f.nhigh), f.policy_zone, f.movable)
     use = bind & (hz >= dyn) & (o.any(P & S) | ~enabled)
+    if not second:
+        use = use | pm
     NM = o.where(use, P, f.ALL)
-    return start, use, NM, pref, bind
+    return start, use, NM, pref, bind | pm
+
+
+def _restart(o, f, S, mode, P, NM, thisnode, irq, enabled):
+    """The slow path's nodemask after ``check_retry_cpuset`` (v4.13+; only PREFERRED_MANY can need it).
+
+    A PREFERRED_MANY nodemask that misses mems_allowed finds no allowed zone; at ``nopage`` the
+    slow path drops it and restarts with a NULL nodemask, so the first pass's slow path may take
+    every zone the cpuset allows. (A BIND nodemask that misses the cpuset is never passed.)
+    """
+    drop = (mode == _PM) & ~(irq | thisnode) & enabled & ~o.any(P & S)
+    return o.where(drop, f.ALL, NM)
 
 
 def _reach(o, f, hz, thisnode, start):
@@ -445,47 +485,60 @@ def _reach(o, f, hz, thisnode, start):
     return o.where(thisnode, r & o.single(start), r & f.mem)
 
 
-def walks_today(o, f, S, H, mode, P, L0, hz, hard, thisnode, atomic, ctx, enabled):
-    """Today's fast and slow walks: ``((row, start, mask, active), (row, start, mask, active))``."""
+def walks_today(o, f, S, H, mode, P, L0, hz, hard, thisnode, atomic, ctx, enabled, second=False):
+    """Today's fast and slow walks: ``((row, start, mask, active), (row, start, mask, active))``.
+
+    For PREFERRED_MANY requests the first pass (``second=False``: the policy's nodes, gfp without
+    ``__GFP_DIRECT_RECLAIM``, which changes no candidate) or the second (NULL nodemask, original gfp).
+    """
     irq, oom, exiting = ctx == _IRQ, ctx == _OOM, ctx == _EXIT
-    start, use, NM, _, _ = _policy(o, f, S, mode, P, L0, hz, thisnode, irq, enabled)
+    start, use, NM, _, _ = _policy(o, f, S, mode, P, L0, hz, thisnode, irq, enabled, second)
     row = np.where(thisnode, SYS_NOFB, SYS_FB)
     fast_cs = o.where(use, NM & (S | o.where(oom, f.ALL, f.NONE)), S)
-    fmask = o.where(~enabled | irq, NM, fast_cs)
+    fmask = o.where(~enabled | (irq & (not f.irq_subst)), NM, fast_cs)
     soft = ~np.asarray(hard)
     allowed = S | o.where(oom | (soft & exiting), f.ALL, f.NONE) | o.where(soft, H, f.NONE)
     allowed = o.where(~enabled | irq, f.ALL, allowed)
-    smask = o.where(atomic | oom, f.ALL, NM & allowed)
+    NMs = NM if second else _restart(o, f, S, mode, P, NM, thisnode, irq, enabled)
+    smask = o.where(atomic | oom, f.ALL, NMs & allowed)
     reach = _reach(o, f, hz, thisnode, start)
-    no_zone = ~o.any(NM & reach)                     # first_zones_zonelist() finds nothing: nopage
+    no_zone = ~o.any(NMs & reach)                    # first_zones_zonelist() finds nothing: nopage
     insane = f.insane & enabled & hard & ~irq & ~o.any(S & ~f.movable_only) & ~o.any(S & reach)
     active = ~(no_zone | insane)
     one = np.ones_like(active)
     return (row, start, fmask, one), (row, start, smask, active)
 
 
-def walks_proposal(o, f, lists, S, cs, mode, P, L0, hz, hard, thisnode, atomic, ctx, enabled, subst=None):
-    """A design's fast and slow walks (same shape as :func:`walks_today`)."""
+def walks_proposal(o, f, lists, S, cs, mode, P, L0, hz, hard, thisnode, atomic, ctx, enabled, subst=None,
+                   second=False):
+    """A design's fast and slow walks (same shape as :func:`walks_today`; ``second`` as there).
+
+    A PREFERRED_MANY nodemask that misses the cpuset's mems is dropped in the slow path as today
+    (the design keeps ``check_retry_cpuset``'s test, against the cpuset's mems).
+    """
     d = lists.design
     irq, oom, exiting = ctx == _IRQ, ctx == _OOM, ctx == _EXIT
-    start, use, NM, pref, bind = _policy(o, f, S, mode, P, L0, hz, thisnode, irq, enabled)
+    start, use, NM, pref, named = _policy(o, f, S, mode, P, L0, hz, thisnode, irq, enabled, second)
     sysrow = np.where(thisnode, SYS_NOFB, SYS_FB)
     own = start
     if d.nodes == "start":
-        own = subst(cs, start, P, pref | bind)
+        own = subst(cs, start, P, pref | named)
     hw = np.where(thisnode, lists.hw_nofb[cs], lists.hw_fb[cs])
     sw = np.where(thisnode, lists.sw_nofb[cs], lists.sw_fb[cs])
     plain = ~enabled | irq
-    fplain = plain | ((oom & use) if d.oom == "system" else False)
+    # before v5.9 an interrupt's fast path keeps to the interrupted task's mems_allowed: the design
+    # replaces that substitution with the task's hardwall list, as in task context
+    fplain = ~enabled | (irq & (not f.irq_subst)) | ((oom & use) if d.oom == "system" else False)
     frow = np.where(fplain, sysrow, hw)
     fstart = np.where(fplain, start, own)
     soft = ~np.asarray(hard)
     use_sys = plain | atomic | oom | (exiting & soft)
     srow = np.where(use_sys, sysrow, np.where(hard, hw, sw))
     sstart = np.where(use_sys, start, own)
-    smask = o.where(atomic | oom, f.ALL, NM)
+    NMs = NM if second else _restart(o, f, S, mode, P, NM, thisnode, irq, enabled)
+    smask = o.where(atomic | oom, f.ALL, NMs)
     reach = _reach(o, f, hz, thisnode, start)
-    no_zone = ~o.any(NM & reach)                     # first_zones_zonelist() finds nothing: nopage
+    no_zone = ~o.any(NMs & reach)                    # first_zones_zonelist() finds nothing: nopage
     insane = f.insane & enabled & hard & ~irq & ~o.any(S & ~f.movable_only) & ~o.any(S & reach)
     active = ~(no_zone | insane)
     one = np.ones_like(active)
@@ -533,21 +586,40 @@ def to_ranks(codes, C) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class Candidates:
-    """Fast-path and slow-path candidates of a batch: codes (B, W) compacted and -1 padded."""
+    """Fast-path and slow-path candidates of a batch: codes (B, W) compacted and -1 padded.
+
+    ``retry_fast``/``retry_slow`` are the second pass of PREFERRED_MANY requests
+    (``alloc_pages_preferred_many``: NULL nodemask, the caller's gfp), all -1 on other rows;
+    ``fast``/``slow`` are then its first pass (the policy's nodes).
+    """
 
     fast: np.ndarray
     slow: np.ndarray
     C: int
+    retry_fast: np.ndarray | None = None
+    retry_slow: np.ndarray | None = None
+    #: (B,) bool: the rows that have a second pass (PREFERRED_MANY)
+    pm: np.ndarray | None = None
 
     def ranks(self):
         """``(fast, slow)`` rank arrays (B, C) over zoneref codes."""
         return to_ranks(self.fast, self.C), to_ranks(self.slow, self.C)
+
+    def passes(self, b: int) -> list:
+        """Request ``b``'s passes as ``[(fast codes, slow codes), ...]`` (two for PREFERRED_MANY)."""
+        out = [(self.fast[b], self.slow[b])]
+        if self.pm is not None and self.pm[b]:
+            out.append((self.retry_fast[b], self.retry_slow[b]))
+        return out
 
 
 def _inputs(zl, req: Requests):
     t = zl.topology
     cs = req.cpusets
     K = len(cs)
+    mode = np.asarray(req.mode)
+    if (mode == _PM).any() and not zl.kernel.has_mode("PREFERRED_MANY"):
+        raise NumalabError("MPOL_PREFERRED_MANY exists from v5.15", errno="EINVAL", input=f"kernel {zl.kernel}")
     S_all = np.concatenate([np.asarray(cs.mems, bool), np.asarray(t.has_memory, bool)[None]])
     H_all = np.concatenate([np.asarray(cs.hardwall_mems, bool), np.ones((1, t.n_nodes), bool)])
     c = np.where(req.cpuset < 0, K, req.cpuset)
@@ -558,20 +630,36 @@ def _inputs(zl, req: Requests):
     thisnode = np.array([p[2] for p in props], bool)[g]
     atomic = np.array([p[3] for p in props], bool)[g]
     enabled = np.ones(len(req), bool) if req.enabled is None else np.asarray(req.enabled, bool)
-    return dict(S=S_all[c], H=H_all[c], c=c, mode=np.asarray(req.mode), P=np.asarray(req.nodes, bool),
+    return dict(S=S_all[c], H=H_all[c], c=c, mode=mode, P=np.asarray(req.nodes, bool),
                 L0=np.asarray(req.cpu), hz=hz, hard=hard, thisnode=thisnode, atomic=atomic,
                 ctx=np.asarray(req.context), enabled=enabled)
 
 
+def _two_passes(walks, x, lists, C):
+    """Evaluate the walks of both passes; the second only on PREFERRED_MANY rows (others: -1)."""
+    fw, sw = walks(False)
+    fast, slow = evaluate(lists, fw, x["hz"]), evaluate(lists, sw, x["hz"])
+    pm = (x["mode"] == _PM) & ~(x["thisnode"] | (x["ctx"] == _IRQ))
+    rf = np.full_like(fast, -1)
+    rs = np.full_like(slow, -1)
+    if pm.any():
+        f2, s2 = walks(True)
+        rf = np.where(pm[:, None], evaluate(lists, f2, x["hz"]), -1).astype(fast.dtype)
+        rs = np.where(pm[:, None], evaluate(lists, s2, x["hz"]), -1).astype(slow.dtype)
+    return Candidates(fast, slow, C, rf, rs, pm)
+
+
 def today(zl, req: Requests) -> Candidates:
-    """Today's candidates of every request of a batch (fast and slow path)."""
+    """Today's candidates of every request of a batch (fast and slow path; both passes of PREFERRED_MANY)."""
     o = _BoolOps(zl.n_nodes)
     f = _facts(zl, o)
     x = _inputs(zl, req)
     lists = system_lists(zl)
-    fw, sw = walks_today(o, f, x["S"], x["H"], x["mode"], x["P"], x["L0"], x["hz"], x["hard"], x["thisnode"],
-                         x["atomic"], x["ctx"], x["enabled"])
-    return Candidates(evaluate(lists, fw, x["hz"]), evaluate(lists, sw, x["hz"]), zl.n_nodes * zl.nr_zones)
+
+    def walks(second):
+        return walks_today(o, f, x["S"], x["H"], x["mode"], x["P"], x["L0"], x["hz"], x["hard"], x["thisnode"],
+                           x["atomic"], x["ctx"], x["enabled"], second=second)
+    return _two_passes(walks, x, lists, zl.n_nodes * zl.nr_zones)
 
 
 def proposal(zl, req: Requests, design, lists: Lists | None = None) -> Candidates:
@@ -581,10 +669,13 @@ def proposal(zl, req: Requests, design, lists: Lists | None = None) -> Candidate
     o = _BoolOps(zl.n_nodes)
     f = _facts(zl, o)
     x = _inputs(zl, req)
-    fw, sw, _ = walks_proposal(o, f, lists, x["S"], x["c"], x["mode"], x["P"], x["L0"], x["hz"], x["hard"],
-                               x["thisnode"], x["atomic"], x["ctx"], x["enabled"],
-                               subst=_subst_bool(lists, _orders(zl)))
-    return Candidates(evaluate(lists, fw, x["hz"]), evaluate(lists, sw, x["hz"]), zl.n_nodes * zl.nr_zones)
+    subst = _subst_bool(lists, _orders(zl))
+
+    def walks(second):
+        fw, sw, _ = walks_proposal(o, f, lists, x["S"], x["c"], x["mode"], x["P"], x["L0"], x["hz"], x["hard"],
+                                   x["thisnode"], x["atomic"], x["ctx"], x["enabled"], subst=subst, second=second)
+        return fw, sw
+    return _two_passes(walks, x, lists, zl.n_nodes * zl.nr_zones)
 
 
 def _orders(zl):

@@ -8,11 +8,17 @@ differing request gets one cause (the first that applies, in the order of :data:
 
 Request space. On machines of up to 8 nodes the run is **exhaustive**: every cpuset (every
 non-empty set of memory nodes, each as a v2 child of the root and as a v1 ``mem_hardwall``
-cpuset; or the cpusets given) x every policy (local; PREFERRED at each node; BIND on each
-non-empty set of nodes) x every start node x each gfp of ``gfps`` x each context. Above 8 nodes
-it is **sampled**: the same product over the given cpusets (default: node-, socket- and randomly
-aligned containers, each as a v2 child and as a v1 hardwall cpuset), PREFERRED at each node, BIND on each single node and 64 random masks,
-from which ``sample`` requests are drawn uniformly with numpy's ``default_rng(seed)``.
+cpuset; or the cpusets given) x every policy (local; PREFERRED at each node; BIND and, from
+v5.15, PREFERRED_MANY on each non-empty set of nodes) x every start node x each gfp of ``gfps``
+x each context. Above 8 nodes it is **sampled**: the same product over the given cpusets
+(default: node-, socket- and randomly aligned containers, each as a v2 child and as a v1 hardwall
+cpuset), PREFERRED at each node, BIND (and PREFERRED_MANY) on each single node and 64 random
+masks, from which ``sample`` requests are drawn uniformly with numpy's ``default_rng(seed)``.
+
+A PREFERRED_MANY request makes two allocations (``alloc_pages_preferred_many``, v5.15+): it
+differs when either pass differs (:class:`numalab.candidates.Candidates`). Its second pass is a
+NULL-nodemask allocation from the local node, i.e. the local policy's walk, unless a design's
+start node depends on the nodes the policy names (``nodes="start"``).
 
 The exhaustive engine works on bitmasks (node masks as 16-bit integers; a walk's zones as the set
 of nodes it takes them from, which determines them since every list holds all qualifying zones of
@@ -83,18 +89,21 @@ EXPLAIN = {
 _C = {c: i for i, c in enumerate(CAUSES)}
 
 
-def policies(topo, *, bind_masks=None):
-    """Policy axis: ``(mode (P,), nodes (P, n) bool, labels)``: local, PREFERRED per node, BIND masks.
+def policies(topo, *, bind_masks=None, preferred_many=False):
+    """Policy axis: ``(mode (P,), nodes (P, n) bool)``: local, PREFERRED per node, BIND masks and,
+    with ``preferred_many`` (v5.15+), PREFERRED_MANY on the same masks.
 
-    Default BIND masks: every non-empty set of nodes.
+    Default masks: every non-empty set of nodes.
     """
     n = topo.n_nodes
     if bind_masks is None:
         m = np.arange(1, 1 << n)
         bind_masks = ((m[:, None] >> np.arange(n)[None, :]) & 1).astype(bool)
     bind_masks = np.asarray(bind_masks, bool)
-    mode = np.concatenate([[0], np.ones(n, np.int64), np.full(len(bind_masks), 2)])
-    nodes = np.concatenate([np.zeros((1, n), bool), np.eye(n, dtype=bool), bind_masks])
+    many = [bind_masks] if preferred_many else []
+    mode = np.concatenate([[0], np.ones(n, np.int64), np.full(len(bind_masks), 2)]
+                          + [np.full(len(bind_masks), 3)] * len(many))
+    nodes = np.concatenate([np.zeros((1, n), bool), np.eye(n, dtype=bool), bind_masks] + many)
     return mode.astype(np.int64), nodes
 
 
@@ -215,7 +224,7 @@ def _subst_bits(lists, zl, o):
 @dataclasses.dataclass
 class CompareResult:
     """``variants[NAME]`` holds ``requests``, ``differ_set``, ``differ_order``, ``by_cause`` and
-    ``examples``; ``cells[NAME]`` (K, 3, G, X) counts differing requests per cpuset, policy mode,
+    ``examples``; ``cells[NAME]`` (K, len(MODES), G, X) counts differing requests per cpuset, policy mode,
     gfp and context (``cell_axes`` names them)."""
 
     kernel: str
@@ -303,13 +312,14 @@ def compare(topo, kernel="current", variants=None, cpusets=None, *, gfps=cd.DEFA
                 np.concatenate([np.concatenate([c.cpu_nodes for c in parts])] * 2), np.ones(2 * M, np.int64),
                 source="node-, socket- and randomly aligned containers, each as a v2 child of the root "
                        "and as a v1 mem_hardwall cpuset")
+    many = k.has_mode("PREFERRED_MANY")
     if exhaustive:
-        pmode, pnodes = policies(topo)
+        pmode, pnodes = policies(topo, preferred_many=many)
     else:
         rng = np.random.default_rng(seed)
         rnd = rng.random((64, n)) < 0.5
         rnd[~rnd.any(1), 0] = True
-        pmode, pnodes = policies(topo, bind_masks=np.concatenate([np.eye(n, dtype=bool), rnd]))
+        pmode, pnodes = policies(topo, bind_masks=np.concatenate([np.eye(n, dtype=bool), rnd]), preferred_many=many)
     K, P, G, X = len(cpusets), len(pmode), len(gfps), len(ctx_idx)
     total = K * P * n * G * X
     props = [cd._gfp_props(g, topo) for g in gfps]
@@ -326,7 +336,8 @@ def compare(topo, kernel="current", variants=None, cpusets=None, *, gfps=cd.DEFA
         method = "sampled"
         B = min(int(sample), total)
         sampling = (f"{B} of {total} requests drawn uniformly (numpy default_rng({seed})) from {K} cpusets "
-                    f"({cpusets.source}) x {P} policies (local, PREFERRED per node, BIND on each node and 64 "
+                    f"({cpusets.source}) x {P} policies (local, PREFERRED per node, BIND"
+                    f"{' and PREFERRED_MANY' if many else ''} on each node and 64 "
                     f"random masks) x {n} start nodes x {G} gfp x {X} contexts")
         res = _sampled(zl, cpusets, designs, lists_by, pmode, pnodes, gfps, ctx_idx, B, seed)
     counted = res.pop("_counted")
@@ -339,10 +350,6 @@ def compare(topo, kernel="current", variants=None, cpusets=None, *, gfps=cd.DEFA
         cells[d.name] = r["cells"]
     axes = {"cpuset": list(cpusets.paths), "mode": list(cd.MODES), "gfp": list(gfps), "context": list(contexts)}
     notes = []
-    if k.version < (5, 10):
-        notes.append("allocator rules as in v5.10+: earlier releases also substituted the interrupted task's "
-                     "mems_allowed in interrupt context (restricted between v4.19 and v5.10), and v4.10-v4.12 set "
-                     "ALLOC_CPUSET on every fast-path allocation; the zonelists are this release's")
     return CompareResult(k.label, topo.name, method, sampling, int(counted), out, cells, axes,
                          {d.name: d for d in designs}, tuple(notes))
 
@@ -369,8 +376,16 @@ def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx, block=
     for d in designs:                                   # one computation per distinct behaviour
         first.setdefault(d.behaviour, d)
     res = {b: {"differ_set": 0, "differ_order": 0, "by_cause": np.zeros(len(CAUSES), np.int64),
-               "cells": np.zeros((K, 3, G, X), np.int64), "examples": [[] for _ in CAUSES]} for b in first}
+               "cells": np.zeros((K, len(cd.MODES), G, X), np.int64), "examples": [[] for _ in CAUSES]} for b in first}
     enabled = np.bool_(True)
+    # PREFERRED_MANY masks repeat the BIND masks (policies()); its first pass walks exactly as BIND on
+    # the same mask wherever policy_nodemask passes the BIND mask (zone and cpuset tests pass), and its
+    # second pass as the local policy: only the other (cpuset, mask) pairs are walked again
+    M = int(np.count_nonzero(pmode == 3))
+    P0 = P - M
+    if M:
+        pm_bits = o.mask(pnodes[P0:])
+        dyn = np.where(o.any(pm_bits & f.nhigh), f.policy_zone, f.movable)
     kb = max(1, int(block) // (P * n))
     for k0 in range(0, K, kb):
         k1 = min(K, k0 + kb)
@@ -380,61 +395,106 @@ def _exhaustive(zl, cs, designs, lists_by, pmode, pnodes, props, ctx_idx, block=
         shape = (k1 - k0, P, n)
         for gi, (hz, hard, thisnode, atomic) in enumerate(props):
             for xi, ctx in enumerate(ctx_idx):
-                args = dict(mode=mode, P=Pm, L0=L0, hz=hz, hard=np.bool_(hard), thisnode=np.bool_(thisnode),
-                            atomic=np.bool_(atomic), ctx=np.int64(ctx), enabled=enabled)
+                args = dict(mode=mode[:, :P0], P=Pm[:, :P0], L0=L0, hz=hz, hard=np.bool_(hard),
+                            thisnode=np.bool_(thisnode), atomic=np.bool_(atomic), ctx=np.int64(ctx), enabled=enabled)
+                shape0 = (k1 - k0, P0, n)
                 tf, ts = cd.walks_today(o, f, S, H, **args)
                 ft, st_ = sys_tab.node_set(tf, hz), sys_tab.node_set(ts, hz)
-                start = np.broadcast_to(tf[1], shape)
+                start = np.broadcast_to(tf[1], shape0)
+                if M:
+                    ignored = thisnode or ctx == cd._IRQ          # the default policy: as BIND, as local
+                    redo = np.zeros((k1 - k0, M), bool) if ignored else \
+                        ~((hz >= dyn)[None, :] & ((S_all[k0:k1, None] & pm_bits[None, :]) != 0))
+                    rk, rj = np.nonzero(redo)
+                    sub = dict(args, mode=np.int64(3), P=pm_bits[rj][:, None], L0=np.arange(n)[None, :])
+                    Ss, Hs, cs_ = S_all[k0 + rk][:, None], H_all[k0 + rk][:, None], (k0 + rk)[:, None]
+                    subshape = (len(rk), n)
+                    tfs, tss = cd.walks_today(o, f, Ss, Hs, **sub)
+                    fts, sts = sys_tab.node_set(tfs, hz), sys_tab.node_set(tss, hz)
                 for b, d in first.items():
                     r = res[b]
                     vf, vs, own = cd.walks_proposal(o, f, lists_by[b], S, c, subst=substs.get(b), **args)
                     tab = tabs[b]
-                    fd_set = np.broadcast_to(ft != tab.node_set(vf, hz), shape)
-                    sd_set = np.broadcast_to(st_ != tab.node_set(vs, hz), shape)
-                    fd_ord = np.zeros(shape, bool)
-                    sd_ord = np.zeros(shape, bool)
-                    for tw, M, vw, eq, outd in ((tf, ft, vf, ~fd_set, fd_ord), (ts, st_, vs, ~sd_set, sd_ord)):
-                        # rows that keep the system order of the same start node cannot differ in order
-                        safe = tab.consistent[vw[0], vw[1]] & (vw[1] == tw[1]) & sys_tab.consistent[tw[0], tw[1]]
-                        cand = eq & ~np.broadcast_to(safe, shape)
-                        nc = np.count_nonzero(cand)
-                        if nc > cand.size // 16:          # dense: compare every position at once
-                            m = np.asarray(M, np.int64)
-                            outd |= cand & ((sys_tab.pord[tw[0], tw[1]] ^ tab.pord[vw[0], vw[1]])
-                                            & sys_tab.pairs[m] != 0)
-                        elif nc:
-                            idx = np.nonzero(cand)
-                            outd[idx] = sys_tab.order_differs(tw, M, tab, vw, idx, shape)
-                    dset = fd_set | sd_set
-                    dany = dset | fd_ord | sd_ord
-                    nset = np.count_nonzero(dset)
-                    nany = np.count_nonzero(dany)
-                    r["differ_set"] += nset
-                    r["differ_order"] += nany - nset
-                    if not nany:
-                        continue
-                    per = np.count_nonzero(dany, axis=2)                     # (block, P)
-                    for m in range(3):
-                        r["cells"][k0:k1, m, gi, xi] += per[:, pmode == m].sum(axis=1)
-                    idx = np.nonzero(dany)
-                    ks, ps, ls = idx
-                    st_nodes = start[idx]
-                    fdi = (fd_set | fd_ord)[idx]
-                    sdi = (sd_set | sd_ord)[idx]
-                    ssi = sd_set[idx]
-                    dsi = dset[idx]
-                    moved = np.broadcast_to(own, shape)[idx] != st_nodes
-                    pref_out = (pmode[ps] == 1) & ~cs.mems[k0 + ks, st_nodes]
-                    cause = _attribute(thisnode, moved, ctx, fdi, ssi, sdi, hard, d, pref_out, ~mem[st_nodes])
-                    r["by_cause"] += np.bincount(cause, minlength=len(CAUSES))
-                    for ci in np.unique(cause).tolist():
-                        have = r["examples"][ci]
-                        if len(have) < 8:
-                            sel = np.flatnonzero(cause == ci)[: 8 - len(have)]
-                            have += [(k0 + int(ks[j]), int(ps[j]), int(ls[j]), gi, xi, bool(dsi[j])) for j in sel]
+                    flags = _differs(sys_tab, tab, tf, ts, vf, vs, ft, st_, hz, shape0)
+                    own = np.broadcast_to(own, shape0)
+                    pieces = [(0, flags, own, start)]
+                    if M:                                        # the PREFERRED_MANY masks, apart
+                        own_m = own[:, P0 - M:]
+                        fm = [x[:, P0 - M:].copy() for x in flags]
+                        if len(rk):                              # first pass where it is not BIND's
+                            vfs, vss, _ = cd.walks_proposal(o, f, lists_by[b], Ss, cs_, subst=substs.get(b), **sub)
+                            for x, y in zip(fm, _differs(sys_tab, tab, tfs, tss, vfs, vss, fts, sts, hz, subshape)):
+                                x[rk, rj] = y
+                        if d.nodes == "start":
+                            qk, qj, ql = np.nonzero(own_m != own[:, :1])
+                            pass1 = [x[qk, qj, ql] for x in fm]
+                        for x, y in zip(fm, flags):              # second pass: the local policy's walk ...
+                            x |= y[:, :1]
+                        if d.nodes == "start":                   # ... unless the start node depends on the nodes
+                            if len(qk):
+                                a2 = dict(args, mode=np.int64(3), P=pm_bits[qj], L0=ql, second=True)
+                                S2, H2, c2 = S_all[k0 + qk], H_all[k0 + qk], k0 + qk
+                                tf2, ts2 = cd.walks_today(o, f, S2, H2, **a2)
+                                vf2, vs2, _ = cd.walks_proposal(o, f, lists_by[b], S2, c2, subst=substs.get(b), **a2)
+                                two = _differs(sys_tab, tab, tf2, ts2, vf2, vs2, sys_tab.node_set(tf2, hz),
+                                               sys_tab.node_set(ts2, hz), hz, (len(qk),))
+                                for x, y, z in zip(fm, two, pass1):
+                                    x[qk, qj, ql] = y | z
+                        pieces.append((P0, fm, own_m, start[:, P0 - M:]))
+                    for off, (fd_set, sd_set, fd_ord, sd_ord), own_p, start_p in pieces:
+                        dset = fd_set | sd_set
+                        dany = dset | fd_ord | sd_ord
+                        nset = np.count_nonzero(dset)
+                        nany = np.count_nonzero(dany)
+                        r["differ_set"] += nset
+                        r["differ_order"] += nany - nset
+                        if not nany:
+                            continue
+                        per = np.count_nonzero(dany, axis=2)                 # (block, policies of the piece)
+                        pm_ = pmode[off: off + per.shape[1]]
+                        for m in np.unique(pm_).tolist():
+                            r["cells"][k0:k1, m, gi, xi] += per[:, pm_ == m].sum(axis=1)
+                        idx = np.nonzero(dany)
+                        ks, ps, ls = idx
+                        st_nodes = start_p[idx]
+                        fdi = (fd_set | fd_ord)[idx]
+                        sdi = (sd_set | sd_ord)[idx]
+                        ssi = sd_set[idx]
+                        dsi = dset[idx]
+                        moved = own_p[idx] != st_nodes
+                        ps = ps + off
+                        pref_out = (pmode[ps] == 1) & ~cs.mems[k0 + ks, st_nodes]
+                        cause = _attribute(thisnode, moved, ctx, fdi, ssi, sdi, hard, d, pref_out, ~mem[st_nodes])
+                        r["by_cause"] += np.bincount(cause, minlength=len(CAUSES))
+                        for ci in np.unique(cause).tolist():
+                            have = r["examples"][ci]
+                            if len(have) < 8:
+                                sel = np.flatnonzero(cause == ci)[: 8 - len(have)]
+                                have += [(k0 + int(ks[j]), int(ps[j]), int(ls[j]), gi, xi, bool(dsi[j])) for j in sel]
     out = {d.name: res[d.behaviour] for d in designs}
     out["_counted"] = K * P * n * G * X
     return out
+
+
+def _differs(sys_tab, tab, tf, ts, vf, vs, ft, st_, hz, shape):
+    """Whether today's and the design's walks differ, per path, in their zones or only in their order:
+    ``(fast set, slow set, fast order, slow order)``, bool arrays of ``shape`` (the first two read-only)."""
+    fd_set = np.broadcast_to(ft != tab.node_set(vf, hz), shape)
+    sd_set = np.broadcast_to(st_ != tab.node_set(vs, hz), shape)
+    fd_ord = np.zeros(shape, bool)
+    sd_ord = np.zeros(shape, bool)
+    for tw, M, vw, eq, outd in ((tf, ft, vf, ~fd_set, fd_ord), (ts, st_, vs, ~sd_set, sd_ord)):
+        # rows that keep the system order of the same start node cannot differ in order
+        safe = tab.consistent[vw[0], vw[1]] & (vw[1] == tw[1]) & sys_tab.consistent[tw[0], tw[1]]
+        cand = eq & ~np.broadcast_to(safe, shape)
+        nc = np.count_nonzero(cand)
+        if nc > cand.size // 16:          # dense: compare every position at once
+            m = np.asarray(M, np.int64)
+            outd |= cand & ((sys_tab.pord[tw[0], tw[1]] ^ tab.pord[vw[0], vw[1]]) & sys_tab.pairs[m] != 0)
+        elif nc:
+            idx = np.nonzero(cand)
+            outd[idx] = sys_tab.order_differs(tw, M, tab, vw, idx, shape)
+    return fd_set, sd_set, fd_ord, sd_ord
 
 
 def _sampled(zl, cs, designs, lists_by, pmode, pnodes, gfps, ctx_idx, B, seed):
@@ -451,7 +511,7 @@ def _sampled(zl, cs, designs, lists_by, pmode, pnodes, gfps, ctx_idx, B, seed):
     req = cd.Requests(cs, ks, ls, pmode[ps], pnodes[ps], gs, np.asarray(ctx_idx)[xs], tuple(gfps),
                       np.ones(B, bool))
     res = {d.name: {"differ_set": 0, "differ_order": 0, "by_cause": np.zeros(len(CAUSES), np.int64),
-                    "cells": np.zeros((K, 3, G, X), np.int64), "examples": [[] for _ in CAUSES]} for d in designs}
+                    "cells": np.zeros((K, len(cd.MODES), G, X), np.int64), "examples": [[] for _ in CAUSES]} for d in designs}
     props = [cd._gfp_props(g, t) for g in gfps]
     mem = np.asarray(t.has_memory, bool)
     chunk = 20_000
@@ -467,14 +527,14 @@ def _sampled(zl, cs, designs, lists_by, pmode, pnodes, gfps, ctx_idx, B, seed):
                                             x["ctx"] == 3, x["enabled"])
         for d in designs:
             lists = lists_by[d.behaviour]
-            fw, sw, own = cd.walks_proposal(o, f, lists, x["S"], x["c"], x["mode"], x["P"], x["L0"], x["hz"],
+            _, _, own = cd.walks_proposal(o, f, lists, x["S"], x["c"], x["mode"], x["P"], x["L0"], x["hz"],
                                             x["hard"], x["thisnode"], x["atomic"], x["ctx"], x["enabled"],
                                             subst=cd._subst_bool(lists, cd._orders(zl)))
-            vf, vs = cd.evaluate(lists, fw, x["hz"]), cd.evaluate(lists, sw, x["hz"])
-            fd_set = _set_differs(now.fast, vf)
-            sd_set = _set_differs(now.slow, vs)
-            fd = ~(now.fast == vf).all(1)
-            sd = ~(now.slow == vs).all(1)
+            var = cd.proposal(zl, sub, d, lists)
+            fd_set = _set_differs(now.fast, var.fast) | _set_differs(now.retry_fast, var.retry_fast)
+            sd_set = _set_differs(now.slow, var.slow) | _set_differs(now.retry_slow, var.retry_slow)
+            fd = ~(now.fast == var.fast).all(1) | ~(now.retry_fast == var.retry_fast).all(1)
+            sd = ~(now.slow == var.slow).all(1) | ~(now.retry_slow == var.retry_slow).all(1)
             dset = fd_set | sd_set
             dany = fd | sd
             r = res[d.name]
@@ -522,5 +582,8 @@ def _examples(zl, cs, d, lists, found, pmode, pnodes, gfps, ctx_idx, limit):
         desc.update(cause=CAUSES[ci], differs="set" if e[5] else "order", explanation=EXPLAIN[CAUSES[ci]],
                     today={"fast": fmt(now.fast[i]), "slow": fmt(now.slow[i])},
                     variant={"fast": fmt(var.fast[i]), "slow": fmt(var.slow[i])})
+        if now.pm[i]:                           # PREFERRED_MANY: the second pass (NULL nodemask)
+            desc["today"].update(second_fast=fmt(now.retry_fast[i]), second_slow=fmt(now.retry_slow[i]))
+            desc["variant"].update(second_fast=fmt(var.retry_fast[i]), second_slow=fmt(var.retry_slow[i]))
         out.append(desc)
     return out

@@ -115,6 +115,14 @@ VARIANTS: tuple[Variant, ...] = (
        "a HARDWALL request in a cpuset with no zone <= highest_zoneidx fails at once (no OOM kill) "
        "once some cpuset was given movable-only mems, which logs a warning: Feng Tang's "
        "'mm/page_alloc: detect allocation forbidden by cpuset and bail out early', v5.16"),
+    _V("irq_mems_substitution", (4, 10), (5, 9), "prepare_alloc_pages",
+       "in interrupt context too, a NULL nodemask becomes the interrupted task's mems_allowed in the "
+       "fast path (v4.10-v4.11 __alloc_pages_nodemask did it next to ALLOC_CPUSET, v4.12+ instead of "
+       "it), so an interrupt allocation's fast path keeps to that task's cpuset; Muchun Song's "
+       "'mm/page_alloc: skip setting nodemask when we are in interrupt' (posted 6 Jul 2020, merged "
+       "for v5.9; commit id not checked against a tree) made it !in_interrupt(), and Vasily Averin's "
+       "'mm/page_alloc: use in_task()' (v5.15) in_task(), which differs only in bh-disabled task "
+       "sections, a context numalab does not model"),
     _V("seqcount_always", (4, 13), None, "cpuset_change_task_nodemask",
        "the mems_allowed seqcount is always taken on a change (need_loop before)"),
     # --- memory policies (mm/mempolicy.c) ---

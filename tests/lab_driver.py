@@ -315,8 +315,12 @@ def run_all(page, timeout_s=180) -> float:
         await window.jupyterapp.commands.execute('notebook:run-all-cells'); }""")
     page.wait_for_function("""() => { const w = window.jupyterapp.shell.currentWidget;
         const cells = [...w.content.widgets].filter(c => c.model.type === 'code');
-        return cells.every(c => c.model.executionCount !== null && !c.model.getMetadata('execution_pending'))
-               && w.sessionContext.session.kernel.status === 'idle'; }""", timeout=timeout_s * 1000)
+        const idle = w.sessionContext.session.kernel.status === 'idle';
+        // run-all stops at a cell that raises: then the error is the answer, not a timeout
+        const failed = cells.some(c => [...c.model.outputs.toJSON()].some(o => o.output_type === 'error'));
+        return idle && (failed || cells.every(c => c.model.executionCount !== null
+                                                   && !c.model.getMetadata('execution_pending'))); }""",
+                           timeout=timeout_s * 1000)
     settle(page)
     return time.perf_counter() - t
 

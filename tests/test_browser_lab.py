@@ -58,6 +58,8 @@ _DRIVEN: dict = {}          # notebook name -> rows of lab_driver.drive_panels
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab-root")
     shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    # notebooks read stored data beside them (06-verify: ../tests/data/verify): read-only, so linked
+    (root / "tests").symlink_to(ROOT / "tests", target_is_directory=True)
     with ld.Lab(root) as server:
         yield server
 

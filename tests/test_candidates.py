@@ -10,9 +10,10 @@ from numalab import zonelist as zlm
 from numalab.cost import DESIGNS, Design
 from numalab.errors import NumalabError
 from numalab.reference import candidates as ref
+from numalab.kernel import profile as kernel_profile
 from numalab.topology import Topology
 
-KERNELS = ("4.13", "5.15", "5.16", "6.1", "6.8", "6.12", "6.18")
+KERNELS = ("4.10", "5.8", "5.9", "4.13", "5.15", "5.16", "6.1", "6.8", "6.12", "6.18")
 BEHAVIOURS = sorted({d.behaviour for d in DESIGNS.values()}
                     | {("rebuild", "first", "node", "start", "system"), ("rebuild", "system", "cpuset", "start", "cpuset"),
                        ("filter", "first", "cpuset", "start", "cpuset")})
@@ -62,14 +63,16 @@ def batches(draw):
     B = draw(st.integers(1, 12))
     rows = []
     gfps = list(cd.DEFAULT_GFPS) + ["GFP_HIGHUSER_MOVABLE|__GFP_THISNODE", "GFP_USER|__GFP_THISNODE", "GFP_DMA32"]
+    kernel = draw(st.sampled_from(KERNELS))
+    modes = cd.MODES if kernel_profile(kernel).has_mode("PREFERRED_MANY") else cd.MODES[:3]
     for _ in range(B):
         c = draw(st.integers(-1, len(cs) - 1))
-        mode = draw(st.sampled_from(cd.MODES))
+        mode = draw(st.sampled_from(modes))
         nodes = sorted({draw(st.integers(0, n - 1)) for _ in range(draw(st.integers(1, n)))})
         rows.append(dict(cpuset=cs.paths[c] if c >= 0 else "/", cpu=draw(st.integers(0, n - 1)),
                          policy=mode, nodes=",".join(map(str, nodes)), gfp=draw(st.sampled_from(gfps)),
                          context=draw(st.sampled_from(cd.CONTEXTS))))
-    return t, cs, rows, draw(st.sampled_from(KERNELS))
+    return t, cs, rows, kernel
 
 
 def _ref_request(t, cs, r):
@@ -107,6 +110,12 @@ def test_today_matches_the_scalar_reference(b):
         fast, slow = ref.today(t, kernel, _ref_request(t, cs, r))
         assert _pairs(zl, got.fast[i]) == fast, (i, r)
         assert _pairs(zl, got.slow[i]) == slow, (i, r)
+        passes = got.passes(i)
+        if r["policy"] == "preferred_many" and "THISNODE" not in r["gfp"] and r["context"] != "interrupt":
+            fast2, slow2 = ref.today(t, kernel, _ref_request(t, cs, r), second=True)
+            assert len(passes) == 2 and _pairs(zl, passes[1][0]) == fast2 and _pairs(zl, passes[1][1]) == slow2
+        else:
+            assert len(passes) == 1 and (got.retry_fast[i] < 0).all()
 
 
 @settings(max_examples=150, deadline=None)
@@ -122,6 +131,12 @@ def test_proposal_matches_the_scalar_reference(b, beh):
         fast, slow = ref.proposal(t, kernel, _ref_request(t, cs, r), dd)
         assert _pairs(zl, got.fast[i]) == fast, (i, r)
         assert _pairs(zl, got.slow[i]) == slow, (i, r)
+        passes = got.passes(i)
+        if r["policy"] == "preferred_many" and "THISNODE" not in r["gfp"] and r["context"] != "interrupt":
+            fast2, slow2 = ref.proposal(t, kernel, _ref_request(t, cs, r), dd, second=True)
+            assert len(passes) == 2 and _pairs(zl, passes[1][0]) == fast2 and _pairs(zl, passes[1][1]) == slow2
+        else:
+            assert len(passes) == 1
 
 
 def test_rebuilt_orders_match_the_reference_on_the_2x2_example():
@@ -181,3 +196,52 @@ def test_bad_requests():
         cd.requests(cs, [dict(cpuset="/nope")])
     with pytest.raises(NumalabError, match="needs nodes"):
         cd.requests(cs, [dict(policy="bind", nodes="")])
+
+
+def test_interrupt_fast_path_before_and_after_v5_9():
+    # a task in cpuset {1} interrupted on node 0 (flat 2 nodes): before v5.9 prepare_alloc_pages put
+    # the interrupted task's mems_allowed in the NULL nodemask, so the fast path takes node 1 only;
+    # from v5.9 (!in_interrupt()) it sets ALLOC_CPUSET, which lets an interrupt use every node
+    pages = np.zeros((2, 5), np.int64)
+    pages[:, 2] = 1000
+    t = Topology(name="two", node_ids=[0, 1], distance=[[10, 20], [20, 10]], cpu_ids=[0, 1], cpu_node=[0, 1],
+                 present_pages=pages, managed_pages=pages)
+    cs = cgsets.Cpusets(t, ("/a",), np.array([[0, 1]], bool), np.ones((1, 2), bool), np.array([-1]),
+                        np.array([[1, 1]], bool), np.array([1]))
+    rows = [dict(cpuset="/a", cpu=0, gfp="GFP_ATOMIC", context="interrupt")]
+    for v, fast in (("4.10", [(1, "Normal")]), ("5.8", [(1, "Normal")]),
+                    ("5.9", [(0, "Normal"), (1, "Normal")]), ("6.18", [(0, "Normal"), (1, "Normal")])):
+        zl = zlm.build(t, v)
+        c = cd.today(zl, cd.requests(cs, rows))
+        assert cd.decode(zl, c.fast[0]) == fast, v
+        assert cd.decode(zl, c.slow[0]) == [(0, "Normal"), (1, "Normal")], v
+        # every design keeps today's interrupt behaviour (the hardwall list replaces the substitution)
+        p = cd.proposal(zl, cd.requests(cs, rows), "static-ancestor")
+        assert cd.decode(zl, p.fast[0]) == fast, v
+
+
+def test_preferred_many_two_passes_by_hand():
+    # flat 2 nodes, cpuset {1} (v2 child of the root), task on node 0. PREFERRED_MANY {0}: the first
+    # pass's nodemask misses the cpuset, so its fast path finds nothing; its slow path tries node 0
+    # (GFP_KERNEL may escape to the root's mems) and, at nopage, check_retry_cpuset drops the
+    # nodemask and restarts with every allowed node. The second pass is a NULL-nodemask allocation.
+    pages = np.zeros((2, 5), np.int64)
+    pages[:, 2] = 1000
+    t = Topology(name="two", node_ids=[0, 1], distance=[[10, 20], [20, 10]], cpu_ids=[0, 1], cpu_node=[0, 1],
+                 present_pages=pages, managed_pages=pages)
+    cs = cgsets.Cpusets(t, ("/a",), np.array([[0, 1]], bool), np.ones((1, 2), bool), np.array([-1]),
+                        np.array([[1, 1]], bool), np.array([1]))
+    rows = [dict(cpuset="/a", cpu=0, policy="preferred_many", nodes="0", gfp="GFP_KERNEL"),
+            dict(cpuset="/a", cpu=0, policy="preferred_many", nodes="0", gfp="GFP_USER"),
+            dict(cpuset="/a", cpu=0, policy="preferred_many", nodes="0-1", gfp="GFP_USER"),
+            dict(cpuset="/a", cpu=0, policy="preferred_many", nodes="0", gfp="GFP_KERNEL|__GFP_THISNODE")]
+    zl = zlm.build(t, "6.12")
+    c = cd.today(zl, cd.requests(cs, rows))
+    N0, N1 = (0, "Normal"), (1, "Normal")
+    got = [[[cd.decode(zl, x) for x in p] for p in c.passes(i)] for i in range(len(rows))]
+    assert got[0] == [[[], [N0, N1]], [[N1], [N0, N1]]]
+    assert got[1] == [[[], [N1]], [[N1], [N1]]]
+    assert got[2] == [[[N1], [N1]], [[N1], [N1]]]
+    assert got[3] == [[[], [N0]]]     # __GFP_THISNODE: the default policy, one pass (GFP_KERNEL escapes)
+    with pytest.raises(NumalabError, match="v5.15"):
+        cd.today(zlm.build(t, "5.14"), cd.requests(cs, rows[:1]))

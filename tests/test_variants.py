@@ -160,6 +160,18 @@ def movable_only_cpuset(v):
     return r["allocations"][0]["outcome"], tuple(r["log"])
 
 
+def interrupt_fast_path(v):
+    # flat 2 nodes, a task in cpuset {1} interrupted on node 0: before v5.9 the interrupt's fast path
+    # keeps to the interrupted task's mems (node 1 only), from v5.9 it may take node 0 first
+    from numalab import candidates as cd, cgsets
+    t = _topo(_flat(2))
+    cs = cgsets.Cpusets(t, ("/a",), np.array([[0, 1]], bool), np.ones((1, 2), bool), np.array([-1]),
+                        np.array([[1, 1]], bool), np.array([1]))
+    zl = zlm.build(t, v)
+    c = cd.today(zl, cd.requests(cs, [dict(cpuset="/a", cpu=0, gfp="GFP_ATOMIC", context="interrupt")]))
+    return tuple(cd.decode(zl, c.fast[0]))
+
+
 CXL4 = None
 
 
@@ -233,6 +245,7 @@ PROBES = {
     "rebind_two_step": rebind_two_step,
     "rebind_stores_result": stored_result,
     "preferred_not_remapped": preferred_rebind,
+    "irq_mems_substitution": interrupt_fast_path,
 }
 
 

@@ -65,13 +65,19 @@ def _facts(topo):
     return ids, mem, high
 
 
-def _policy(r, topo, built, hz, thisnode, irq):
-    """policy_nodemask()/policy_node(): (start node id, nodemask or None)."""
+def _policy(r, topo, built, hz, thisnode, irq, second=False):
+    """policy_nodemask()/policy_node(): (start node id, nodemask or None).
+
+    PREFERRED_MANY (``alloc_pages_preferred_many``): the first pass passes the policy's nodes
+    from the local node, the second (``second=True``) a NULL nodemask from the same node.
+    """
     ids, mem, high = _facts(topo)
     if irq or thisnode or r["mode"] == "local":
         return r["cpu"], None
     if r["mode"] == "preferred":
         return min(r["nodes"]), None
+    if r["mode"] == "preferred_many":
+        return r["cpu"], (None if second else set(r["nodes"]))
     # BIND: apply_policy_zone, then the intersection with mems_allowed
     zone_types = list(topo.zone_types)
     movable = zone_types.index("Movable") if "Movable" in zone_types else len(zone_types)
@@ -102,19 +108,21 @@ def _insane(k, r, topo, zonelist, hz, hard, irq):
     return not _first_zone(zonelist, hz, r["mems"])
 
 
-def today(topo, kernel, r):
+def today(topo, kernel, r, second=False):
     """``(fast, slow)`` zones ``[(node id, zone type), ...]`` of one request today.
 
     ``r``: ``mems`` (task mems_allowed), ``hardwall_mems`` (nearest hardwall ancestor's mems),
-    ``cpu`` (node id), ``mode`` (local/preferred/bind), ``nodes`` (set), ``gfp`` (name),
-    ``context`` (task, oom_victim, exiting, interrupt), ``enabled`` (cpusets_enabled()).
+    ``cpu`` (node id), ``mode`` (local/preferred/bind/preferred_many), ``nodes`` (set), ``gfp``
+    (name), ``context`` (task, oom_victim, exiting, interrupt), ``enabled`` (cpusets_enabled()).
+    ``second``: the second ``__alloc_pages`` call of a PREFERRED_MANY request (the first drops
+    ``__GFP_DIRECT_RECLAIM``, which changes no candidate: it only ends the slow path earlier).
     """
     k = profile(kernel)
     built = _system(topo, kernel)
     hz, hard, thisnode, atomic = _gfp(r["gfp"], topo)
     ctx = r["context"]
     irq, oom, exiting = ctx == "interrupt", ctx == "oom_victim", ctx == "exiting"
-    start, nodemask = _policy(r, topo, built, hz, thisnode, irq)
+    start, nodemask = _policy(r, topo, built, hz, thisnode, irq, second)
     zonelist = _zonelist(built, start, thisnode)
     ids, _, _ = _facts(topo)
 
@@ -126,25 +134,34 @@ def today(topo, kernel, r):
 
     # fast path
     fast = []
-    if r["enabled"] and not irq and nodemask is None:
+    # before v5.9 the substitution also happened in interrupt context (the interrupted task's mems)
+    if r["enabled"] and (not irq or k.irq_mems_substitution) and nodemask is None:
         fast = rzl.iterate(zonelist, hz, r["mems"])           # nodemask = &current->mems_allowed
     else:
         for nid, z in rzl.iterate(zonelist, hz, nodemask):
             if allowed(nid, True):                              # ALLOC_CPUSET, __GFP_HARDWALL forced
                 fast.append((nid, z))
     # slow path
-    if not _first_zone(zonelist, hz, nodemask):
-        return fast, []
-    if _insane(k, r, topo, zonelist, hz, hard, irq):
-        return fast, []
-    seen = set()
-    alloc_cpuset = not atomic
-    for nid, z in rzl.iterate(zonelist, hz, nodemask):        # first attempt
-        if not alloc_cpuset or allowed(nid, hard):
-            seen.add((nid, z))
-    if not alloc_cpuset or oom:                                 # nodemask dropped, no cpuset check
-        for nid, z in rzl.iterate(zonelist, hz, None):
-            seen.add((nid, z))
+    def slowpath(nodemask):
+        if not _first_zone(zonelist, hz, nodemask):
+            return set()                                        # nopage
+        if _insane(k, r, topo, zonelist, hz, hard, irq):
+            return set()
+        seen = set()
+        alloc_cpuset = not atomic
+        for nid, z in rzl.iterate(zonelist, hz, nodemask):    # first attempt
+            if not alloc_cpuset or allowed(nid, hard):
+                seen.add((nid, z))
+        if not alloc_cpuset or oom:                             # nodemask dropped, no cpuset check
+            for nid, z in rzl.iterate(zonelist, hz, None):
+                seen.add((nid, z))
+        return seen
+
+    seen = slowpath(nodemask)
+    # nopage: check_retry_cpuset drops a nodemask that misses mems_allowed and restarts (only a
+    # PREFERRED_MANY first pass can pass such a nodemask; policy_nodemask never does for BIND)
+    if k.check_retry_cpuset and r["enabled"] and nodemask is not None and not (nodemask & r["mems"]):
+        seen |= slowpath(None)
     slow = [e for e in zonelist if e in seen]
     return fast, slow
 
@@ -169,7 +186,7 @@ def rebuilt_order(topo, kernel, mems, local):
     return result or []
 
 
-def proposal(topo, kernel, r, d):
+def proposal(topo, kernel, r, d, second=False):
     """``(fast, slow)`` of one request under design ``d`` (dict: hardwall, softwall, nofallback, nodes, oom).
 
     Extra request keys: ``ancestor_mems`` (task mems of the nearest hardwall ancestor, None for the
@@ -180,7 +197,7 @@ def proposal(topo, kernel, r, d):
     hz, hard, thisnode, atomic = _gfp(r["gfp"], topo)
     ctx = r["context"]
     irq, oom, exiting = ctx == "interrupt", ctx == "oom_victim", ctx == "exiting"
-    start, nodemask = _policy(r, topo, built, hz, thisnode, irq)
+    start, nodemask = _policy(r, topo, built, hz, thisnode, irq, second)
     system = _zonelist(built, start, thisnode)
 
     def own_list(mems, s, nofallback):
@@ -201,7 +218,7 @@ def proposal(topo, kernel, r, d):
     # nodes="start": the start node's list, or the first node of its system order that has one
     s_own = start
     if d["nodes"] == "start" and not r.get("root"):
-        listed = set(r["cpu_nodes"]) | (set(r["nodes"]) if r["mode"] in ("preferred", "bind")
+        listed = set(r["cpu_nodes"]) | (set(r["nodes"]) if r["mode"] in ("preferred", "bind", "preferred_many")
                                          and not (irq or thisnode) else set())
         if start not in listed:
             for node in built["order"].get(start, []):
@@ -226,15 +243,24 @@ def proposal(topo, kernel, r, d):
 
     plain = not r["enabled"] or irq
     victim_plain = oom and nodemask is not None and d.get("oom", "system") == "system"
-    fast = rzl.iterate(system if (plain or victim_plain) else hw, hz, nodemask)
-    if not _first_zone(system, hz, nodemask):
-        return fast, []
-    if _insane(k, r, topo, system, hz, hard, irq):
-        return fast, []
+    # an interrupt's fast path takes the interrupted task's hardwall list where today substitutes its
+    # mems_allowed (before v5.9), the system list where today lets every node through
+    fast_plain = not r["enabled"] or (irq and not k.irq_mems_substitution) or victim_plain
+    fast = rzl.iterate(system if fast_plain else hw, hz, nodemask)
     if plain or atomic or oom or (exiting and not hard):
-        lst, s_nodemask = system, (None if (atomic or oom) else nodemask)
+        lst = system
     elif hard:
-        lst, s_nodemask = hw, nodemask
+        lst = hw
     else:
-        lst, s_nodemask = softwall(), nodemask
-    return fast, rzl.iterate(lst, hz, s_nodemask)
+        lst = softwall()
+
+    def slowpath(nodemask):
+        if not _first_zone(system, hz, nodemask) or _insane(k, r, topo, system, hz, hard, irq):
+            return set()
+        return set(rzl.iterate(lst, hz, None if (atomic or oom) else nodemask))
+
+    seen = slowpath(nodemask)
+    # the design keeps check_retry_cpuset's test, against the cpuset's mems
+    if k.check_retry_cpuset and r["enabled"] and nodemask is not None and not (nodemask & r["mems"]):
+        seen |= slowpath(None)
+    return fast, [e for e in lst if e in seen]

@@ -62,6 +62,7 @@ def trace_frame(trace: list) -> pd.DataFrame:
     for c in ("outcome", "page"):
         if c not in df:
             df[c] = None
+    df["page"] = df["page"].astype(object)       # a blank, not NaN, where no page was taken
     return df[[c for c in COLUMNS if c in df] + ["page"]].fillna("")
 
 

@@ -10,7 +10,7 @@ Examples
 --------
 >>> summary({"machine": "sockets-2x2", "kernel": "6.12", "config": "debian-6.1-amd64",
 ...          "variant": "exact-ancestor", "cpusets": "node:4", "tasks": 10})
-'exact-ancestor on sockets-2x2 (debian-6.1-amd64, 4 cpusets, 40 tasks): adds 1,376 B, saves 5,280 B, today 655,488 B; 0 of 48,000 requests differ (0 set, 0 order)'
+'exact-ancestor on sockets-2x2 (debian-6.1-amd64, 4 cpusets, 40 tasks): adds 1,376 B, saves 5,280 B, today 655,488 B; 0 of 84,000 requests differ (0 set, 0 order)'
 >>> summary({"machine": "sockets-2x2", "kernel": "6.12", "config": "debian-6.1-amd64",
 ...          "variant": "exact-ancestor", "cpusets": "node:0", "tasks": 10})[:9]
 'refused: '
