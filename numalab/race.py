@@ -87,6 +87,7 @@ from . import mempolicy as mp
 from ._data import data_dir
 from .errors import NumalabError
 from .kernel import profile
+from .nodemask import format_list, from_nodes
 
 __all__ = [
     "OUTCOMES", "COUNTERS", "DESIGNS", "RACE_VARIANTS", "DATA_DIR", "MAX_NODES",
@@ -358,14 +359,7 @@ def _nodes(bits: int, n: int) -> list:
 
 def _fmt(bits: int, n: int = 64) -> str:
     """Kernel list format of a bit set (``"0-1,3"``; ``""`` when empty)."""
-    ids, out, i = _nodes(int(bits), n), [], 0
-    while i < len(ids):
-        j = i
-        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
-            j += 1
-        out.append(str(ids[i]) if i == j else f"{ids[i]}-{ids[j]}")
-        i = j + 1
-    return ",".join(out)
+    return format_list(from_nodes(_nodes(int(bits), n), n))
 
 
 def _bits(words) -> int:

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import sources, zonelist
 from ..alloc import run_scenarios, scenario_at
+from ..nodemask import format_list, from_nodes
 from ..viz.text import boot_log_lines, scenario_document
 from ..topology import Topology
 
@@ -54,14 +55,8 @@ def nodestr(ids) -> str:
     >>> nodestr([3, 0, 1]), nodestr([])
     ('0-1,3', '')
     """
-    ids, out, i = sorted(int(x) for x in ids), [], 0
-    while i < len(ids):
-        j = i
-        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
-            j += 1
-        out.append(str(ids[i]) if i == j else f"{ids[i]}-{ids[j]}")
-        i = j + 1
-    return ",".join(out)
+    ids = sorted(int(x) for x in ids)
+    return format_list(from_nodes(ids, ids[-1] + 1 if ids else 1))
 
 
 def _row(experiment, item, kernel, model, verdict=None, note=""):
