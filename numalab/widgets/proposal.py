@@ -23,7 +23,7 @@ from .. import cgsets, compare, cost, sources
 from ..kernel import NAMED_VERSIONS
 from ._panel import build, cache, refusals
 
-__all__ = ["summary", "panel"]
+__all__ = ["summary", "panel", "demo"]
 
 _SAMPLE = 5_000
 
@@ -94,3 +94,10 @@ def panel(machine="sockets-2x2", *, kernel="6.12", config="debian-6.1-amd64", va
     return build("proposal", controls, summary, _render,
                  layout=lambda _: [w.HBox([w.VBox([c["machine"], c["kernel"], c["config"]]),
                                            w.VBox([c["variant"], c["cpusets"], c["tasks"]])])])
+
+
+def demo(nodes: int = 64):
+    """The panel on a generated machine of ``nodes`` nodes, sockets of 8 (benchmarks/bench_widgets.py).
+    Above 8 memory nodes the comparison samples requests (:data:`_SAMPLE`)."""
+    spec = f"sockets(sockets={max(1, nodes // 8)}, nodes_per_socket={min(8, nodes)})"
+    return panel(spec, cpusets=f"node:{nodes}", machines=[spec, "sockets-2x2"])

@@ -24,7 +24,7 @@ from ..errors import NumalabError
 from ..viz.race import counts_chart, counts_table, trace_frame
 from ._panel import build, cache, refusals, text_of
 
-__all__ = ["summary", "panel", "state_result"]
+__all__ = ["summary", "panel", "state_result", "demo"]
 
 
 def _designs(state) -> list:
@@ -136,3 +136,9 @@ def panel(scenario="email", designs=race.DESIGNS):
     box["panel"] = build("race", controls, summary, _render,
                          layout=lambda c: [w.HBox([w.VBox([wsc, wk]), wds, w.VBox([wtr, wst])])])
     return box["panel"]
+
+
+def demo(nodes: int = 64):
+    """The panel as the notebook shows it (benchmarks/bench_widgets.py). A race scenario has its
+    own few nodes (data/race/), so ``nodes`` does not change the work of an update."""
+    return panel()
