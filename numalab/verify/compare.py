@@ -145,23 +145,39 @@ _NOTE_IL = "interleave start (il_prev / mapping address): the same cycle, anothe
 _NOTE_SHM = "shared-memory interleave start (offset biased by the shmem inode number): the same cycle, another start"
 
 
-def _pages_verdict(mode, want, got, shm=False):
-    """``(verdict, note)`` for two page-node sequences of one policy."""
+def _pages_verdict(mode, want, got, shm=False, nodes=None):
+    """``(verdict, note)`` for two page-node sequences of one policy; ``nodes``: the interleave
+    nodes as the kernel itself reported them (get_mempolicy and mems_allowed), when known."""
     if want == got:
         return "agree", ""
-    if mode in _INTERLEAVED and want and got and len(want) == len(got) and _same_cycle(want, got):
+    if mode in _INTERLEAVED and want and got and len(want) == len(got) and _same_cycle(want, got, nodes):
         return "nondeterministic", _NOTE_SHM if shm else _NOTE_IL
     return "differ", ""
 
 
-def _same_cycle(a, b) -> bool:
+def _same_cycle(a, b, nodes=None) -> bool:
     """True when ``a`` is ``b``'s repeating cycle started at another position.
+
+    ``nodes`` (optional): the set the interleave cycles over, as the kernel reported it. With
+    fewer pages than nodes the two windows need not overlap (64 nodes, 16 pages: the shmem
+    inode bias can start the kernel's window anywhere); each must then be a run of consecutive
+    members of ``nodes`` in ascending order (wrapping), as ``next_node_in()`` walks them.
 
     >>> _same_cycle([2, 3, 1, 2, 3], [1, 2, 3, 1, 2]), _same_cycle([1, 1, 2], [1, 2, 1])
     (True, False)
     >>> _same_cycle([3, 4, 0, 1], [0, 1, 2, 3]), _same_cycle([3, 4, 0, 1], [0, 1, 2, 4])
     (True, False)
+    >>> _same_cycle([6, 7], [0, 1]), _same_cycle([6, 7], [0, 1], nodes=range(8))
+    (False, True)
+    >>> _same_cycle([6, 0], [0, 1], nodes=range(8)), _same_cycle([7, 0], [0, 1], nodes=range(8))
+    (False, True)
     """
+    if nodes is not None and len(a) < len(set(nodes)):
+        ring = sorted(set(nodes))
+        after = {x: ring[(k + 1) % len(ring)] for k, x in enumerate(ring)}
+        if all(x in after for x in (*a, *b)) and all(
+                all(seq[i + 1] == after[seq[i]] for i in range(len(seq) - 1)) for seq in (a, b)):
+            return True
     n = len(b)
     p = next(p for p in range(1, n + 1) if all(b[i] == b[i + p] for i in range(n - p)))
     if any(all(a[i] == b[(i + s) % p] for i in range(len(a))) for s in range(p)):
@@ -226,7 +242,12 @@ def _validate_row(r, res):
     if {k: v for k, v in want.items() if k != "pages"} != {k: v for k, v in got.items() if k != "pages"}:
         verdict = "differ"
     else:
-        verdict, note = _pages_verdict(r["mode"], want["pages"], got["pages"], shm=r["api"] == "mbind_shm")
+        # the kernel's own interleave set: get_mempolicy's nodemask within mems_allowed (with
+        # MPOL_F_STATIC_NODES get_mempolicy reports the user's mask; MPOL_F_RELATIVE_NODES's is
+        # relative, so no set is derived from it)
+        il = None if "RELATIVE_NODES" in r["flags"] else set(rep["nodemask"]) & set(r["mems_allowed"])
+        verdict, note = _pages_verdict(r["mode"], want["pages"], got["pages"], shm=r["api"] == "mbind_shm",
+                                       nodes=il or None)
     return _row("policy", item, want, got, verdict, note)
 
 
