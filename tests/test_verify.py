@@ -153,6 +153,11 @@ def test_same_cycle_with_the_kernels_interleave_set():
     assert compare._pages_verdict("INTERLEAVE", kernel, model, shm=True, nodes=range(1, 64)) == (
         "nondeterministic", compare._NOTE_SHM)
     assert compare._pages_verdict("PREFERRED", kernel, model, nodes=range(1, 64))[0] == "differ"
+    # the set from the kernel's own report: MPOL_F_RELATIVE_NODES 0-63 under mems_allowed 1-63
+    # folds bit 63 onto bit 0 and maps bit i to the i-th allowed node: nodes 1-63
+    assert compare._reported_interleave_set(range(64), ["RELATIVE_NODES"], range(1, 64)) == set(range(1, 64))
+    assert compare._reported_interleave_set([1, 3], ["RELATIVE_NODES"], [2, 5, 7]) == {5, 2}  # 3 % 3 = 0
+    assert compare._reported_interleave_set([0, 5], ["STATIC_NODES"], [1, 2]) is None  # nothing left
 
 
 # ------------------------------------------------------------- comparison on stored records

@@ -155,6 +155,32 @@ def _pages_verdict(mode, want, got, shm=False, nodes=None):
     return "differ", ""
 
 
+def _reported_interleave_set(nodemask, flags, mems_allowed):
+    """The nodes an interleave policy cycles over, from what the kernel itself reported (its
+    get_mempolicy nodemask and the task's mems_allowed), or None when that is empty.
+
+    get_mempolicy returns the user's nodemask for MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES
+    (``w.user_nodemask``). Static: the nodes of that mask within mems_allowed. Relative: the
+    kernel folds the mask modulo the weight of mems_allowed and maps bit i onto the i-th allowed
+    node (``mpol_relative_nodemask()``, mm/mempolicy.c, since v2.6.26's "mempolicy: add
+    MPOL_F_RELATIVE_NODES flag"; the same mapping as :func:`numalab.nodemask.relative`, written
+    out here so that the comparison uses only the kernel's reported values).
+
+    >>> sorted(_reported_interleave_set(range(64), ["RELATIVE_NODES"], range(1, 64)))[:3]
+    [1, 2, 3]
+    >>> sorted(_reported_interleave_set([0, 2], ["RELATIVE_NODES"], [4, 5, 6]))
+    [4, 6]
+    >>> sorted(_reported_interleave_set([0, 9], ["STATIC_NODES"], [1, 9]))
+    [9]
+    """
+    allowed = sorted(set(mems_allowed))
+    if "RELATIVE_NODES" in flags:
+        got = {allowed[i % len(allowed)] for i in nodemask} if allowed else set()
+    else:
+        got = set(nodemask) & set(allowed)
+    return got or None
+
+
 def _same_cycle(a, b, nodes=None) -> bool:
     """True when ``a`` is ``b``'s repeating cycle started at another position.
 
@@ -242,12 +268,8 @@ def _validate_row(r, res):
     if {k: v for k, v in want.items() if k != "pages"} != {k: v for k, v in got.items() if k != "pages"}:
         verdict = "differ"
     else:
-        # the kernel's own interleave set: get_mempolicy's nodemask within mems_allowed (with
-        # MPOL_F_STATIC_NODES get_mempolicy reports the user's mask; MPOL_F_RELATIVE_NODES's is
-        # relative, so no set is derived from it)
-        il = None if "RELATIVE_NODES" in r["flags"] else set(rep["nodemask"]) & set(r["mems_allowed"])
         verdict, note = _pages_verdict(r["mode"], want["pages"], got["pages"], shm=r["api"] == "mbind_shm",
-                                       nodes=il or None)
+                                       nodes=_reported_interleave_set(rep["nodemask"], r["flags"], r["mems_allowed"]))
     return _row("policy", item, want, got, verdict, note)
 
 
