@@ -139,6 +139,27 @@ def test_same_cycle_is_not_a_loophole():
     assert not compare._same_cycle([15, 16, 0, 2], [0, 1, 2, 3])  # node 1 skipped
 
 
+def test_same_cycle_with_the_kernels_interleave_set():
+    """64 nodes, 16 shmem pages (ia64-64n-256cpu): the inode bias can put the kernel's window
+    anywhere in the cycle, so the two windows need not overlap; the set the kernel reported
+    (get_mempolicy within mems_allowed, here nodes 1-63 under cpuset 1-63) links them."""
+    kernel, model = list(range(32, 48)), list(range(1, 17))
+    assert not compare._same_cycle(kernel, model)  # no overlap, no set: nothing links them
+    assert compare._same_cycle(kernel, model, nodes=range(1, 64))
+    assert compare._same_cycle([62, 63, 1, 2], [1, 2, 3, 4], nodes=range(1, 64))  # wraps past node 0
+    assert not compare._same_cycle([62, 63, 0, 1], [1, 2, 3, 4], nodes=range(1, 64))  # node 0 not in the set
+    assert not compare._same_cycle([32, 33, 35, 36], [1, 2, 3, 4], nodes=range(1, 64))  # node 34 skipped
+    assert not compare._same_cycle([33, 32, 34, 35], [1, 2, 3, 4], nodes=range(1, 64))  # not ascending
+    assert compare._pages_verdict("INTERLEAVE", kernel, model, shm=True, nodes=range(1, 64)) == (
+        "nondeterministic", compare._NOTE_SHM)
+    assert compare._pages_verdict("PREFERRED", kernel, model, nodes=range(1, 64))[0] == "differ"
+    # the set from the kernel's own report: MPOL_F_RELATIVE_NODES 0-63 under mems_allowed 1-63
+    # folds bit 63 onto bit 0 and maps bit i to the i-th allowed node: nodes 1-63
+    assert compare._reported_interleave_set(range(64), ["RELATIVE_NODES"], range(1, 64)) == set(range(1, 64))
+    assert compare._reported_interleave_set([1, 3], ["RELATIVE_NODES"], [2, 5, 7]) == {5, 2}  # 3 % 3 = 0
+    assert compare._reported_interleave_set([0, 5], ["STATIC_NODES"], [1, 2]) is None  # nothing left
+
+
 # ------------------------------------------------------------- comparison on stored records
 def _records(name):
     return json.loads((TRUTH / name).read_text())["records"]

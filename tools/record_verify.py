@@ -41,7 +41,7 @@ TOPOLOGIES = [
     "intel-e5-2695v4-2s", "amd-opteron6272-2s-4n", "huawei-kunpeng920-2s-4n", "dell-r740-cascadelake-snc2-2lm",
     "alcf-aurora-xeon-max-hbm-flat-4n", "ibm-4node-xeon7400", "aws-c5n-18xlarge-2s", "amd-epyc-9375f-2s-nps1",
     "supermicro-4029gp-2s", "ia64-madison-8n", "opteron865-8s-flat", "xeon-max-2s-snc4-hbm-flat-16n",
-    "hp-superdome-sx2000-17n", "sgi-uv2000-24n",
+    "hp-superdome-sx2000-17n", "sgi-uv2000-24n", "ia64-64n-256cpu",
 ]
 
 def main(argv=None) -> int:

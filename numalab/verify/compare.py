@@ -140,23 +140,65 @@ _NOTE_IL = "interleave start (il_prev / mapping address): the same cycle, anothe
 _NOTE_SHM = "shared-memory interleave start (offset biased by the shmem inode number): the same cycle, another start"
 
 
-def _pages_verdict(mode, want, got, shm=False):
-    """``(verdict, note)`` for two page-node sequences of one policy."""
+def _pages_verdict(mode, want, got, shm=False, nodes=None):
+    """``(verdict, note)`` for two page-node sequences of one policy; ``nodes``: the interleave
+    nodes as the kernel itself reported them (get_mempolicy and mems_allowed), when known."""
     if want == got:
         return "agree", ""
-    if mode in _INTERLEAVED and want and got and len(want) == len(got) and _same_cycle(want, got):
+    if mode in _INTERLEAVED and want and got and len(want) == len(got) and _same_cycle(want, got, nodes):
         return "nondeterministic", _NOTE_SHM if shm else _NOTE_IL
     return "differ", ""
 
 
-def _same_cycle(a, b) -> bool:
+def _reported_interleave_set(nodemask, flags, mems_allowed):
+    """The nodes an interleave policy cycles over, from what the kernel itself reported (its
+    get_mempolicy nodemask and the task's mems_allowed), or None when that is empty.
+
+    get_mempolicy returns the user's nodemask for MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES
+    (``w.user_nodemask``). Static: the nodes of that mask within mems_allowed. Relative: the
+    kernel folds the mask modulo the weight of mems_allowed and maps bit i onto the i-th allowed
+    node (``mpol_relative_nodemask()``, mm/mempolicy.c, since v2.6.26's "mempolicy: add
+    MPOL_F_RELATIVE_NODES flag"; the same mapping as :func:`numalab.nodemask.relative`, written
+    out here so that the comparison uses only the kernel's reported values).
+
+    >>> sorted(_reported_interleave_set(range(64), ["RELATIVE_NODES"], range(1, 64)))[:3]
+    [1, 2, 3]
+    >>> sorted(_reported_interleave_set([0, 2], ["RELATIVE_NODES"], [4, 5, 6]))
+    [4, 6]
+    >>> sorted(_reported_interleave_set([0, 9], ["STATIC_NODES"], [1, 9]))
+    [9]
+    """
+    allowed = sorted(set(mems_allowed))
+    if "RELATIVE_NODES" in flags:
+        got = {allowed[i % len(allowed)] for i in nodemask} if allowed else set()
+    else:
+        got = set(nodemask) & set(allowed)
+    return got or None
+
+
+def _same_cycle(a, b, nodes=None) -> bool:
     """True when ``a`` is ``b``'s repeating cycle started at another position.
+
+    ``nodes`` (optional): the set the interleave cycles over, as the kernel reported it. With
+    fewer pages than nodes the two windows need not overlap (64 nodes, 16 pages: the shmem
+    inode bias can start the kernel's window anywhere); each must then be a run of consecutive
+    members of ``nodes`` in ascending order (wrapping), as ``next_node_in()`` walks them.
 
     >>> _same_cycle([2, 3, 1, 2, 3], [1, 2, 3, 1, 2]), _same_cycle([1, 1, 2], [1, 2, 1])
     (True, False)
     >>> _same_cycle([3, 4, 0, 1], [0, 1, 2, 3]), _same_cycle([3, 4, 0, 1], [0, 1, 2, 4])
     (True, False)
+    >>> _same_cycle([6, 7], [0, 1]), _same_cycle([6, 7], [0, 1], nodes=range(8))
+    (False, True)
+    >>> _same_cycle([6, 0], [0, 1], nodes=range(8)), _same_cycle([7, 0], [0, 1], nodes=range(8))
+    (False, True)
     """
+    if nodes is not None and len(a) < len(set(nodes)):
+        ring = sorted(set(nodes))
+        after = {x: ring[(k + 1) % len(ring)] for k, x in enumerate(ring)}
+        if all(x in after for x in (*a, *b)) and all(
+                all(seq[i + 1] == after[seq[i]] for i in range(len(seq) - 1)) for seq in (a, b)):
+            return True
     n = len(b)
     p = next(p for p in range(1, n + 1) if all(b[i] == b[i + p] for i in range(n - p)))
     if any(all(a[i] == b[(i + s) % p] for i in range(len(a))) for s in range(p)):
@@ -221,7 +263,8 @@ def _validate_row(r, res):
     if {k: v for k, v in want.items() if k != "pages"} != {k: v for k, v in got.items() if k != "pages"}:
         verdict = "differ"
     else:
-        verdict, note = _pages_verdict(r["mode"], want["pages"], got["pages"], shm=r["api"] == "mbind_shm")
+        verdict, note = _pages_verdict(r["mode"], want["pages"], got["pages"], shm=r["api"] == "mbind_shm",
+                                       nodes=_reported_interleave_set(rep["nodemask"], r["flags"], r["mems_allowed"]))
     return _row("policy", item, want, got, verdict, note)
 
 
