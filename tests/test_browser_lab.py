@@ -122,6 +122,9 @@ def _drive(page, lab, rel, blocked=None, charts=None):
     must be on the page)."""
     blocked = [] if blocked is None else blocked
     n0 = len(blocked)
+    # Each notebook on its own: forget the vega globals an earlier notebook's offline() left in
+    # this page (JupyterLab keeps one window), so a notebook lacking it asks the CDN and fails.
+    page.evaluate("() => { window.VEGA_DEBUG = {}; window.vegaEmbed = window.vega = window.vegaLite = undefined; }")
     ld.open_notebook(page, lab, rel)
     run_s = ld.run_all(page)
     problems = [f"{rel}: error output after running all cells: {e[:300]!r}"
