@@ -5,7 +5,9 @@ require.js, MathJax, mermaid, the widget manager and (through Altair's snippet) 
 and vega-embed from CDNs, so nothing renders without a network. This module
 
 1. executes each notebook with nbclient (kernel ``python3`` of the running interpreter, working
-   directory = the notebook's folder, a timeout per cell, ``PYTHONHASHSEED=0``);
+   directory = the notebook's folder, a timeout per cell, ``PYTHONHASHSEED=0``) and drops the
+   outputs meant for a live page only (:func:`numalab.viz.offline.offline`, the notebooks' first
+   cell: the vega bundle that lets charts draw offline in JupyterLab);
 2. exports it with the ``numalab_offline`` nbconvert template (``numalab/templates/``), which
    extends JupyterLab's ``lab/index.html.j2`` and replaces the CDN head scripts by inline ones:
    a JavaScript error collector, a ``VEGA_DEBUG`` object holding exactly the versions the
@@ -46,6 +48,7 @@ import time
 
 from ._io import atomic_write, check_output_path
 from .errors import NumalabError
+from .viz.offline import LIVE_ONLY, is_live_only, vega_head
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -69,6 +72,7 @@ __all__ = [
     "write_index",
     "atomic_write_text",
     "store_outputs",
+    "drop_live_only",
 ]
 
 #: Seconds a single cell may run before the notebook counts as failed.
@@ -302,10 +306,33 @@ def execute(path, *, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = KERNEL
         except Exception as e:  # kernel did not start, bad kernel name, ...
             ename, evalue = type(e).__name__, " ".join(str(e).split()) + _last_line(kernel_stderr)
         else:
-            return nb, None
+            return drop_live_only(nb), None
     idx = current["index"]
     src = _first_line(nb.cells[idx].source) if idx is not None else ""
     return None, NotebookFailure(name, idx, src, ename, " ".join(str(evalue).split()))
+
+
+def drop_live_only(nb):
+    """``nb`` with every output marked ``{"numalab": {"live_only": true}}`` removed (in place).
+
+    Such outputs (:func:`numalab.viz.offline.offline`: the vega bundle for a live JupyterLab) are
+    for a live kernel's page: they are neither stored in the notebooks nor copied into reports,
+    which inline the bundle once in their head.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> live = nbformat.v4.new_output("display_data", data={"text/html": "<script>vegaEmbed</script>"},
+    ...                               metadata=LIVE_ONLY)
+    >>> kept = nbformat.v4.new_output("stream", text="kept")
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[live, kept])])
+    >>> [o["output_type"] for o in drop_live_only(nb).cells[0].outputs]
+    ['stream']
+    """
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code" and any(is_live_only(o) for o in cell.get("outputs", ())):
+            cell["outputs"] = [o for o in cell["outputs"] if not is_live_only(o)]
+    return nb
 
 
 def store_outputs(notebooks=None, *, timeout: float = DEFAULT_TIMEOUT, kernel_name: str = KERNEL_NAME,
@@ -389,7 +416,7 @@ def _chart_outputs(nb):
         if cell.get("cell_type") != "code":
             continue
         for out in cell.get("outputs", ()):
-            if out.get("output_type") not in ("display_data", "execute_result"):
+            if out.get("output_type") not in ("display_data", "execute_result") or is_live_only(out):
                 continue
             data = out.get("data", {})
             if any(_VEGALITE_MIME.match(k) for k in data):
@@ -464,51 +491,6 @@ def chart_versions(nb) -> dict:
     found.setdefault("vegalite_version", alt.VEGALITE_VERSION)
     found.setdefault("vegaembed_version", alt.VEGAEMBED_VERSION)
     return found
-
-
-def _matches(wanted: str, have: str) -> bool:
-    """Does an installed version ``have`` satisfy the (possibly partial) version ``wanted``?"""
-    w, h = wanted.split("."), have.split(".")
-    return h[:len(w)] == w
-
-
-@functools.lru_cache(maxsize=4)
-def _vega_bundle(vl_minor: str) -> str:
-    """vl-convert's vega + vega-lite + vega-embed bundle (about 0.9 MB; takes about 2 s)."""
-    import vl_convert
-
-    return vl_convert.javascript_bundle(vl_version=vl_minor)
-
-
-def _vega_head(versions: dict) -> str:
-    """Inline ``VEGA_DEBUG`` and the bundle that satisfies ``versions``."""
-    import vl_convert
-
-    vl = versions["vegalite_version"]
-    vl_minor = ".".join(vl.split(".")[:2])
-    offered = vl_convert.get_vegalite_versions()
-    if vl_minor not in offered:
-        raise NumalabError(f"charts need vega-lite {vl} but the installed vl-convert-python "
-                           f"bundles only {', '.join(offered)}", input="vega-lite")
-    have = {"vega_version": vl_convert.get_vega_version(),
-            "vegaembed_version": vl_convert.get_vega_embed_version()}
-    for key, installed in have.items():
-        if not _matches(versions[key], installed):
-            raise NumalabError(f"charts need {key.split('_')[0]} {versions[key]} but vl-convert-python "
-                               f"bundles {installed}", input=key.split("_")[0])
-    bundle = _vega_bundle(vl_minor)
-    if "</script" in bundle.lower():  # cannot happen with vl-convert 1.x; never break the page
-        bundle = re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)
-    debug = json.dumps({k: versions[k] for k in ("vega_version", "vegalite_version", "vegaembed_version")})
-    return (
-        f'<script type="text/javascript">var VEGA_DEBUG = {debug};</script>\n'
-        f'<script type="text/javascript" id="numalab-vega-bundle">\n'
-        f"/* vega {have['vega_version']}, vega-lite {vl_minor}, vega-embed {have['vegaembed_version']} "
-        f"(BSD-3-Clause, the Vega project) and their dependencies, bundled by vl-convert-python "
-        f"{getattr(vl_convert, '__version__', '')}. Wrapped in a function so that its top-level "
-        f"names stay private; it sets window.vega, window.vegaLite and window.vegaEmbed. */\n"
-        f"(function () {{\n{bundle}\n}})();\n</script>"
-    )
 
 
 def js_error_collector() -> str:
@@ -611,13 +593,15 @@ def _offline_outputs(nb):
     ipywidgets views need a live kernel (and a widget manager from a CDN): each becomes a short
     note saying so, instead of an empty box or the widget's Python repr.
 
+    Outputs marked live-only (:func:`drop_live_only`) are dropped.
+
     Altair's snippet keeps jsdelivr URLs that it only uses when ``VEGA_DEBUG`` does not match
     (never in these reports); they are rewritten to the unloadable ``numalab-offline:`` scheme
     so the file names no CDN and, should they ever be used, the failure shows as an error.
     Altair's random chart ids are renumbered so that a notebook with deterministic outputs
     gives a byte-identical report.
     """
-    nb = copy.deepcopy(nb)
+    nb = drop_live_only(copy.deepcopy(nb))
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         for out in cell.get("outputs", ()) if cell.get("cell_type") == "code" else ():
@@ -676,7 +660,7 @@ def export_html(nb, *, title: str, summary: str = "", name: str = "notebook", pa
     esc = functools.partial(_html.escape, quote=True)
     meta = "\n".join(f'<meta name="numalab-{k}" content="{esc(str(v))}">' for k, v in (
         ("report", "1"), ("title", title), ("summary", summary), ("charts", charts)))
-    head_js = js_error_collector() + ("\n" + _vega_head(versions) if charts else "")
+    head_js = js_error_collector() + ("\n" + vega_head(versions) if charts else "")
     exporter = HTMLExporter(template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES)],
                             embed_images=True, theme="light")
     body, _ = exporter.from_notebook_node(nb, resources={

@@ -271,6 +271,27 @@ JS_HELPERS = r"""
       let r = look();
       while (r.drawn < r.views && performance.now() - t0 < ms) { await new Promise(res => setTimeout(res, 50)); r = look(); }
       return r; },
+    // the current notebook's own chart cells (outside panels): Altair's output divs and every
+    // Vega view; how many are drawn (marks), error texts; waits up to ms for them
+    notebookCharts: async (ms) => {
+      const shownText = (root) => {      // text nodes outside <script>/<style> (Altair's snippet
+        const w = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);   // holds the words)
+        let t = "", n;
+        while ((n = w.nextNode())) if (!n.parentElement.closest("script, style")) t += n.data;
+        return t; };
+      const nb = window.jupyterapp.shell.currentWidget.node, t0 = performance.now();
+      const inPanel = (x) => !!x.closest(".jupyter-widgets-output-area, .widget-output, .jupyter-widgets");
+      const look = () => {
+        const v = [...new Set([...nb.querySelectorAll('div[id^="altair-viz-"], .vega-embed')])]
+                  .filter(x => !inPanel(x) && !x.parentElement.closest('div[id^="altair-viz-"], .vega-embed'));
+        return {altair: v.filter(x => /^altair-viz-/.test(x.id)).length, views: v.length,
+                drawn: v.filter(x => x.querySelector("svg.marks, canvas.marks")).length,
+                errors: [...nb.querySelectorAll(".jp-OutputArea-output .error")].filter(e => !inPanel(e))
+                          .map(e => e.textContent.slice(0, 200))
+                          .concat(shownText(nb).includes("Error loading script") ? ["Error loading script"] : [])}; };
+      let r = look();
+      while (r.drawn < r.views && performance.now() - t0 < ms) { await new Promise(res => setTimeout(res, 100)); r = look(); }
+      return r; },
     errorOutputs: () => [...document.querySelectorAll(
         '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')]
         .map(e => e.textContent.slice(0, 500)),

@@ -9,9 +9,10 @@
    placeholder example is not refused, and that the change was drawn within
    :data:`LIMIT_S` (change event -> new output in the DOM -> next animation frame; a slower
    change is tried once more with another value, and the control fails if both are slower),
-   and that every chart in a panel is drawn with no network (JupyterLab's own Vega-Lite renderer;
-   the notebooks' own Altair cells still load vega from a CDN in a live JupyterLab: the page's
-   blocked requests are listed, not failed). Any error
+   and that every chart is drawn (marks) with no network: the charts in panels and the notebook's
+   own Altair cells (at least as many as the stored notebook shows), which draw offline because
+   the notebook's first code cell shows :func:`numalab.viz.offline.offline`. A request to a CDN
+   (Altair's fallback to cdn.jsdelivr.net) or an "Error loading script" fails the test. Any error
    output in the page (stderr or a traceback, in a cell or in a panel) fails the test. The
    latencies are printed in the terminal summary and recorded with ``record_property``.
 2. Reports, clicked. Every report of the session build (tests/test_report.py) is opened with the
@@ -38,6 +39,7 @@ import sys
 import pytest
 
 import lab_driver as ld
+from numalab import report as rep
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -50,6 +52,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 _REASON = ld.missing_reason()
 if _REASON:
     pytestmark.append(pytest.mark.skip(reason=_REASON))
+
+#: Hosts a notebook page must not load from (Altair's snippet falls back to jsdelivr).
+CDN_HOSTS = ("cdn.jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com")
 
 _DRIVEN: dict = {}          # notebook name -> rows of lab_driver.drive_panels
 
@@ -92,12 +97,39 @@ def _head_problem(head, where):
     return None
 
 
-def _drive(page, lab, rel):
-    """Open, run all, check first draws, change every control: (rows, problems, run seconds)."""
+def _notebook_chart_problems(page, rel, charts=None):
+    """Every chart cell of the open notebook drawn (marks), no error shown; at least ``charts``."""
+    c = page.evaluate("(ms) => window.__nl.notebookCharts(ms)", 20000)
+    problems = []
+    if c["drawn"] < c["views"] or c["errors"]:
+        problems.append(f"{rel}: {c['drawn']} of {c['views']} charts of the notebook drawn; {c['errors'][:2]}")
+    if charts is not None and c["altair"] < charts:
+        problems.append(f"{rel}: {c['altair']} Altair charts on the page, but the stored notebook shows {charts}")
+    return problems
+
+
+def _cdn_problems(rel, urls):
+    cdn = [u for u in urls if any(host in u for host in CDN_HOSTS)]
+    return [f"{rel}: the page requested {len(cdn)} file(s) from a CDN, e.g. {cdn[:2]} (with no network the "
+            "charts do not render: the first code cell must show numalab.viz.offline.offline())"] if cdn else []
+
+
+def _drive(page, lab, rel, blocked=None, charts=None):
+    """Open, run all, check first draws, change every control: (rows, problems, run seconds).
+
+    ``blocked``: the page's list of blocked requests (any to a CDN while the notebook is open is a
+    problem); ``charts``: the number of Altair charts the stored notebook shows (at least these
+    must be on the page)."""
+    blocked = [] if blocked is None else blocked
+    n0 = len(blocked)
+    # Each notebook on its own: forget the vega globals an earlier notebook's offline() left in
+    # this page (JupyterLab keeps one window), so a notebook lacking it asks the CDN and fails.
+    page.evaluate("() => { window.VEGA_DEBUG = {}; window.vegaEmbed = window.vega = window.vegaLite = undefined; }")
     ld.open_notebook(page, lab, rel)
     run_s = ld.run_all(page)
     problems = [f"{rel}: error output after running all cells: {e[:300]!r}"
                 for e in page.evaluate("() => window.__nl.errorOutputs()")]
+    problems += _notebook_chart_problems(page, rel, charts)
     for p in page.evaluate("() => window.__nl.list()"):        # first render, before any change
         problems.append(_head_problem(p["head"], f"{rel} panel {p['i']} as first drawn"))
     rows, _ = ld.drive_panels(page, retry_above_s=LIMIT_S)
@@ -130,14 +162,18 @@ def _drive(page, lab, rel):
         c = page.evaluate("([i, ms]) => window.__nl.panelCharts(i, ms)", [p["i"], 5000])
         if c["drawn"] < c["views"] or c["errors"]:
             problems.append(f"{rel} panel {p['i']}: {c['drawn']} of {c['views']} charts drawn; {c['errors'][:2]}")
+    problems += _cdn_problems(rel, blocked[n0:])
     ld.close_notebook(page)
     return rows, [p for p in problems if p], run_s
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_panels_in_jupyterlab(nb, lab, lab_page, record_property):
+    import nbformat
+
     page, blocked, errors = lab_page
-    rows, problems, run_s = _drive(page, lab, f"notebooks/{nb.name}")
+    charts = rep.count_charts(nbformat.read(str(nb), as_version=4))
+    rows, problems, run_s = _drive(page, lab, f"notebooks/{nb.name}", blocked, charts)
     _DRIVEN[nb.name] = rows
     record_property("run_all_s", round(run_s, 2))
     record_property("panel_changes", json.dumps([{k: r.get(k) for k in ("name", "control", "to", "seconds")}
@@ -201,6 +237,34 @@ def test_lab_harness_detects_a_wrong_summary_and_an_error(lab, lab_page):
         _, after, _ = ld.parse_head(r["after"])
         assert [k for k in before if before[k] != after[k]] == [r["control"]], (r["control"], before, after)
     assert "no module numalab.widgets.selfcheck_kinds" in text
+
+
+NO_OFFLINE_CELL = """import altair as alt
+alt.Chart(alt.Data(values=[{"x": 1}, {"x": 2}])).mark_point().encode(x="x:Q")
+"""
+
+
+def test_lab_harness_detects_a_chart_loading_vega_from_the_cdn(lab, lab_page):
+    """Self-check: a notebook whose Altair chart comes before (without) numalab.viz.offline.offline()
+    asks jsdelivr for vega; the same checks as above must report the request and the undrawn chart,
+    and the same chart after offline() must pass them."""
+    import nbformat
+
+    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NO_OFFLINE_CELL)], metadata=meta),
+                   str(lab.root / "no-offline.ipynb"))
+    page, blocked, _ = lab_page
+    _, problems, _ = _drive(page, lab, "no-offline.ipynb", blocked, charts=1)
+    text = "\n".join(problems)
+    assert "no-offline.ipynb: the page requested" in text and "cdn.jsdelivr.net/npm/vega@" in text, text
+    assert "no-offline.ipynb: 0 of 1 charts of the notebook drawn" in text, text
+    assert "Error loading script" in text, text
+
+    cells = [nbformat.v4.new_code_cell("from numalab.viz.offline import offline\noffline()"),
+             nbformat.v4.new_code_cell(NO_OFFLINE_CELL)]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=meta), str(lab.root / "with-offline.ipynb"))
+    _, problems, _ = _drive(page, lab, "with-offline.ipynb", blocked, charts=1)
+    assert problems == [], problems
 
 
 def test_every_panel_module_is_driven(report_table, record_property):

@@ -193,6 +193,7 @@ def test_vega_bundle_inline_once_with_matching_versions(built):
             assert "numalab-vega-bundle" not in page and "window.vegaEmbed=" not in page
             continue
         assert page.count('id="numalab-vega-bundle"') == 1, r.html
+        assert "numalab-vega-offline" not in page, r.html      # the notebooks' live-only cell output
         assert page.count("window.vegaEmbed=") == 1, r.html
         debug = json.loads(re.search(r"var VEGA_DEBUG = (\{[^}]*\});", page).group(1))
         # Altair's snippet skips the CDN only when VEGA_DEBUG holds exactly what it asks for.
