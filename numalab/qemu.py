@@ -18,18 +18,32 @@ __all__ = ["qemu_args", "shell_line"]
 
 
 # ====================================================================== QEMU
-def qemu_args(t: Topology, mem_per_node=None) -> tuple[list[str], list[str]]:
+def qemu_args(t: Topology, mem_per_node=None, *, hot_add=()) -> tuple[list[str], list[str]]:
     """QEMU arguments that boot a guest with this topology, and notes about what changed.
 
     ``-smp``, ``-m``, one ``-object memory-backend-ram`` per node with memory, one
     ``-numa node`` per online node (a node without memory gets no ``memdev``), and ``-numa dist``
     for each pair (one direction when the table is symmetric, QEMU mirrors it).
 
+    A possible but offline node is booted too when QEMU can express it: it must be the only
+    one and have the id right after the online nodes. QEMU's SRAT gives the hot-pluggable range
+    of ``-m SIZE,slots=,maxmem=`` to its *last* node (hw/i386/acpi-build.c ``build_srat``), and
+    Linux marks a node it meets only there possible but not online (``numa_init()``:
+    ``node_possible_map`` is every proximity domain of the SRAT). Other offline nodes are left
+    out, with a note.
+
     Parameters
     ----------
     mem_per_node : int or str, optional
         Bytes (or a size like ``"256M"``) for every node with memory; default: the node's real
         memory (present pages), rounded up to whole MiB.
+    hot_add : sequence of (node id, MiB)
+        Memory that QEMU plugs in as ``pc-dimm`` devices on these (online) nodes. Linux's ACPI
+        memory-device driver adds it after SMP bring-up and, with ``memhp_default_state=online``
+        on the kernel command line (the caller adds it), onlines it at once into ZONE_NORMAL;
+        ``online_pages()`` rebuilds every zonelist when that populates a zone
+        (``build_all_zonelists(NULL)``). Sizes are whole 128 MiB memory blocks
+        (``memory_block_size_bytes()`` on x86_64 guests below 64 GiB).
 
     Returns
     -------
@@ -44,9 +58,12 @@ def qemu_args(t: Topology, mem_per_node=None) -> tuple[list[str], list[str]]:
     """
     notes = []
     on = np.flatnonzero(t.online)
-    if on.size < t.n_nodes:
-        notes.append(f"offline nodes {format_cpulist(t.node_ids[~t.online])} left out")
     ids = t.node_ids[on]
+    offline = _bootable_offline_node(t)
+    left = [int(x) for x in t.node_ids[~t.online] if offline is None or int(x) != int(t.node_ids[offline])]
+    if left:
+        notes.append(f"offline nodes {format_cpulist(left)} left out (QEMU can make only one possible-but-offline "
+                     f"node: the last one, id {len(ids)})")
     guest = {int(nid): k for k, nid in enumerate(ids.tolist())}
     if ids.tolist() != list(range(len(ids))):
         notes.append("QEMU needs node ids 0..n-1: guest node ids are " +
@@ -76,7 +93,13 @@ def qemu_args(t: Topology, mem_per_node=None) -> tuple[list[str], list[str]]:
             sizes.append(-(-pages * t.page_size // _MIB))
     if not any(sizes):
         raise NumalabError("no node has memory: QEMU cannot boot a guest without memory", input=t.name)
-    args = ["-smp", str(ncpu), "-m", f"{sum(sizes)}M"]
+    dimms = _dimms(t, on, hot_add)
+    total = sum(sizes)
+    m = f"{total}M"
+    if dimms or offline is not None:
+        # the hot-pluggable range: room for every DIMM (each slot 1 GiB-aligned) plus one slot
+        m += f",slots={len(dimms) + 1},maxmem={total + 1024 * (len(dimms) + 1) + sum(mib for _, mib in dimms)}M"
+    args = ["-smp", str(ncpu), "-m", m]
     for k, i in enumerate(on.tolist()):
         if sizes[k]:
             args += ["-object", f"memory-backend-ram,id=mem{k},size={sizes[k]}M"]
@@ -90,12 +113,23 @@ def qemu_args(t: Topology, mem_per_node=None) -> tuple[list[str], list[str]]:
         if sizes[k]:
             spec += f",memdev=mem{k}"
         args += ["-numa", spec]
+    booted = on.tolist() + ([offline] if offline is not None else [])
+    if offline is not None:
+        args += ["-numa", f"node,nodeid={len(on)}"]
+        notes.append(f"node {int(t.node_ids[offline])} is possible but offline: QEMU node {len(on)} with neither "
+                     "CPUs nor memory, owning the hot-pluggable range of -m ...,maxmem=")
     sym = np.array_equal(t.distance, t.distance.T)
-    for a, i in enumerate(on.tolist()):
-        for b, j in enumerate(on.tolist()):
+    for a, i in enumerate(booted):
+        for b, j in enumerate(booted):
             if a == b or (sym and b < a):
                 continue
             args += ["-numa", f"dist,src={a},dst={b},val={int(t.distance[i, j])}"]
+    for k, (q, mib) in enumerate(dimms):
+        args += ["-object", f"memory-backend-ram,id=hp{k},size={mib}M",
+                 "-device", f"pc-dimm,id=dimm{k},memdev=hp{k},node={q}"]
+    if dimms:
+        notes.append("hot-added after boot: " + ", ".join(f"{mib}M on QEMU node {q}" for q, mib in dimms) +
+                     " (pc-dimm; boot the kernel with memhp_default_state=online)")
     linux = _srat_numbering([[cpu_map[int(c)] for c in t.cpus_of(i).tolist()] for i in on.tolist()],
                             [bool(x) for x in sizes])
     if linux != list(range(len(linux))):
@@ -107,6 +141,40 @@ def qemu_args(t: Topology, mem_per_node=None) -> tuple[list[str], list[str]]:
         notes.append(f"memory scaled to {sizes and max(sizes)}M per node with memory: the guest's zones "
                      "follow its own memory layout (small guests have only DMA and DMA32)")
     return args, notes
+
+
+def _bootable_offline_node(t: Topology):
+    """Index of the one possible-but-offline node QEMU can boot (id = number of online nodes,
+    higher than every online id), or None."""
+    off = np.flatnonzero(t.possible & ~t.online)
+    n_on = int(t.online.sum())
+    if off.size == 1 and int(t.node_ids[off[0]]) == n_on and (t.node_ids[t.online] < n_on).all():
+        return int(off[0])
+    return None
+
+
+#: The guest's memory block size: hot-added memory comes in whole blocks (x86_64 below 64 GiB).
+MEMORY_BLOCK_MIB = 128
+
+
+def _dimms(t: Topology, on, hot_add) -> list:
+    """``[(QEMU node, MiB)]`` of the hot-add requests ``[(node id, MiB)]``, checked."""
+    out = []
+    qemu_of = {int(t.node_ids[i]): k for k, i in enumerate(on.tolist())}
+    for nid, mib in hot_add:
+        where = f"hot-add {nid}:{mib}M"
+        if int(nid) not in qemu_of:
+            raise NumalabError(f"node {nid} is not an online node of {t.name}: memory can be hot-added only to a "
+                               "node that is online at boot", input=where)
+        if int(mib) <= 0 or int(mib) % MEMORY_BLOCK_MIB:
+            raise NumalabError(f"the size must be a positive multiple of {MEMORY_BLOCK_MIB} MiB (the guest adds "
+                               "memory in whole memory blocks)", input=where)
+        if int(mib) > 64 * 1024:
+            raise NumalabError("at most 64 GiB per DIMM", input=where)
+        out.append((qemu_of[int(nid)], int(mib)))
+    if len(out) > 8:
+        raise NumalabError(f"{len(out)} DIMMs; at most 8", input="hot-add")
+    return out
 
 
 def _srat_numbering(cpus_per_node, has_memory) -> list:
