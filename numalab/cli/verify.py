@@ -1,5 +1,14 @@
 """``numalab verify TOPO [--kernel-image PATH | --kernel-package NAME] [--experiments boot,policy]
-[--keep DIR] [--timeout S] [--json]``: boot a real kernel on TOPO and compare it with numalab.
+[--keep DIR] [--timeout S] [--hot-add NODE:SIZE ...] [--kernel-args ARGS] [--json]``: boot a real
+kernel on TOPO and compare it with numalab.
+
+``--hot-add 2:256M`` plugs a 256 MiB DIMM into node 2 that the guest onlines after SMP
+bring-up (``memhp_default_state=online``): the kernel rebuilds its zonelists, now penalising
+nodes with CPUs, and the policy experiments run on the rebuilt lists. A topology file may say
+which of its memory came by hot-add (``meta.hot_added``, as the bundled penalty-tie-hotplug
+does); ``--hot-add`` replaces that. A possible-but-offline node is booted when it is the only
+one and numbered right after the online nodes. ``--kernel-args 'numa=fake=2U'`` adds words to
+the guest's command line (under NUMA emulation the guest's own nodes are compared).
 
 The kernel is a vmlinuz file or a Debian package (``apt-get download`` + ``dpkg-deb -x``, never
 installed). The guest is ``qemu-system-x86_64`` (KVM when it works, else TCG) with ``numalab
@@ -35,6 +44,11 @@ def register(subparsers):
                    help="vCPUs per CPU node (default 1; each node keeps its lowest CPU ids)")
     p.add_argument("--mem-per-node", metavar="SIZE", default=None,
                    help="guest memory per node with memory (default 256M, 128M above 8 nodes)")
+    p.add_argument("--hot-add", action="append", default=None, metavar="NODE:SIZE",
+                   help="memory hot-added to NODE after boot, in 128M blocks (repeatable; replaces the "
+                        "topology's meta.hot_added)")
+    p.add_argument("--kernel-args", default="", metavar="ARGS",
+                   help="more words for the guest kernel's command line, e.g. 'numa=fake=2U'")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
@@ -49,9 +63,11 @@ def run(args) -> int:
         raise NumalabError("no experiment given", input="--experiments")
     if not 1 <= args.timeout <= 86400:
         raise NumalabError("must be between 1 and 86400 seconds", input="--timeout")
+    hot = None if args.hot_add is None else [_verify.parse_hot_add(h, f"--hot-add {h[:40]}") for h in args.hot_add]
     res = _verify.verify(args.topo, kernel_image=args.kernel_image, kernel_package=args.kernel_package,
                          experiments=exps, keep=args.keep, timeout=args.timeout,
-                         cpus_per_node=args.cpus_per_node, mem_per_node=args.mem_per_node, progress=_progress)
+                         cpus_per_node=args.cpus_per_node, mem_per_node=args.mem_per_node, hot_add=hot,
+                         kernel_args=args.kernel_args[:4096].split(), progress=_progress)
     if args.json:
         emit_json(json.loads(json.dumps(_verify._result_json(res), default=jsonable)))
     else:

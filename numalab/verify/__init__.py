@@ -44,7 +44,7 @@ from ..kernel import profile
 from ..topology import Topology
 from . import compare, guest
 
-__all__ = ["verify", "replay", "rescore", "plan", "reduce_cpus", "result_table", "KEEP_LAYOUT", "EXPERIMENTS"]
+__all__ = ["verify", "replay", "rescore", "plan", "parse_hot_add", "reduce_cpus", "result_table", "KEEP_LAYOUT", "EXPERIMENTS"]
 
 EXPERIMENTS = ("boot", "policy")
 
@@ -86,26 +86,91 @@ def _mem_default(t: Topology) -> str:
     return "256M" if int(t.online.sum()) <= 8 else "128M"
 
 
-def plan(topo, *, cpus_per_node=1, mem_per_node=None) -> dict:
-    """What would be booted: the (reduced) topology, QEMU's NUMA arguments, notes, and the Linux
-    node id each QEMU node will get. Raises NumalabError (exit 2) for node ids QEMU cannot express."""
+def parse_hot_add(text: str, where="--hot-add") -> tuple[int, int]:
+    """``(node id, MiB)`` of a hot-add request ``NODE:SIZE`` (``2:256M``).
+
+    >>> parse_hot_add("2:256M"), parse_hot_add("0:1G")
+    ((2, 256), (0, 1024))
+    """
+    node, sep, size = str(text)[:64].partition(":")
+    if not sep or not node.strip().isdigit() or len(node.strip()) > 4:
+        raise NumalabError("give NODE:SIZE, e.g. 2:256M", input=where)
+    b = sources.parse_size(size, where)
+    if b % (1 << 20):
+        raise NumalabError("the size must be whole MiB", input=where)
+    return int(node), b >> 20
+
+
+def _hot_added_meta(t: Topology) -> list:
+    """``meta["hot_added"]`` of a topology file, checked: ``[{"node": id, "mem_mib": MiB}]``, the
+    part of each node's memory that came by memory hot-add after boot (the recording
+    penalty-tie-hotplug says so)."""
+    v = (t.meta or {}).get("hot_added")
+    if v is None:
+        return []
+    if not isinstance(v, list) or len(v) > 8:
+        raise NumalabError("meta.hot_added must be a list of at most 8 {\"node\", \"mem_mib\"} objects", input=t.name)
+    out = []
+    for e in v:
+        if not (isinstance(e, dict) and set(e) == {"node", "mem_mib"}
+                and all(isinstance(e[k], int) and not isinstance(e[k], bool) for k in e)):
+            raise NumalabError("each meta.hot_added entry must be {\"node\": id, \"mem_mib\": MiB} (integers)",
+                               input=t.name)
+        if e["node"] not in set(t.node_ids.tolist()) or not 0 < e["mem_mib"] <= 1 << 20:
+            raise NumalabError(f"meta.hot_added names node {e['node']} with {e['mem_mib']} MiB, which the "
+                               "topology does not have", input=t.name)
+        out.append((e["node"], e["mem_mib"]))
+    return out
+
+
+def plan(topo, *, cpus_per_node=1, mem_per_node=None, hot_add=None, kernel_args=()) -> dict:
+    """What would be booted: the (reduced) topology at boot, QEMU's NUMA arguments, the memory
+    hot-added after boot, the extra kernel command line, notes, and the Linux node id each QEMU
+    node will get. Raises NumalabError (exit 2) for node ids QEMU cannot express.
+
+    ``hot_add``: ``[(node id, MiB)]`` added on top of the topology as DIMMs; ``None`` takes the
+    topology's own ``meta.hot_added`` (memory that the machine got by hot-add, so taken off for
+    the boot and plugged in again).
+
+    >>> p = plan("penalty-tie-hotplug")
+    >>> p["hot_add"], p["kernel_args"], int(p["topology"].present_pages[2].sum()) * 4 // 1024
+    ([(2, 256)], ['memhp_default_state=online'], 256)
+    """
     t = sources.load(topo)
+    if hot_add is None:
+        hot_add = _hot_added_meta(t)
+        t = compare.without_hot_added(t, hot_add)
+    hot_add = [(int(n), int(m)) for n, m in hot_add]
     on = t.node_ids[t.online].tolist()
     if on != list(range(len(on))):
         raise NumalabError(f"online node ids {sources.format_cpulist(on)} are sparse: QEMU's -numa node,nodeid= "
                            "needs 0..n-1 and an x86 guest numbers its nodes densely itself, so this machine "
                            "cannot be booted as it is", input=t.name)
+    off = [int(x) for x in t.node_ids[t.possible & ~t.online]]
+    if off and off != [len(on)]:
+        raise NumalabError(f"possible but offline node(s) {sources.format_cpulist(off)}: QEMU can boot only one, "
+                           f"numbered right after the online nodes ({len(on)}), as the owner of the hot-pluggable "
+                           "memory range", input=t.name)
     empty = [int(t.node_ids[i]) for i in range(t.n_nodes)
              if t.online[i] and t.cpus_of(i).size == 0 and t.present_pages[i].sum() == 0]
     if empty:
         raise NumalabError(f"online node(s) {sources.format_cpulist(empty)} have neither CPUs nor memory: QEMU puts "
                            "no SRAT entry for such a node, so the guest would not have it", input=t.name)
+    kargs = [str(a) for a in kernel_args]
+    for a in kargs:
+        if not a or len(a) > 200 or not all(c.isprintable() and not c.isspace() for c in a) or "'" in a or '"' in a:
+            raise NumalabError("kernel arguments must be printable words without spaces or quotes, each at most "
+                               "200 characters", input="--kernel-args")
+    if len(kargs) > 16:
+        raise NumalabError("at most 16 kernel arguments", input="--kernel-args")
+    if hot_add and "memhp_default_state=online" not in kargs:
+        kargs = ["memhp_default_state=online", *kargs]
     t = reduce_cpus(t, cpus_per_node)
     mem = mem_per_node or _mem_default(t)
-    args, notes = qemu.qemu_args(t, mem)
+    args, notes = qemu.qemu_args(t, mem, hot_add=hot_add)
     linux = _guest_numbering(t)
     return {"topology": t, "qemu_args": args, "notes": notes, "mem_per_node": mem,
-            "guest_node_of_qemu_node": linux}
+            "guest_node_of_qemu_node": linux, "hot_add": hot_add, "kernel_args": kargs}
 
 
 def _guest_numbering(t: Topology) -> list:
@@ -160,43 +225,106 @@ def _write_snapshot(files: dict, dest: pathlib.Path, uname, kernel: dict):
     (dest / "numalab-snapshot.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
+def _dimm_nodes(hot, pxm: dict, g: Topology, emulated: bool) -> list:
+    """Linux node of each hot-added DIMM: QEMU node ``q`` is proximity domain ``q``, so
+    ``pxm_to_node[q]``. Under ``numa=fake=`` the emulated node that received it is read from the
+    guest: the one node whose ZONE_NORMAL is at least the DIMM (numalab does not model the
+    emulated split, see :func:`_analyse`)."""
+    if not emulated:
+        return [(int(pxm.get(q, q)), mib) for q, mib in hot]
+    out = []
+    z = g.zone_types.index("Normal") if "Normal" in g.zone_types else None
+    for q, mib in hot:
+        pages = mib * ((1 << 20) // g.page_size)
+        hits = [int(g.node_ids[i]) for i in range(g.n_nodes) if z is not None and g.present_pages[i, z] >= pages]
+        if len(hits) != 1:
+            raise NumalabError(f"cannot tell which emulated node got the {mib} MiB hot-added on QEMU node {q} "
+                               f"(nodes with enough ZONE_NORMAL: {hits or 'none'})", input="console")
+        out.append((hits[0], mib))
+    return out
+
+
 def _analyse(console: str, booted: Topology, kernel: dict, experiments, workdir: pathlib.Path) -> dict:
-    """Rows and summary from a console log (used by a live run and by :func:`replay`)."""
+    """Rows and summary from a console log (used by a live run and by :func:`replay`).
+
+    ``kernel["hot_add"]`` (``[[QEMU node, MiB]]``) and ``kernel["kernel_args"]`` say how the
+    guest was booted. Under NUMA emulation (``numa=fake=``) the guest's nodes are emulated nodes
+    carved out of the booted ones: the machine rows then compare only the SRAT numbering and the
+    zone types, and the boot and policy rows use the guest's own nodes, as always."""
     con = guest.parse_console(console)
     log = guest.parse_log(console)
     release = log["release"] or con["uname"] or kernel["release"]
+    kargs = list(kernel.get("kernel_args") or [])
+    emulated = any(a.startswith("numa=fake=") for a in kargs)
     snap = workdir / "snapshot"
     shutil.rmtree(snap, ignore_errors=True)
     _write_snapshot(con["files"], snap, con["uname"], kernel)
     g = sources.load_snapshot(snap, name=f"{booted.name} (guest)")
-    _complete_pxm_map(log["pxm_to_node"], booted, g)
-    expected = compare.renumbered(booted, log["pxm_to_node"])
+    if not emulated:
+        _complete_pxm_map(log["pxm_to_node"], booted, g)
     rows = [compare._row("machine", "Linux node of each QEMU node (SRAT)",
                          [log["pxm_to_node"].get(k) for k in range(int(booted.online.sum()))],
                          _guest_numbering(booted))]
-    rows += compare.machine_rows(expected, g)
+    hot = _dimm_nodes([tuple(h) for h in kernel.get("hot_add") or []], log["pxm_to_node"], g, emulated)
+    if not emulated:
+        expected = compare.renumbered(booted, log["pxm_to_node"])
+        rows += compare.machine_rows(expected, _with_topology_offline_distances(
+            compare.without_hot_added(g, hot), expected))
+        g = _with_topology_offline_distances(g, expected)
     if kernel.get("zone_types"):
         rows.append(compare._row("machine", "zone types (/proc/zoneinfo vs kernel config)", list(g.zone_types),
                                  list(kernel["zone_types"])))
     renum = {k: v for k, v in log["pxm_to_node"].items() if k != v}
-    rows += compare.boot_rows(g, log, release)
+    rows += compare.boot_rows(g, log, release, hot)
     records = []
     if "policy" in experiments:
         records = guest.parse_records(console)
         if "@@PROBE-DONE" not in console:
             rows.append(compare._row("policy", "probe finished", "no @@PROBE-DONE", "finished"))
-        rows += compare.policy_rows(records, g, release)
+        rows += compare.policy_rows(records, g, release, hot)
     summary = compare.summarize(rows)
     return {"format": "numalab-verify/1", "topology": booted.name, "kernel_release": release,
             "debian_version": log["debian_version"], "model": compare.major_minor(release),
             "experiments": list(experiments),
             "renumbered": {str(k): v for k, v in renum.items()},
+            "hot_added": [{"node": n, "mem_mib": m} for n, m in hot], "kernel_args": kargs,
+            "setup": _setup(kernel.get("hot_add") or [], kargs),
             "summary": summary, "status": summary["status"], "rows": rows, "records": records,
             "guest": g}
 
 
+def _setup(hot, kargs) -> str:
+    """How the guest differed from a plain boot of its topology, in a few words ("" for none).
+
+    >>> _setup([[4, 256]], ["memhp_default_state=online", "numa=fake=2U"])
+    'hot-add 4:256M, numa=fake=2U'
+    """
+    words = [f"hot-add {q}:{mib}M" for q, mib in hot]
+    words += [a for a in kargs if not (hot and a == "memhp_default_state=online")]
+    return ", ".join(words)
+
+
+def _with_topology_offline_distances(g: Topology, expected: Topology) -> Topology:
+    """The guest with the distances of its possible-but-offline nodes taken from the topology
+    booted: sysfs has no directory for an offline node, but the kernel has its SLIT row
+    (``node_distance()``), which QEMU wrote from the topology."""
+    off = [int(x) for x in g.node_ids[g.possible & ~g.online] if int(x) in set(expected.node_ids.tolist())]
+    if not off:
+        return g
+    doc = sources.to_dict(g)
+    ids = [nd["id"] for nd in doc["nodes"]]
+    for a in off:
+        for b in ids:
+            if b in set(expected.node_ids.tolist()):
+                v = int(expected.distance[expected.index_of(a), expected.index_of(b)])
+                doc["distance"][ids.index(a)][ids.index(b)] = v
+                doc["distance"][ids.index(b)][ids.index(a)] = int(expected.distance[expected.index_of(b),
+                                                                                    expected.index_of(a)])
+    return sources.from_dict(doc, where=g.name)
+
+
 def verify(topo, *, kernel_image=None, kernel_package=None, experiments=EXPERIMENTS, keep=None, timeout=900,
-           cpus_per_node=1, mem_per_node=None, progress=None, accel=None) -> dict:
+           cpus_per_node=1, mem_per_node=None, hot_add=None, kernel_args=(), progress=None, accel=None) -> dict:
     """Boot a real kernel on ``topo`` and compare it with numalab. Returns the result dict
     (``rows``, ``summary``, ``status`` 0 when nothing differs, 1 otherwise); raises NumalabError
     for a usage or environment problem."""
@@ -209,7 +337,7 @@ def verify(topo, *, kernel_image=None, kernel_package=None, experiments=EXPERIME
         experiments = ("boot",) + experiments  # every run boots; the boot rows come for free
     if bool(kernel_image) == bool(kernel_package):
         raise NumalabError("give exactly one of --kernel-image PATH or --kernel-package NAME", input="numalab verify")
-    p = plan(topo, cpus_per_node=cpus_per_node, mem_per_node=mem_per_node)
+    p = plan(topo, cpus_per_node=cpus_per_node, mem_per_node=mem_per_node, hot_add=hot_add, kernel_args=kernel_args)
     t = p["topology"]
     tools = guest.require_tools()
     progress("kernel", f"kernel from {'package ' + kernel_package if kernel_package else kernel_image}")
@@ -228,12 +356,13 @@ def verify(topo, *, kernel_image=None, kernel_package=None, experiments=EXPERIME
         progress("boot", f"{t.name}: {int(t.online.sum())} nodes, {t.cpu_ids.size} vCPUs, "
                          f"{p['mem_per_node']} per node, experiments {','.join(experiments)}, limit {timeout} s")
         b = guest.boot(k, initrd, p["qemu_args"], workdir=work, tools=tools, policy="policy" in experiments,
-                       timeout=timeout, accel=accel, progress=progress)
+                       timeout=timeout, accel=accel, extra_append=p["kernel_args"], progress=progress)
         progress("boot", f"guest powered off after {b['seconds']} s ({b['accel'].upper()})")
         qemu_version = subprocess.run([tools["qemu-system-x86_64"], "--version"], capture_output=True,
                                       text=True).stdout.splitlines()[:1]
         kinfo = dict(k.describe(), accel=b["accel"], seconds=b["seconds"], qemu=(qemu_version or [None])[0],
-                     accel_notes=b["notes"])
+                     accel_notes=b["notes"], hot_add=[[q, mib] for q, mib in p["hot_add"]],
+                     kernel_args=p["kernel_args"])
         progress("compare", "numalab's prediction for the same release")
         if keep:  # the raw log first, so that a guest that failed can be looked at
             kd = pathlib.Path(keep)
@@ -339,7 +468,8 @@ def result_table(res: dict, max_rows: int = 40) -> str:
     """The text report: the kernel, counts per experiment, the machine and boot rows, and every
     policy row that differs (up to ``max_rows``)."""
     k = res.get("kernel", {})
-    lines = [f"topology {res['topology']}  kernel {res['kernel_release']} "
+    lines = [f"topology {res['topology']}{' (' + res['setup'] + ')' if res.get('setup') else ''}  "
+             f"kernel {res['kernel_release']} "
              f"({k.get('package') or k.get('image')}; numalab model {res['model']})  "
              f"{str(k.get('accel', '?')).upper()} {k.get('seconds', '?')} s"]
     if res.get("renumbered"):
@@ -355,7 +485,7 @@ def result_table(res: dict, max_rows: int = 40) -> str:
     mark = {"agree": "=", "differ": "DIFFERS", "nondeterministic": "~"}
     for r in res["rows"]:
         if r["experiment"] == "boot" or (r["experiment"] == "machine" and r["verdict"] != "agree"):
-            lines.append(f"{r['experiment']:<8} {r['item']:<28} kernel: {_short(r['kernel']):<26} "
+            lines.append(f"{r['experiment']:<8} {r['item']:<38} kernel: {_short(r['kernel']):<26} "
                          f"numalab: {_short(r['numalab']):<26} {mark[r['verdict']]}")
     bad = [r for r in res["rows"] if r["experiment"] == "policy" and r["verdict"] == "differ"]
     nondet = [r for r in res["rows"] if r["verdict"] == "nondeterministic"]

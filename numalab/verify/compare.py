@@ -22,13 +22,14 @@ import re
 import numpy as np
 
 from .. import sources, zonelist
+from ..errors import NumalabError
 from ..alloc import run_scenarios, scenario_at
 from ..nodemask import format_list, from_nodes
 from ..viz.text import boot_log_lines, scenario_document
 from ..topology import Topology
 
 __all__ = ["major_minor", "nodestr", "renumbered", "machine_rows", "boot_rows", "policy_rows", "summarize",
-           "VERDICTS"]
+           "without_hot_added", "zonelist_builds", "VERDICTS"]
 
 VERDICTS = ("agree", "nondeterministic", "differ")
 _FLAG = {"STATIC_NODES": "static", "RELATIVE_NODES": "relative", "NUMA_BALANCING": "numa_balancing"}
@@ -75,9 +76,14 @@ def renumbered(t: Topology, pxm_to_node: dict) -> Topology:
     ([False, False, True, True], [10, 26, 14, 24])
     """
     doc = sources.to_dict(t)
-    on = [i for i, nd in enumerate(doc["nodes"]) if nd.get("online", True)]
     if not pxm_to_node:
         return t
+    on_ids = set(sources.parse_cpulist(doc["states"]["online"], "online"))
+    possible = set(sources.parse_cpulist(doc["states"]["possible"], "possible"))
+    on = [i for i, nd in enumerate(doc["nodes"]) if nd["id"] in on_ids]
+    # the one possible-but-offline node QEMU boots (numalab.qemu): met last in the SRAT, it keeps
+    # the id right after the online nodes
+    on += [i for i, nd in enumerate(doc["nodes"]) if nd["id"] in possible - on_ids and nd["id"] == len(on_ids)]
     nodes, order = [], []
     for k, i in enumerate(on):
         nd = dict(doc["nodes"][i])
@@ -103,6 +109,8 @@ def machine_rows(expected: Topology, guest: Topology) -> list[dict]:
     e_on = [int(x) for x in expected.node_ids[expected.online]]
     g_on = [int(x) for x in guest.node_ids[guest.online]]
     rows.append(_row("machine", "online nodes", nodestr(g_on), nodestr(e_on)))
+    rows.append(_row("machine", "possible nodes", nodestr(guest.node_ids[guest.possible]),
+                     nodestr(expected.node_ids[expected.possible])))
     for nid in e_on:
         if nid not in g_on:
             continue
@@ -117,22 +125,88 @@ def machine_rows(expected: Topology, guest: Topology) -> list[dict]:
     return rows
 
 
-def boot_rows(guest: Topology, log: dict, release: str) -> list[dict]:
-    """Fallback order of every node, ``Built N zonelists`` and ``Policy zone`` of the boot-time
-    build (``when="boot"``: before SMP bring-up put any CPU into its node's cpumask)."""
+def without_hot_added(t: Topology, hot) -> Topology:
+    """The machine before memory hot-add: ``hot`` (``[(node id, MiB)]``) taken off its nodes,
+    from ZONE_NORMAL first (where ``memhp_default_state=online`` puts memory above 4 GiB:
+    ``zone_for_pfn_range()`` -> ``default_kernel_zone_for_pfn()``), then the zones below. A node
+    left without memory leaves N_MEMORY.
+
+    >>> t = without_hot_added(sources.load("penalty-tie-hotplug"), [(2, 256)])
+    >>> t.present_pages[2].tolist(), t.has_memory.tolist()
+    ([0, 65536, 0, 0, 0], [True, True, True, True])
+    """
+    if not hot:
+        return t
+    doc = sources.to_dict(t)
+    doc["states"] = {k: v for k, v in doc["states"].items() if k in ("possible", "online")}
+    doc["meta"] = {k: v for k, v in doc.get("meta", {}).items() if k != "hot_added"}
+    per_mib = (1 << 20) // t.page_size
+    for nid, mib in hot:
+        nd = next((n for n in doc["nodes"] if n["id"] == int(nid)), None)
+        if nd is None:
+            raise NumalabError(f"memory was hot-added to node {nid}, which the machine does not have", input=t.name)
+        left = int(mib) * per_mib
+        for z in [z for z in ("Normal", "DMA32", "DMA") if z in nd["zones"]]:
+            take = min(left, nd["zones"][z]["present"])
+            nd["zones"][z] = {"present": nd["zones"][z]["present"] - take,
+                              "managed": max(0, nd["zones"][z]["managed"] - take)}
+            left -= take
+        if left:
+            raise NumalabError(f"node {nid} has less memory than the {mib} MiB hot-added to it", input=t.name)
+        nd["zones"] = {z: v for z, v in nd["zones"].items() if v["present"] or v["managed"]}
+        nd["mem_mib"] = round(sum(v["present"] for v in nd["zones"].values()) / per_mib, 3)
+    return sources.from_dict(doc, where=f"{t.name} before hot-add")
+
+
+def zonelist_builds(guest: Topology, hot=()) -> list[tuple[str, Topology]]:
+    """Every zonelist build the kernel makes from boot until the probe runs, as ``(when,
+    machine)``: the boot build on the machine without hot-added memory, then one rebuild per
+    hot-added DIMM (in plug order) whose memory populates a zone that was empty.
+
+    ``online_pages()`` (mm/memory_hotplug.c) calls ``build_all_zonelists(NULL)`` only when the
+    zone it onlines into was not populated (``need_zonelists_rebuild``), after
+    ``node_states_set_node()`` put a newly memoried node into N_MEMORY. The rebuild runs after
+    SMP bring-up, so nodes with CPUs are penalised (``when="rebuild"``).
+
+    >>> [w for w, _ in zonelist_builds(sources.load("penalty-tie-hotplug"), [(2, 256)])]
+    ['boot', 'rebuild']
+    >>> [w for w, _ in zonelist_builds(sources.load("penalty-tie-hotplug"), [(2, 128), (2, 128)])]
+    ['boot', 'rebuild']
+    """
+    hot = list(hot)
+    builds = [("boot", without_hot_added(guest, hot))]
+    normal = guest.zone_types.index("Normal") if "Normal" in guest.zone_types else None
+    for j, (nid, _mib) in enumerate(hot):
+        before = without_hot_added(guest, hot[j:])
+        i = before.index_of(int(nid))
+        if normal is None or before.present_pages[i, normal] == 0:
+            builds.append(("rebuild", without_hot_added(guest, hot[j + 1:])))
+    return builds
+
+
+def boot_rows(guest: Topology, log: dict, release: str, hot=()) -> list[dict]:
+    """Fallback order of every node, ``Built N zonelists`` and ``Policy zone`` of every zonelist
+    build: the boot-time one (``when="boot"``: before SMP bring-up put any CPU into its node's
+    cpumask) and, when memory was hot-added (``hot``: ``[(Linux node id, MiB)]``), each rebuild
+    (``when="rebuild"``, see :func:`zonelist_builds`)."""
     kernel = major_minor(release)
-    zl = zonelist.build(guest, kernel=kernel, when="boot")
-    got = {str(int(n)): zl.fallback_order(int(n)) for n in guest.node_ids[zl.built]}
-    want = log["sets"][0] if log["sets"] else {}
+    builds = zonelist_builds(guest, hot)
     rows = []
-    for k in sorted(set(got) | set(want), key=int):
-        rows.append(_row("boot", f"fallback order node {k}", want.get(k), got.get(k)))
-    built = [ln.split("  Total pages:")[0] for ln in boot_log_lines(zl) if ln.startswith("Built ")]
-    if log["built"]:
-        rows.append(_row("boot", "Built N zonelists", log["built"][0].split("  Total pages:")[0],
-                         built[0] if built else None))
-    if log["policy_zone"]:
-        rows.append(_row("boot", "policy zone", log["policy_zone"][0], zl.policy_zone_name))
+    if hot or len(log["sets"]) > 1:
+        rows.append(_row("boot", "zonelist builds", len(log["built"]), len(builds)))
+    for j, (when, machine) in enumerate(builds):
+        zl = zonelist.build(machine, kernel=kernel, when=when)
+        tag = "" if j == 0 else (" (after hot-add)" if len(builds) == 2 else f" (rebuild {j})")
+        got = {str(int(n)): zl.fallback_order(int(n)) for n in machine.node_ids[zl.built]}
+        want = log["sets"][j] if j < len(log["sets"]) else {}
+        for k in sorted(set(got) | set(want), key=int):
+            rows.append(_row("boot", f"fallback order node {k}{tag}", want.get(k), got.get(k)))
+        built = [ln.split("  Total pages:")[0] for ln in boot_log_lines(zl) if ln.startswith("Built ")]
+        if j < len(log["built"]):
+            rows.append(_row("boot", f"Built N zonelists{tag}", log["built"][j].split("  Total pages:")[0],
+                             built[0] if built else None))
+        if j < len(log["policy_zone"]):
+            rows.append(_row("boot", f"policy zone{tag}", log["policy_zone"][j], zl.policy_zone_name))
     return rows
 
 
@@ -299,12 +373,14 @@ def _rebind_row(r, res):
     return _row("policy", item, want, got, verdict, notes[0] if notes and verdict != "differ" else "")
 
 
-def policy_rows(records: list[dict], guest: Topology, release: str) -> list[dict]:
+def policy_rows(records: list[dict], guest: Topology, release: str, hot=()) -> list[dict]:
     """One row per probe record (validate or rebind), compared with what
     :func:`numalab.alloc.run_scenario` predicts on the guest's own topology for the same release
-    (computed in batches: :func:`numalab.alloc.run_scenarios`, one per cpuset sequence)."""
+    (computed in batches: :func:`numalab.alloc.run_scenarios`, one per cpuset sequence), with
+    the zonelists of the last build before the probe ran (:func:`zonelist_builds`)."""
     kernel = major_minor(release)
-    zl = zonelist.build(guest, kernel=kernel, when="boot")
+    when, _ = zonelist_builds(guest, hot)[-1]
+    zl = zonelist.build(guest, kernel=kernel, when=when)
     groups = {}
     for i, r in enumerate(records):
         key = _validate_group(r) if r["kind"] == "validate" else _rebind_group(r)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .compare import major_minor
 
-__all__ = ["load_runs", "overview", "orders_side_by_side", "policy_table", "policy_chart"]
+__all__ = ["load_runs", "machine_label", "overview", "orders_side_by_side", "policy_table", "policy_chart"]
 
 
 def load_runs(root) -> dict:
@@ -37,13 +37,23 @@ def load_runs(root) -> dict:
     return out
 
 
+def machine_label(r: dict) -> str:
+    """The run's machine, with how its boot differed from a plain one (memory hot-add, NUMA
+    emulation) when it did.
+
+    >>> machine_label({"topology": "tie-20-21", "setup": "hot-add 4:256M"})
+    'tie-20-21 (hot-add 4:256M)'
+    """
+    return r["topology"] + (f" ({r['setup']})" if r.get("setup") else "")
+
+
 def overview(runs: dict) -> pd.DataFrame:
     """One line per run: machine, kernel line, counts of each verdict per experiment."""
     recs = []
     for name, r in runs.items():
         s = r["summary"]
         k = r.get("kernel", {})
-        row = {"machine": r["topology"], "kernel": major_minor(r["kernel_release"]),
+        row = {"machine": machine_label(r), "kernel": major_minor(r["kernel_release"]),
                "release": r.get("debian_version") or r["kernel_release"],
                "renumbered": bool(r.get("renumbered"))}
         for e in ("machine", "boot", "policy"):
@@ -57,22 +67,38 @@ def overview(runs: dict) -> pd.DataFrame:
     return pd.DataFrame(recs)
 
 
+_ORDER = re.compile(r"^fallback order node (\d+)(?: \((.+)\))?$")
+
+
 def orders_side_by_side(results: dict, machine: str) -> pd.DataFrame:
     """The kernel's fallback order of every node next to numalab's, for each kernel line that
-    has a run of ``machine``."""
+    has a run of ``machine`` and each zonelist build (``boot``; ``after hot-add`` when memory
+    hot-add rebuilt the lists).
+
+    >>> r = {"topology": "m", "kernel_release": "6.1.0", "rows": [
+    ...     {"experiment": "boot", "item": "fallback order node 1 (after hot-add)", "kernel": [1, 0],
+    ...      "numalab": [1, 0], "verdict": "agree"},
+    ...     {"experiment": "boot", "item": "fallback order node 1", "kernel": [1, 0], "numalab": [1, 0],
+    ...      "verdict": "agree"}]}
+    >>> orders_side_by_side({"m-6.1": r}, "m")[["build", "node", "kernel order"]].values.tolist()
+    [['boot', 1, '1 0'], ['after hot-add', 1, '1 0']]
+    """
     recs = []
+    fmt = lambda v: " ".join(map(str, v)) if v is not None else "-"  # noqa: E731
     for name, r in results.items():
-        if r["topology"] != machine:
+        if machine_label(r) != machine:
             continue
         line = major_minor(r["kernel_release"])
         for row in r["rows"]:
-            if row["experiment"] == "boot" and row["item"].startswith("fallback order node"):
-                fmt = lambda v: " ".join(map(str, v)) if v is not None else "-"  # noqa: E731
-                recs.append({"kernel": line, "node": int(row["item"].rsplit(" ", 1)[1]),
+            m = _ORDER.match(row["item"]) if row["experiment"] == "boot" else None
+            if m:
+                recs.append({"kernel": line, "build": m.group(2) or "boot", "node": int(m.group(1)),
                              "kernel order": fmt(row["kernel"]), "numalab order": fmt(row["numalab"]),
                              "verdict": row["verdict"]})
-    return pd.DataFrame(recs).sort_values(["kernel", "node"], key=lambda s: s.map(_version_key)
-                                          if s.name == "kernel" else s).reset_index(drop=True)
+    df = pd.DataFrame(recs)
+    df["_b"] = df["build"] != "boot"
+    df = df.sort_values(["kernel", "_b", "build", "node"], key=lambda s: s.map(_version_key) if s.name == "kernel" else s)
+    return df.drop(columns="_b").reset_index(drop=True)
 
 
 def _version_key(v):
