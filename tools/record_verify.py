@@ -42,7 +42,27 @@ TOPOLOGIES = [
     "alcf-aurora-xeon-max-hbm-flat-4n", "ibm-4node-xeon7400", "aws-c5n-18xlarge-2s", "amd-epyc-9375f-2s-nps1",
     "supermicro-4029gp-2s", "ia64-madison-8n", "opteron865-8s-flat", "xeon-max-2s-snc4-hbm-flat-16n",
     "hp-superdome-sx2000-17n", "sgi-uv2000-24n", "ia64-64n-256cpu",
+    # the set-ups that once needed tools/record_fallback_orders.py: memory hot-add (the zonelist
+    # rebuild), a possible-but-offline node, NUMA emulation
+    "penalty-tie-hotplug", "flat-6=flat(nodes=6, mem_per_node='256M')",
+    f"sixteen-4socket={_SYN / 'sixteen-4socket' / 'topology.json'}",
+    f"tie-20-21-hotplug={_SYN / 'tie-20-21' / 'topology.json'}",
+    f"cpuless-equal-hotplug={_SYN / 'cpuless-equal-hotplug' / 'topology.json'}",
+    f"possible-offline={_SYN / 'possible-offline' / 'topology.json'}",
+    f"fake-4={_SYN / 'fake-4' / 'topology.json'}", f"fake-2U={_SYN / 'fake-2U' / 'topology.json'}",
+    f"fake-3-2U-hotplug={_SYN / 'fake-3-2U-hotplug' / 'topology.json'}",
+    # shapes made for verify (tests/data/verify-shapes/)
+    f"possible-offline-near={ROOT / 'tests' / 'data' / 'verify-shapes' / 'possible-offline-near.json'}",
 ]
+#: More ``numalab verify`` options of some entries.
+OPTIONS = {
+    "sixteen-4socket": ["--mem-per-node", "128M"],
+    "tie-20-21-hotplug": ["--hot-add", "4:256M"],
+    "cpuless-equal-hotplug": ["--hot-add", "3:256M"],
+    "fake-4": ["--mem-per-node", "512M", "--kernel-args", "numa=fake=4"],
+    "fake-2U": ["--mem-per-node", "512M", "--kernel-args", "numa=fake=2U"],
+    "fake-3-2U-hotplug": ["--mem-per-node", "512M", "--kernel-args", "numa=fake=2U", "--hot-add", "2:256M"],
+}
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -77,7 +97,7 @@ def main(argv=None) -> int:
                 return 1 if failed else 0
             print(f"== {name} on {pkg}", flush=True)
             p = subprocess.run([str(ROOT / ".venv" / "bin" / "numalab"), "verify", spec, "--kernel-package", pkg,
-                                "--keep", str(dest), "--timeout", "900"], text=True, capture_output=True)
+                                "--keep", str(dest), "--timeout", "900", *OPTIONS.get(name, [])], text=True, capture_output=True)
             print(p.stdout[-3000:], p.stderr[-1500:], f"exit {p.returncode}", sep="\n", flush=True)
             failed += p.returncode == 2
     return 1 if failed else 0
