@@ -1,7 +1,8 @@
 """NUMA emulation (``numa=fake=``): snapshots of real kernels booted with it load, keep what the
 kernel keeps, and give the kernel's zonelists.
 
-The recordings (tests/data/kernel-truth/recorded/fake-*, tools/record_fallback_orders.py) are
+The recordings (tests/data/kernel-truth/recorded/fake-*, made by the retired first recorder;
+``numalab verify --kernel-args numa=fake=...`` now records the same set-ups into tests/data/verify) are
 Debian 6.1.192 and 6.12.117 guests under QEMU: 2 physical nodes split by ``numa=fake=4``
 (interleaved: fake nodes 0 and 2 on physical node 0) and ``numa=fake=2U`` (uniform: 0 and 1 on
 physical node 0), and 3 physical nodes (the third CPU-less) split by ``numa=fake=2U`` plus a memory

@@ -1,8 +1,8 @@
 """numalab's fallback orders against real Debian kernels booted under QEMU on more topologies.
 
 Every directory under tests/data/kernel-truth/recorded/ is one boot of a real kernel (6.1.192 or
-6.12.117) recorded by tools/record_fallback_orders.py: the guest's own sysfs node files and
-/proc/zoneinfo (so ``sources.load(directory)`` loads the guest as a snapshot), the
+6.12.117) made by the retired first recorder (``numalab verify`` now records the same set-ups
+into tests/data/verify): the guest's own sysfs node files and /proc/zoneinfo (so ``sources.load(directory)`` loads the guest as a snapshot), the
 ``Fallback order for Node N:`` lines the kernel printed (expected.json) and the numalab topology
 the guest was booted from (topology.json). The expected data come from the kernel log only.
 """
