@@ -14,7 +14,7 @@ from .errors import NumalabError
 from .sources.common import _MIB, format_cpulist, parse_size
 from .topology import Topology
 
-__all__ = ["qemu_args", "shell_line"]
+__all__ = ["qemu_args", "parse_hot_add", "shell_line", "MEMORY_BLOCK_MIB"]
 
 
 # ====================================================================== QEMU
@@ -151,6 +151,21 @@ def _bootable_offline_node(t: Topology):
     if off.size == 1 and int(t.node_ids[off[0]]) == n_on and (t.node_ids[t.online] < n_on).all():
         return int(off[0])
     return None
+
+
+def parse_hot_add(text: str, where="--hot-add") -> tuple[int, int]:
+    """``(node id, MiB)`` of a hot-add request ``NODE:SIZE`` (``2:256M``).
+
+    >>> parse_hot_add("2:256M"), parse_hot_add("0:1G")
+    ((2, 256), (0, 1024))
+    """
+    node, sep, size = str(text)[:64].partition(":")
+    if not sep or not node.strip().isdigit() or len(node.strip()) > 4:
+        raise NumalabError("give NODE:SIZE, e.g. 2:256M", input=where)
+    b = parse_size(size, where)
+    if b % (1 << 20):
+        raise NumalabError("the size must be whole MiB", input=where)
+    return int(node), b >> 20
 
 
 #: The guest's memory block size: hot-added memory comes in whole blocks (x86_64 below 64 GiB).

@@ -1,4 +1,4 @@
-"""``numalab qemu-args TOPO [--mem-per-node SIZE] [--json]``: boot a real kernel on a topology.
+"""``numalab qemu-args TOPO [--mem-per-node SIZE] [--hot-add NODE:SIZE ...] [--json]``: boot a real kernel on a topology.
 
 Prints the QEMU ``-smp``, ``-m``, ``-object memory-backend-ram``, ``-numa node`` and ``-numa dist``
 arguments as one shell-quoted line (``--json``: a list of strings). Nodes without memory get no
@@ -25,6 +25,9 @@ def register(subparsers):
     p.add_argument("topo", metavar="TOPO", help="preset, generator call, file, snapshot or 'host'")
     p.add_argument("--mem-per-node", metavar="SIZE", default=None,
                    help="memory of each node that has memory (e.g. 256M); default: its real size")
+    p.add_argument("--hot-add", action="append", default=[], metavar="NODE:SIZE",
+                   help="a DIMM of SIZE (whole 128M blocks) on NODE that the guest adds after boot (repeatable; "
+                        "boot the kernel with memhp_default_state=online)")
     p.add_argument("--json", action="store_true", help="print the arguments as a JSON list")
     p.set_defaults(func=run)
 
@@ -43,7 +46,8 @@ def run(args) -> int:
         if mem * nodes > MAX_PHYS_BYTES:
             raise NumalabError(f"{nodes} node(s) of {text} exceed 2**52 bytes (4 PiB), the most physical "
                                "memory x86_64 addresses (MAX_PHYSMEM_BITS)", input="--mem-per-node")
-    argv, notes = qemu.qemu_args(t, mem)
+    hot = [qemu.parse_hot_add(h, f"--hot-add {h[:40]}") for h in args.hot_add]
+    argv, notes = qemu.qemu_args(t, mem, hot_add=hot)
     for n in notes:
         say(f"numalab: note: {n}")
     if args.json:

@@ -86,19 +86,7 @@ def _mem_default(t: Topology) -> str:
     return "256M" if int(t.online.sum()) <= 8 else "128M"
 
 
-def parse_hot_add(text: str, where="--hot-add") -> tuple[int, int]:
-    """``(node id, MiB)`` of a hot-add request ``NODE:SIZE`` (``2:256M``).
-
-    >>> parse_hot_add("2:256M"), parse_hot_add("0:1G")
-    ((2, 256), (0, 1024))
-    """
-    node, sep, size = str(text)[:64].partition(":")
-    if not sep or not node.strip().isdigit() or len(node.strip()) > 4:
-        raise NumalabError("give NODE:SIZE, e.g. 2:256M", input=where)
-    b = sources.parse_size(size, where)
-    if b % (1 << 20):
-        raise NumalabError("the size must be whole MiB", input=where)
-    return int(node), b >> 20
+parse_hot_add = qemu.parse_hot_add
 
 
 def _hot_added_meta(t: Topology) -> list:
@@ -440,6 +428,13 @@ def replay(directory) -> dict:
         raise NumalabError("kernel.json is not valid JSON", input=str(d)) from None
     if not isinstance(kinfo, dict) or not isinstance(kinfo.get("release"), str):
         raise NumalabError("kernel.json has no release", input=str(d))
+    hot, kargs = kinfo.get("hot_add") or [], kinfo.get("kernel_args") or []
+    if not (isinstance(hot, list) and len(hot) <= 8 and all(
+            isinstance(h, list) and len(h) == 2 and all(isinstance(x, int) and not isinstance(x, bool) and
+                                                        0 <= x <= 1 << 20 for x in h) for h in hot)):
+        raise NumalabError("kernel.json: hot_add must be at most 8 [QEMU node, MiB] pairs", input=str(d))
+    if not (isinstance(kargs, list) and len(kargs) <= 16 and all(isinstance(a, str) and len(a) <= 200 for a in kargs)):
+        raise NumalabError("kernel.json: kernel_args must be at most 16 short strings", input=str(d))
     t = sources.load(str(d / "topology.json"))
     text = console.decode(errors="replace")
     experiments = ("boot", "policy") if "@@REC " in text or "@@PROBE" in text else ("boot",)
