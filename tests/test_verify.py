@@ -274,7 +274,8 @@ HOT = [d for d in RUNS if json.loads((d / "kernel.json").read_text()).get("hot_a
 
 def test_hot_add_runs_cover_both_lines_and_every_shape():
     names = {d.name for d in HOT}
-    for shape in ("penalty-tie-hotplug", "tie-20-21-hotplug", "cpuless-equal-hotplug", "fake-3-2U-hotplug"):
+    for shape in ("penalty-tie-hotplug", "tie-20-21-hotplug", "cpuless-equal-hotplug", "fake-3-2U-hotplug",
+                  "memoryless-cpu-hotplug"):
         assert {f"{shape}-6.1", f"{shape}-6.12"} <= names
 
 

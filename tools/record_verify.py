@@ -44,7 +44,7 @@ TOPOLOGIES = [
     "hp-superdome-sx2000-17n", "sgi-uv2000-24n", "ia64-64n-256cpu",
     # the set-ups that once needed tools/record_fallback_orders.py: memory hot-add (the zonelist
     # rebuild), a possible-but-offline node, NUMA emulation
-    "penalty-tie-hotplug", "flat-6=flat(nodes=6, mem_per_node='256M')",
+    "penalty-tie-hotplug", "memoryless-cpu-hotplug=memoryless-cpu", "flat-6=flat(nodes=6, mem_per_node='256M')",
     f"sixteen-4socket={_SYN / 'sixteen-4socket' / 'topology.json'}",
     f"tie-20-21-hotplug={_SYN / 'tie-20-21' / 'topology.json'}",
     f"cpuless-equal-hotplug={_SYN / 'cpuless-equal-hotplug' / 'topology.json'}",
@@ -58,6 +58,7 @@ TOPOLOGIES = [
 OPTIONS = {
     "sixteen-4socket": ["--mem-per-node", "128M"],
     "tie-20-21-hotplug": ["--hot-add", "4:256M"],
+    "memoryless-cpu-hotplug": ["--hot-add", "1:256M"],  # a memoryless CPU node gets memory after boot
     "cpuless-equal-hotplug": ["--hot-add", "3:256M"],
     "fake-4": ["--mem-per-node", "512M", "--kernel-args", "numa=fake=4"],
     "fake-2U": ["--mem-per-node", "512M", "--kernel-args", "numa=fake=2U"],
