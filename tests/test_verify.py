@@ -559,3 +559,28 @@ def test_real_boot_two_node(tmp_path):
     assert "[boot]" in p.stderr and "[compare]" in p.stderr
     assert set(verify.KEEP_LAYOUT) <= {f.name + ("/" if f.is_dir() else "") for f in keep.iterdir()}
     assert verify.replay(keep)["summary"] == res["summary"]
+
+
+@pytest.mark.slow
+def test_real_boot_hot_add_and_offline_node():
+    """Boot experiment only, for real: 256 MiB hot-added on the memory-only node 2 of
+    possible-offline (node 3 possible, not online). The kernel builds its zonelists twice and
+    numalab agrees with both builds."""
+    try:
+        guest.require_tools()
+    except NumalabError as e:
+        pytest.skip(f"needs QEMU and friends: {e}")
+    k = _kernel_for_test()
+    if not k:
+        pytest.skip(f"no kernel: set NUMALAB_VERIFY_KERNEL or unpack a linux-image package under {guest.cache_dir()} "
+                    "(.ci/run does)")
+    topo = TRUTH / "recorded" / "possible-offline" / "topology.json"
+    p = subprocess.run([sys.executable, "-m", "numalab", "verify", str(topo), "--kernel-image", k, "--experiments",
+                        "boot", "--hot-add", "2:128M", "--timeout", "110", "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:] + p.stdout[-2000:]
+    res = json.loads(p.stdout)
+    items = {r["item"]: r for r in res["rows"]}
+    assert items["zonelist builds"]["kernel"] == 2 and items["possible nodes"]["kernel"] == "0-3"
+    assert items["fallback order node 2 (after hot-add)"]["verdict"] == "agree"
+    assert res["status"] == 0 and res["setup"] == "hot-add 2:128M"
