@@ -13,7 +13,8 @@ policy, this module answers, assuming free memory everywhere:
   WEIGHTED_INTERLEAVE pick a node per page by the page's index in its mapping (every page
   fault of a VMA uses the static index, for the task policy too);
 * :func:`migrate_pages` - where pages already placed end up after a cgroup v2 cpuset.mems change
-  (``cpuset_migrate_mm`` -> ``do_migrate_pages`` with MPOL_MF_MOVE_ALL);
+  (``cpuset_migrate_mm`` -> ``do_migrate_pages`` with MPOL_MF_MOVE_ALL; from v5.15, before which
+  a v2 cpuset never migrated, see the ``cpuset_v2_migrate`` variant);
 * :func:`run_scenario` - a policy followed through a sequence of cpuset.mems writes, the engine
   of ``numalab policy``.
 
@@ -585,8 +586,9 @@ def run_scenarios(topo: Topology, kernel="current", cases=(("default", (), None)
                 pol = seq[-1][1]
             elif scope == "vma":
                 pol = mp.rebind(pol, change.configured[path], k)
-            old = change.old_task_mems[path]
-            history = [migrate_pages(h, old, new_task) for h in history]
+            if k.cpuset_v2_migrate:  # v5.15+: a v2 mems change migrates the tasks' pages
+                old = change.old_task_mems[path]
+                history = [migrate_pages(h, old, new_task) for h in history]
         record(np.asarray(change.configured[path], bool).copy(), change.new_effective[path], new_task, transient)
     return {"kernel": k.label, "cpu_node": cpu_node, "nbits": nbits, "mode": mvals, "flags": fvals,
             "error": error, "home_node": home, "shm": shm, "weights": weights_doc, "steps": steps}

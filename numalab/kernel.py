@@ -123,6 +123,12 @@ VARIANTS: tuple[Variant, ...] = (
        "for v5.9; commit id not checked against a tree) made it !in_interrupt(), and Vasily Averin's "
        "'mm/page_alloc: use in_task()' (v5.15) in_task(), which differs only in bh-disabled task "
        "sections, a context numalab does not model"),
+    _V("cpuset_v2_migrate", (5, 15), None, "cpuset_css_alloc",
+       "a cgroup v2 cpuset moves its tasks' pages onto the new mems when cpuset.mems changes "
+       "(CS_MEMORY_MIGRATE is set on the default hierarchy; v2 has no memory_migrate file, so before "
+       "this the pages stayed where they were): Waiman Long's 'cgroup/cpuset: Enable memory "
+       "migration for cpuset v2', ee9707e8593d, cgroup pull for v5.15 (a Debian 5.10.262 guest "
+       "under numalab verify keeps them)"),
     _V("seqcount_always", (4, 13), None, "cpuset_change_task_nodemask",
        "the mems_allowed seqcount is always taken on a change (need_loop before)"),
     # --- memory policies (mm/mempolicy.c) ---

@@ -172,6 +172,13 @@ def interrupt_fast_path(v):
     return tuple(cd.decode(zl, c.fast[0]))
 
 
+def v2_mems_migration(v):
+    # two-node, pages placed on node 0, then cpuset.mems 0 -> 1 (cgroup v2): from 5.15 they move
+    from numalab import sources
+    r = alloc.run_scenario(sources.load("two-node"), v, mode="default", mems="0", then_mems=["1"], pages=2)
+    return tuple(r.steps[1].old_pages[0].tolist())
+
+
 CXL4 = None
 
 
@@ -246,6 +253,7 @@ PROBES = {
     "rebind_stores_result": stored_result,
     "preferred_not_remapped": preferred_rebind,
     "irq_mems_substitution": interrupt_fast_path,
+    "cpuset_v2_migrate": v2_mems_migration,
 }
 
 
@@ -298,3 +306,4 @@ def test_hand_computed_examples():
     assert order_f("5.18") == (3, 1, 0, 2) and order_f("5.19") == (3, 0, 1, 2)
     assert memoryless_local("6.6") == (1, 2, 0) and memoryless_local("6.7") == (2, 0)
     assert stored_result("5.1") == (4,) and stored_result("5.2") == (7,)
+    assert v2_mems_migration("5.14") == (0, 0) and v2_mems_migration("5.15") == (1, 1)
