@@ -185,8 +185,8 @@ def zonelist_builds(guest: Topology, hot=()) -> list[tuple[str, Topology]]:
 
 
 def boot_rows(guest: Topology, log: dict, release: str, hot=()) -> list[dict]:
-    """Fallback order of every node, ``Built N zonelists`` and ``Policy zone`` of every zonelist
-    build: the boot-time one (``when="boot"``: before SMP bring-up put any CPU into its node's
+    """Fallback order of every node (kernels before v5.16 print none: then how many were printed,
+    0 expected), ``Built N zonelists`` and ``Policy zone`` of every zonelist build: the boot-time one (``when="boot"``: before SMP bring-up put any CPU into its node's
     cpumask) and, when memory was hot-added (``hot``: ``[(Linux node id, MiB)]``), each rebuild
     (``when="rebuild"``, see :func:`zonelist_builds`)."""
     kernel = major_minor(release)
@@ -199,6 +199,9 @@ def boot_rows(guest: Topology, log: dict, release: str, hot=()) -> list[dict]:
         tag = "" if j == 0 else (" (after hot-add)" if len(builds) == 2 else f" (rebuild {j})")
         got = {str(int(n)): zl.fallback_order(int(n)) for n in machine.node_ids[zl.built]}
         want = log["sets"][j] if j < len(log["sets"]) else {}
+        if not zl.kernel.print_fallback_order:  # before v5.16 build_zonelists() prints no order
+            rows.append(_row("boot", f"Fallback order lines printed{tag}", len(want), 0))
+            got = {}
         for k in sorted(set(got) | set(want), key=int):
             rows.append(_row("boot", f"fallback order node {k}{tag}", want.get(k), got.get(k)))
         built = [ln.split("  Total pages:")[0] for ln in boot_log_lines(zl) if ln.startswith("Built ")]
