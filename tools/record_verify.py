@@ -69,6 +69,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--kernel", action="append", default=[], help="package name (default: both lines)")
+    ap.add_argument("--kernel-image", action="append", default=[], metavar="LINE=VMLINUZ",
+                    help="a vmlinuz to use instead of a package, e.g. 5.10=/tmp/k/boot/vmlinuz-5.10.0-46-amd64 "
+                         "(a release Debian 12's archive does not have; its config-* beside it)")
     ap.add_argument("--until", default=None, metavar="HH:MM", help="start no run after this time")
     ap.add_argument("--rescore", action="store_true",
                     help="only rewrite result.json of every stored run from its console log (no QEMU)")
@@ -82,14 +85,17 @@ def main(argv=None) -> int:
                 r = verify.rescore(d)
                 print(f"{d.name}: {r['summary']}")
         return 0
-    kernels = a.kernel or list(KERNELS.values())
+    kernels = a.kernel or ([] if a.kernel_image else list(KERNELS.values()))
+    images = dict(x.split("=", 1) for x in a.kernel_image)
+    kernels += [f"image:{line}" for line in images]
     names = a.only or TOPOLOGIES
     failed = 0
     for entry in names:
         name, _, spec = entry.partition("=")
         spec = spec or name
         for pkg in kernels:
-            line = next((k for k, v in KERNELS.items() if v == pkg), pkg)
+            line = pkg[6:] if pkg.startswith("image:") else next((k for k, v in KERNELS.items() if v == pkg), pkg)
+            source = ["--kernel-image", images[line]] if pkg.startswith("image:") else ["--kernel-package", pkg]
             dest = OUT / f"{name}-{line}"
             if (dest / "result.json").is_file():
                 continue
@@ -97,7 +103,7 @@ def main(argv=None) -> int:
                 print(f"stopping: it is past {a.until}", flush=True)
                 return 1 if failed else 0
             print(f"== {name} on {pkg}", flush=True)
-            p = subprocess.run([str(ROOT / ".venv" / "bin" / "numalab"), "verify", spec, "--kernel-package", pkg,
+            p = subprocess.run([str(ROOT / ".venv" / "bin" / "numalab"), "verify", spec, *source,
                                 "--keep", str(dest), "--timeout", "900", *OPTIONS.get(name, [])], text=True, capture_output=True)
             print(p.stdout[-3000:], p.stderr[-1500:], f"exit {p.returncode}", sep="\n", flush=True)
             failed += p.returncode == 2
