@@ -108,6 +108,17 @@ def test_image_release_from_a_bzimage_header(tmp_path):
         guest.image_release(tmp_path / "bad")
 
 
+def test_config_beside_a_usr_lib_modules_vmlinuz(tmp_path):
+    """Debian 14 ships vmlinuz and config in /usr/lib/modules/RELEASE/ (linux-binary-*,
+    linux-base-*): the config there is read too."""
+    d = tmp_path / "usr" / "lib" / "modules" / "7.2.13+deb14-amd64"
+    d.mkdir(parents=True)
+    _fake_image(d / "vmlinuz", "7.2.13+deb14-amd64")
+    (d / "config").write_text("CONFIG_NODES_SHIFT=9\nCONFIG_ZONE_DMA=y\nCONFIG_ZONE_DMA32=y\n")
+    k = guest.kernel_from_image(d / "vmlinuz")
+    assert (k.release, k.nodes_shift, k.zone_types) == ("7.2.13+deb14-amd64", 9, ("DMA", "DMA32", "Normal", "Movable"))
+
+
 def test_missing_tools_name_the_packages(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda tool: None)
     monkeypatch.setattr(guest, "BUSYBOX_PATHS", ())

@@ -172,13 +172,16 @@ class KernelImage:
 
 def kernel_from_image(path, package=None) -> KernelImage:
     """A :class:`KernelImage` for a vmlinuz file; its config is looked for beside it
-    (``config-RELEASE``, as in ``/boot`` and in Debian packages) and in ``/boot``."""
+    (``config-RELEASE``, as in ``/boot`` and in Debian packages; ``config`` beside
+    ``/usr/lib/modules/RELEASE/vmlinuz``, the layout of Debian 14's linux-binary and linux-base
+    packages) and in ``/boot``."""
     p = pathlib.Path(path)
     if not p.is_file():
         raise NumalabError("no such kernel image", input=str(path))
     release, version = image_release(p)
     cfg = None
     for c in (p.parent / f"config-{release}", p.parent / p.name.replace("vmlinuz-", "config-"),
+              *([p.parent / "config"] if p.name == "vmlinuz" and p.parent.name == release else []),
               pathlib.Path("/boot") / f"config-{release}"):
         if c.is_file() and c.name != p.name:
             cfg = c
