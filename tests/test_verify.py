@@ -569,10 +569,8 @@ def _kernel_for_test():
     return str(cands[0]) if cands else None
 
 
-@pytest.mark.slow
-def test_real_boot_two_node(tmp_path):
-    """Boot two-node for real (TCG is fine): both experiments, and the kept directory replays
-    to the same summary."""
+def _real_kernel():
+    """The kernel image for a real boot, or a skip saying what is missing."""
     try:
         guest.require_tools()
     except NumalabError as e:
@@ -581,6 +579,14 @@ def test_real_boot_two_node(tmp_path):
     if not k:
         pytest.skip(f"no kernel: set NUMALAB_VERIFY_KERNEL or unpack a linux-image package under {guest.cache_dir()} "
                     "(.ci/run does)")
+    return k
+
+
+@pytest.mark.slow
+def test_real_boot_two_node(tmp_path):
+    """Boot two-node for real (TCG is fine): both experiments, and the kept directory replays
+    to the same summary."""
+    k = _real_kernel()
     keep = tmp_path / "run"
     p = subprocess.run([sys.executable, "-m", "numalab", "verify", "two-node", "--kernel-image", k, "--keep",
                         str(keep), "--timeout", "110", "--json"], capture_output=True, text=True, timeout=120)
@@ -594,17 +600,10 @@ def test_real_boot_two_node(tmp_path):
 
 @pytest.mark.slow
 def test_real_boot_hot_add_and_offline_node():
-    """Boot experiment only, for real: 256 MiB hot-added on the memory-only node 2 of
+    """Boot experiment only, for real: 128 MiB hot-added on node 2 of
     possible-offline (node 3 possible, not online). The kernel builds its zonelists twice and
     numalab agrees with both builds."""
-    try:
-        guest.require_tools()
-    except NumalabError as e:
-        pytest.skip(f"needs QEMU and friends: {e}")
-    k = _kernel_for_test()
-    if not k:
-        pytest.skip(f"no kernel: set NUMALAB_VERIFY_KERNEL or unpack a linux-image package under {guest.cache_dir()} "
-                    "(.ci/run does)")
+    k = _real_kernel()
     topo = TRUTH / "recorded" / "possible-offline" / "topology.json"
     p = subprocess.run([sys.executable, "-m", "numalab", "verify", str(topo), "--kernel-image", k, "--experiments",
                         "boot", "--hot-add", "2:128M", "--timeout", "110", "--json"],
