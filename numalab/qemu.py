@@ -14,7 +14,7 @@ from .errors import NumalabError
 from .sources.common import _MIB, format_cpulist, parse_size
 from .topology import Topology
 
-__all__ = ["qemu_args", "parse_hot_add", "shell_line", "MEMORY_BLOCK_MIB"]
+__all__ = ["qemu_args", "parse_hot_add", "bootable_offline_node", "shell_line", "MEMORY_BLOCK_MIB"]
 
 
 # ====================================================================== QEMU
@@ -59,7 +59,7 @@ def qemu_args(t: Topology, mem_per_node=None, *, hot_add=()) -> tuple[list[str],
     notes = []
     on = np.flatnonzero(t.online)
     ids = t.node_ids[on]
-    offline = _bootable_offline_node(t)
+    offline = bootable_offline_node(t)
     left = [int(x) for x in t.node_ids[~t.online] if offline is None or int(x) != int(t.node_ids[offline])]
     if left:
         notes.append(f"offline nodes {format_cpulist(left)} left out (QEMU can make only one possible-but-offline "
@@ -143,7 +143,7 @@ def qemu_args(t: Topology, mem_per_node=None, *, hot_add=()) -> tuple[list[str],
     return args, notes
 
 
-def _bootable_offline_node(t: Topology):
+def bootable_offline_node(t: Topology):
     """Index of the one possible-but-offline node QEMU can boot (id = number of online nodes,
     higher than every online id), or None."""
     off = np.flatnonzero(t.possible & ~t.online)

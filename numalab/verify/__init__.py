@@ -37,6 +37,8 @@ import shutil
 import subprocess
 import tempfile
 
+import numpy as np
+
 from .. import qemu, sources
 from .._io import atomic_write, jsonable
 from ..errors import NumalabError
@@ -135,7 +137,7 @@ def plan(topo, *, cpus_per_node=1, mem_per_node=None, hot_add=None, kernel_args=
                            "needs 0..n-1 and an x86 guest numbers its nodes densely itself, so this machine "
                            "cannot be booted as it is", input=t.name)
     off = [int(x) for x in t.node_ids[t.possible & ~t.online]]
-    if off and off != [len(on)]:
+    if off and qemu.bootable_offline_node(t) is None:
         raise NumalabError(f"possible but offline node(s) {sources.format_cpulist(off)}: QEMU can boot only one, "
                            f"numbered right after the online nodes ({len(on)}), as the owner of the hot-pluggable "
                            "memory range", input=t.name)
@@ -221,10 +223,10 @@ def _dimm_nodes(hot, pxm: dict, g: Topology, emulated: bool) -> list:
     if not emulated:
         return [(int(pxm.get(q, q)), mib) for q, mib in hot]
     out = []
-    z = g.zone_types.index("Normal") if "Normal" in g.zone_types else None
+    normal = (g.present_pages[:, g.zone_types.index("Normal")] if "Normal" in g.zone_types
+              else np.zeros(g.n_nodes, np.int64))
     for q, mib in hot:
-        pages = mib * ((1 << 20) // g.page_size)
-        hits = [int(g.node_ids[i]) for i in range(g.n_nodes) if z is not None and g.present_pages[i, z] >= pages]
+        hits = g.node_ids[normal >= mib * ((1 << 20) // g.page_size)].tolist()
         if len(hits) != 1:
             raise NumalabError(f"cannot tell which emulated node got the {mib} MiB hot-added on QEMU node {q} "
                                f"(nodes with enough ZONE_NORMAL: {hits or 'none'})", input="console")
@@ -296,18 +298,18 @@ def _with_topology_offline_distances(g: Topology, expected: Topology) -> Topolog
     """The guest with the distances of its possible-but-offline nodes taken from the topology
     booted: sysfs has no directory for an offline node, but the kernel has its SLIT row
     (``node_distance()``), which QEMU wrote from the topology."""
-    off = [int(x) for x in g.node_ids[g.possible & ~g.online] if int(x) in set(expected.node_ids.tolist())]
-    if not off:
+    known = np.isin(g.node_ids, expected.node_ids)
+    off = g.possible & ~g.online & known
+    if not off.any():
         return g
     doc = sources.to_dict(g)
-    ids = [nd["id"] for nd in doc["nodes"]]
-    for a in off:
-        for b in ids:
-            if b in set(expected.node_ids.tolist()):
-                v = int(expected.distance[expected.index_of(a), expected.index_of(b)])
-                doc["distance"][ids.index(a)][ids.index(b)] = v
-                doc["distance"][ids.index(b)][ids.index(a)] = int(expected.distance[expected.index_of(b),
-                                                                                    expected.index_of(a)])
+    gi = np.flatnonzero(known)                                       # guest indices the topology has
+    ei = np.searchsorted(expected.node_ids, g.node_ids[gi])          # their indices in the topology
+    d = np.asarray(doc["distance"])
+    row = np.isin(gi, np.flatnonzero(off))
+    d[np.ix_(gi[row], gi)] = expected.distance[np.ix_(ei[row], ei)]  # the offline nodes' rows ...
+    d[np.ix_(gi, gi[row])] = expected.distance[np.ix_(ei, ei[row])]  # ... and columns
+    doc["distance"] = d.tolist()
     return sources.from_dict(doc, where=g.name)
 
 

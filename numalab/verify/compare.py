@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from .. import sources, zonelist
+from .. import qemu, sources, zonelist
 from ..errors import NumalabError
 from ..alloc import run_scenarios, scenario_at
 from ..nodemask import format_list, from_nodes
@@ -78,12 +78,10 @@ def renumbered(t: Topology, pxm_to_node: dict) -> Topology:
     doc = sources.to_dict(t)
     if not pxm_to_node:
         return t
-    on_ids = set(sources.parse_cpulist(doc["states"]["online"], "online"))
-    possible = set(sources.parse_cpulist(doc["states"]["possible"], "possible"))
-    on = [i for i, nd in enumerate(doc["nodes"]) if nd["id"] in on_ids]
-    # the one possible-but-offline node QEMU boots (numalab.qemu): met last in the SRAT, it keeps
-    # the id right after the online nodes
-    on += [i for i, nd in enumerate(doc["nodes"]) if nd["id"] in possible - on_ids and nd["id"] == len(on_ids)]
+    # the online nodes, then the one possible-but-offline node QEMU boots (met last in the SRAT,
+    # it keeps the id right after the online nodes)
+    off = qemu.bootable_offline_node(t)
+    on = np.flatnonzero(t.online).tolist() + ([off] if off is not None else [])
     nodes, order = [], []
     for k, i in enumerate(on):
         nd = dict(doc["nodes"][i])
