@@ -667,14 +667,20 @@ def _loop_pc(S):
     return np.where(S["each_loop"] == 1, _PC["retry_top"], _PC["retry_try"])
 
 
+def _check_then(S, T, then):
+    """check_retry_cpuset: drop a nodemask that misses mems_allowed, restart the slow path when
+    the cpuset changed, else go on to step ``then``."""
+    drop, restart = _check(S)
+    out = {"use": np.where(drop, 0, S["use"]), "restarts": S["restarts"] + restart,
+           "pc": np.where(restart, _PC["slow"], _PC[then])}
+    out.update(_observe(S, T, _live(S), S["use"] == 1))
+    return out
+
+
 def t_retry_top(S, T):
     """retry: label, v6.15+: check_retry_cpuset at the top of every loop (only step of that
     design; older designs go straight to the attempt)."""
-    drop, restart = _check(S)
-    out = {"use": np.where(drop, 0, S["use"]), "restarts": S["restarts"] + restart,
-           "pc": np.where(restart, _PC["slow"], _PC["retry_try"])}
-    out.update(_observe(S, T, _live(S), S["use"] == 1))
-    return out
+    return _check_then(S, T, "retry_try")
 
 
 def t_retry_try(S, T):
@@ -693,11 +699,7 @@ def t_retry_try(S, T):
 
 def t_pre_oom(S, T):
     """Before OOM: check_retry_cpuset (v4.13+) / read_mems_allowed_retry (v4.10)."""
-    drop, restart = _check(S)
-    out = {"use": np.where(drop, 0, S["use"]), "restarts": S["restarts"] + restart,
-           "pc": np.where(restart, _PC["slow"], _PC["oom"])}
-    out.update(_observe(S, T, _live(S), S["use"] == 1))
-    return out
+    return _check_then(S, T, "oom")
 
 
 def t_oom(S, T):

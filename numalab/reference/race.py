@@ -85,6 +85,18 @@ def _check(s, p):
     return drop or moved
 
 
+def _check_then(s, p, then):
+    """check_retry_cpuset with the nodemask in use observed: restart the slow path, or go on to
+    step ``then``."""
+    if s["use"]:
+        _see(s, p, _mask(s, p))
+    if _check(s, p):
+        s["restarts"] += 1
+        s["pc"] = "slow"
+    else:
+        s["pc"] = then
+
+
 def _loop_entry(p):
     return "retry_top" if p["retry_cpuset_each_loop"] else "retry_try"
 
@@ -177,13 +189,7 @@ def _task(s, p):
         else:
             s["pc"] = _loop_entry(p)
     elif pc == "retry_top":
-        if s["use"]:
-            _see(s, p, _mask(s, p))
-        if _check(s, p):
-            s["restarts"] += 1
-            s["pc"] = "slow"
-        else:
-            s["pc"] = "retry_try"
+        _check_then(s, p, "retry_try")
     elif pc == "retry_try":
         if s["use"]:
             _see(s, p, _mask(s, p))
@@ -194,13 +200,7 @@ def _task(s, p):
         else:
             s["pc"] = _loop_entry(p) if p["endless_reclaim"] else "pre_oom"
     elif pc == "pre_oom":
-        if s["use"]:
-            _see(s, p, _mask(s, p))
-        if _check(s, p):
-            s["restarts"] += 1
-            s["pc"] = "slow"
-        else:
-            s["pc"] = "oom"
+        _check_then(s, p, "oom")
     elif pc == "oom":
         if not p["can_oom"]:
             s["pc"] = "nopage"
