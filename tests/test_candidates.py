@@ -198,16 +198,22 @@ def test_bad_requests():
         cd.requests(cs, [dict(policy="bind", nodes="")])
 
 
-def test_interrupt_fast_path_before_and_after_v5_9():
-    # a task in cpuset {1} interrupted on node 0 (flat 2 nodes): before v5.9 prepare_alloc_pages put
-    # the interrupted task's mems_allowed in the NULL nodemask, so the fast path takes node 1 only;
-    # from v5.9 (!in_interrupt()) it sets ALLOC_CPUSET, which lets an interrupt use every node
+def _two_nodes_cpuset_1():
+    """Flat 2 nodes (Normal only, CPU 0 on node 0, CPU 1 on node 1) and one v2 cpuset /a = {1}."""
     pages = np.zeros((2, 5), np.int64)
     pages[:, 2] = 1000
     t = Topology(name="two", node_ids=[0, 1], distance=[[10, 20], [20, 10]], cpu_ids=[0, 1], cpu_node=[0, 1],
                  present_pages=pages, managed_pages=pages)
     cs = cgsets.Cpusets(t, ("/a",), np.array([[0, 1]], bool), np.ones((1, 2), bool), np.array([-1]),
                         np.array([[1, 1]], bool), np.array([1]))
+    return t, cs
+
+
+def test_interrupt_fast_path_before_and_after_v5_9():
+    # a task in cpuset {1} interrupted on node 0 (flat 2 nodes): before v5.9 prepare_alloc_pages put
+    # the interrupted task's mems_allowed in the NULL nodemask, so the fast path takes node 1 only;
+    # from v5.9 (!in_interrupt()) it sets ALLOC_CPUSET, which lets an interrupt use every node
+    t, cs = _two_nodes_cpuset_1()
     rows = [dict(cpuset="/a", cpu=0, gfp="GFP_ATOMIC", context="interrupt")]
     for v, fast in (("4.10", [(1, "Normal")]), ("5.8", [(1, "Normal")]),
                     ("5.9", [(0, "Normal"), (1, "Normal")]), ("6.18", [(0, "Normal"), (1, "Normal")])):
@@ -225,12 +231,7 @@ def test_preferred_many_two_passes_by_hand():
     # pass's nodemask misses the cpuset, so its fast path finds nothing; its slow path tries node 0
     # (GFP_KERNEL may escape to the root's mems) and, at nopage, check_retry_cpuset drops the
     # nodemask and restarts with every allowed node. The second pass is a NULL-nodemask allocation.
-    pages = np.zeros((2, 5), np.int64)
-    pages[:, 2] = 1000
-    t = Topology(name="two", node_ids=[0, 1], distance=[[10, 20], [20, 10]], cpu_ids=[0, 1], cpu_node=[0, 1],
-                 present_pages=pages, managed_pages=pages)
-    cs = cgsets.Cpusets(t, ("/a",), np.array([[0, 1]], bool), np.ones((1, 2), bool), np.array([-1]),
-                        np.array([[1, 1]], bool), np.array([1]))
+    t, cs = _two_nodes_cpuset_1()
     rows = [dict(cpuset="/a", cpu=0, policy="preferred_many", nodes="0", gfp="GFP_KERNEL"),
             dict(cpuset="/a", cpu=0, policy="preferred_many", nodes="0", gfp="GFP_USER"),
             dict(cpuset="/a", cpu=0, policy="preferred_many", nodes="0-1", gfp="GFP_USER"),

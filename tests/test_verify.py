@@ -527,17 +527,22 @@ def test_cli_end_to_end_on_a_stored_console(tmp_path, monkeypatch, capsys):
     assert rc == 0 and res["experiments"] == ["boot"] and "policy" not in res["summary"]
 
 
+def _guest_printing(monkeypatch, text):
+    """verify with no QEMU, no gcc and no initramfs: the guest 'boots' and prints ``text``."""
+    monkeypatch.setattr(guest, "require_tools", lambda: {"qemu-system-x86_64": "/bin/echo", "gcc": "gcc",
+                                                         "cpio": "cpio", "gzip": "gzip", "busybox": "busybox"})
+    monkeypatch.setattr(guest, "build_initramfs", lambda work, tools: work / "initramfs.cpio.gz")
+    monkeypatch.setattr(guest, "boot", lambda *a, **kw: {"console": text, "seconds": 1.0, "accel": "tcg",
+                                                         "argv": ["qemu"], "notes": []})
+
+
 def test_cli_exit_1_when_the_kernel_differs(tmp_path, monkeypatch, capsys):
     """A console whose fallback order was altered: exit status 1 and the row marked."""
     d = DATA / "verify" / "two-node-6.1"
     if not d.is_dir():
         pytest.skip("no stored two-node-6.1 run")
     text = console(d).replace("Fallback order for Node 0: 0 1", "Fallback order for Node 0: 1 0")
-    monkeypatch.setattr(guest, "require_tools", lambda: {"qemu-system-x86_64": "/bin/echo", "gcc": "gcc",
-                                                         "cpio": "cpio", "gzip": "gzip", "busybox": "busybox"})
-    monkeypatch.setattr(guest, "build_initramfs", lambda work, tools: work / "initramfs.cpio.gz")
-    monkeypatch.setattr(guest, "boot", lambda *a, **kw: {"console": text, "seconds": 1.0, "accel": "tcg",
-                                                         "argv": ["qemu"], "notes": []})
+    _guest_printing(monkeypatch, text)
     img = _fake_image(tmp_path / "vmlinuz-6.1.0-57-amd64", "6.1.0-57-amd64")
     rc = main(["verify", "two-node", "--kernel-image", str(img), "--experiments", "boot"])
     out = capsys.readouterr().out
@@ -548,11 +553,7 @@ def test_cli_exit_1_when_the_kernel_differs(tmp_path, monkeypatch, capsys):
 def test_cli_guest_that_never_reached_init_keeps_its_log(tmp_path, monkeypatch, capsys):
     """A guest that panicked before /init: exit 2, one line, and the raw console kept."""
     panic = "[    1.0] Kernel panic - not syncing: VFS: Unable to mount root fs\n"
-    monkeypatch.setattr(guest, "require_tools", lambda: {"qemu-system-x86_64": "/bin/echo", "gcc": "gcc",
-                                                         "cpio": "cpio", "gzip": "gzip", "busybox": "busybox"})
-    monkeypatch.setattr(guest, "build_initramfs", lambda work, tools: work / "initramfs.cpio.gz")
-    monkeypatch.setattr(guest, "boot", lambda *a, **kw: {"console": panic, "seconds": 1.0, "accel": "tcg",
-                                                         "argv": ["qemu"], "notes": []})
+    _guest_printing(monkeypatch, panic)
     img = _fake_image(tmp_path / "vmlinuz-6.1.0-57-amd64", "6.1.0-57-amd64")
     rc = main(["verify", "two-node", "--kernel-image", str(img), "--keep", str(tmp_path / "k")])
     err = capsys.readouterr().err.strip().splitlines()
