@@ -434,7 +434,7 @@ def replay(directory) -> dict:
     if not (isinstance(hot, list) and len(hot) <= 8 and all(
             isinstance(h, list) and len(h) == 2 and all(isinstance(x, int) and not isinstance(x, bool) and
                                                         0 <= x <= 1 << 20 for x in h) for h in hot)):
-        raise NumalabError("kernel.json: hot_add must be at most 8 [QEMU node, MiB] pairs", input=str(d))
+        raise NumalabError("kernel.json: hot_add must be at most 8 [QEMU node, MiB] pairs of integers 0..2**20", input=str(d))
     if not (isinstance(kargs, list) and len(kargs) <= 16 and all(isinstance(a, str) and len(a) <= 200 for a in kargs)):
         raise NumalabError("kernel.json: kernel_args must be at most 16 short strings", input=str(d))
     t = sources.load(str(d / "topology.json"))
